@@ -1,0 +1,247 @@
+"""/api/v1/cases — intake at the receiving node, decisions at the handling node."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+
+from tongban.cases import documents, selectors, services
+from tongban.cases.materials import IncomingFile, material_read
+from tongban.cases.presenters import case_detail_dict, case_summary_dict
+from tongban.errors import DomainError
+from tongban.identity.authentication import api_auth
+from tongban.identity.selectors import access_for
+
+router = Router(tags=["cases"], auth=api_auth)
+
+
+class ApplicantIn(Schema):
+    name: str
+    id_number: str
+    phone: str
+
+
+class MaterialIn(Schema):
+    material_code: str
+    filename: str = ""
+    content_base64: str
+
+
+class CaseCreateIn(Schema):
+    window: str
+    item: str
+    organization: str
+    applicant: ApplicantIn
+    form: dict
+    materials: list[MaterialIn] = []
+
+
+class NoteIn(Schema):
+    note: str = ""
+
+
+class ReasonIn(Schema):
+    reason: str
+
+
+class MissingEntry(Schema):
+    material_code: str = ""
+    note: str = ""
+
+
+class SupplementRequestIn(Schema):
+    missing: list[MissingEntry]
+    note: str = ""
+
+
+class SupplyIn(Schema):
+    materials: list[MaterialIn]
+    note: str = ""
+
+
+class TimelineEntry(Schema):
+    from_status: str
+    to_status: str
+    to_status_label: str
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    node: str
+    actor: str
+    place: str
+    reason: str
+    details: dict
+
+
+class MaterialOut(Schema):
+    id: int
+    material_code: str
+    name: str
+    filename: str
+    media_type: str
+    size: int
+    sm3: str
+    digest_verified: bool
+    source: str
+    uploaded_at: dt.datetime
+
+
+class CaseSummary(Schema):
+    number: str
+    item: str
+    item_name: str
+    status: str
+    status_label: str
+    perspective: str
+    channel: str
+    handling_node: str
+    handling_organization: str
+    handling_organization_name: str
+    receiving_node: str
+    receiving_window: str
+    applicant_name: str
+    applicant_id_masked: str
+    submitted_at: dt.datetime
+    received_at: dt.datetime | None
+    deadline: dt.date | None
+    deadline_provisional: bool
+
+
+class CaseDetail(CaseSummary):
+    implementation_code: str
+    applicant_phone_masked: str
+    form: dict
+    identity_assertion: dict
+    accepted_at: dt.datetime | None
+    concluded_at: dt.datetime | None
+    legal_deadline: dt.date | None
+    supplement_request: dict
+    decision_reason: str
+    materials: list[MaterialOut]
+    timeline: list[TimelineEntry]
+    result: dict | None
+
+
+class CaseList(Schema):
+    count: int
+    results: list[CaseSummary]
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: dict = {}
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut}
+
+
+def _decode(materials: list[MaterialIn]) -> list[IncomingFile]:
+    files = []
+    for m in materials:
+        try:
+            content = base64.b64decode(m.content_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise DomainError(
+                "bad_encoding", _("材料 %(code)s 的内容不是有效的 Base64") % {"code": m.material_code}
+            ) from exc
+        files.append(IncomingFile(material_code=m.material_code, filename=m.filename, content=content))
+    return files
+
+
+@router.post("", response={201: CaseDetail, **ERRORS}, summary="窗口收件：创建办件并转送办理地")
+def case_create(request, payload: CaseCreateIn):
+    case = services.case_submit_at_window(
+        user=request.user,
+        window_code=payload.window,
+        item_code=payload.item,
+        organization_code=payload.organization,
+        applicant=payload.applicant.dict(),
+        form_data=payload.form,
+        files=_decode(payload.materials),
+    )
+    return 201, case_detail_dict(selectors.case_detail(access_for(request.user), case.number))
+
+
+@router.get("", response=CaseList, summary="办件列表（按调用者权限范围）")
+def case_list(request, status: str = "", perspective: str = "", q: str = "",
+              worklist: bool = False, limit: int = 50, offset: int = 0):
+    rows, total = selectors.case_list(
+        access_for(request.user), status=status, perspective=perspective, query=q,
+        worklist=worklist, limit=max(1, min(limit, 200)), offset=max(offset, 0),
+    )
+    return {"count": total, "results": [case_summary_dict(c) for c in rows]}
+
+
+@router.get("/{number}", response={200: CaseDetail, 404: ErrorOut}, summary="办件详情与时间线")
+def case_get(request, number: str):
+    return case_detail_dict(selectors.case_detail(access_for(request.user), number))
+
+
+def _after(request, case) -> dict:
+    return case_detail_dict(selectors.case_detail(access_for(request.user), case.number))
+
+
+@router.post("/{number}/accept", response={200: CaseDetail, **ERRORS}, summary="受理")
+def case_accept(request, number: str, payload: NoteIn):
+    return _after(request, services.case_accept(user=request.user, number=number, note=payload.note))
+
+
+@router.post("/{number}/refuse", response={200: CaseDetail, **ERRORS}, summary="不予受理")
+def case_refuse(request, number: str, payload: ReasonIn):
+    return _after(request, services.case_refuse(user=request.user, number=number, reason=payload.reason))
+
+
+@router.post("/{number}/request-supplements", response={200: CaseDetail, **ERRORS}, summary="一次性告知补正")
+def case_request_supplements(request, number: str, payload: SupplementRequestIn):
+    return _after(
+        request,
+        services.case_request_supplements(
+            user=request.user, number=number, missing=[m.dict() for m in payload.missing],
+            note=payload.note,
+        ),
+    )
+
+
+@router.post("/{number}/supply", response={200: CaseDetail, **ERRORS}, summary="提交补正材料")
+def case_supply(request, number: str, payload: SupplyIn):
+    return _after(
+        request,
+        services.case_supply(user=request.user, number=number, files=_decode(payload.materials),
+                             note=payload.note),
+    )
+
+
+@router.post("/{number}/approve", response={200: CaseDetail, **ERRORS}, summary="准予许可（出具结果）")
+def case_approve(request, number: str, payload: NoteIn):
+    return _after(request, services.case_approve(user=request.user, number=number, note=payload.note))
+
+
+@router.post("/{number}/deny", response={200: CaseDetail, **ERRORS}, summary="不予许可")
+def case_deny(request, number: str, payload: ReasonIn):
+    return _after(request, services.case_deny(user=request.user, number=number, reason=payload.reason))
+
+
+@router.get("/{number}/materials/{material_id}", response={404: ErrorOut}, summary="下载材料")
+def case_material_download(request, number: str, material_id: int):
+    material = selectors.case_material(access_for(request.user), number, material_id)
+    response = HttpResponse(material_read(material.storage_path), content_type=material.media_type)
+    response["Content-Disposition"] = f'attachment; filename="{material.material_code}-{material.sm3[:8]}"'
+    return response
+
+
+@router.get("/{number}/documents/{kind}.pdf", response={404: ErrorOut}, summary="受理回执 / 办结通知 / 结果 PDF")
+def case_document(request, number: str, kind: str):
+    case = selectors.case_detail(access_for(request.user), number)
+    pdf = documents.render(case, kind)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{number}-{kind}.pdf"'
+    return response

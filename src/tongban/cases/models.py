@@ -1,0 +1,193 @@
+"""Cases (办件): the same model at the receiving node and at the handling node.
+
+``perspective`` says what this node is to the case: ``origin`` (received
+here, decided elsewhere — a mirror kept current by events), ``handling``
+(decided here, received elsewhere) or ``local`` (both here).
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tongban.identity.masking import mask_id_number, mask_name, mask_phone
+from tongban.identity.pii import decrypt_identifier
+
+
+class CaseStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("已提交")
+    SUPPLEMENT_REQUESTED = "supplement_requested", _("待补正")
+    ACCEPTED = "accepted", _("已受理")
+    REFUSED = "refused", _("不予受理")
+    APPROVED = "approved", _("准予许可（已办结）")
+    DENIED = "denied", _("不予许可（已办结）")
+
+
+TERMINAL_STATUSES = {CaseStatus.REFUSED, CaseStatus.APPROVED, CaseStatus.DENIED}
+
+
+class Case(models.Model):
+    PERSPECTIVE_CHOICES = [
+        ("origin", _("本地收件、异地办理")),
+        ("handling", _("异地收件、本地办理")),
+        ("local", _("本地收件、本地办理")),
+    ]
+    CHANNEL_CHOICES = [("window", _("窗口")), ("online", _("网上"))]
+
+    number = models.CharField(_("办件编号"), max_length=64, unique=True)
+    perspective = models.CharField(max_length=8, choices=PERSPECTIVE_CHOICES)
+    channel = models.CharField(_("渠道"), max_length=8, choices=CHANNEL_CHOICES)
+    item = models.ForeignKey("catalog.ServiceItem", on_delete=models.PROTECT, related_name="cases")
+    item_name = models.CharField(_("事项名称"), max_length=128)
+    implementation_code = models.CharField(_("实施编码"), max_length=31)
+    handling_organization = models.ForeignKey(
+        "directory.Organization", to_field="code", on_delete=models.PROTECT, related_name="cases"
+    )
+    handling_node = models.CharField(max_length=16)
+    receiving_node = models.CharField(max_length=16)
+    receiving_window = models.ForeignKey(
+        "directory.Window", null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    receiving_window_name = models.CharField(max_length=128, blank=True)
+
+    applicant_name = models.CharField(_("申请人"), max_length=64)
+    applicant_id_encrypted = models.CharField(max_length=200)
+    applicant_id_index = models.CharField(max_length=64, db_index=True)
+    applicant_phone_encrypted = models.CharField(max_length=200, blank=True)
+    applicant_account = models.ForeignKey(
+        "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    identity_assertion = models.JSONField(default=dict)
+    form_data = models.JSONField(default=dict)
+
+    status = models.CharField(
+        _("状态"), max_length=24, choices=CaseStatus.choices, default=CaseStatus.SUBMITTED
+    )
+    status_changed_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(_("提交时间"))
+    received_at = models.DateTimeField(_("送达办理地时间"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
+    concluded_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    clock_started_on = models.DateField(null=True, blank=True)
+    deadline = models.DateField(_("承诺办结期限"), null=True, blank=True)
+    legal_deadline = models.DateField(_("法定办结期限"), null=True, blank=True)
+    deadline_provisional = models.BooleanField(default=False)
+    supplement_request = models.JSONField(default=dict, blank=True)
+    decision_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            models.Index(fields=["handling_organization", "status"], name="case_org_status"),
+            models.Index(fields=["receiving_window", "submitted_at"], name="case_window"),
+            models.Index(fields=["status", "submitted_at"], name="case_status_time"),
+        ]
+        verbose_name = _("办件")
+        verbose_name_plural = _("办件")
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def applicant_id_number(self) -> str:
+        return decrypt_identifier(self.applicant_id_encrypted)
+
+    @property
+    def applicant_id_masked(self) -> str:
+        return mask_id_number(self.applicant_id_number)
+
+    @property
+    def applicant_phone_masked(self) -> str:
+        return mask_phone(decrypt_identifier(self.applicant_phone_encrypted))
+
+    @property
+    def applicant_name_masked(self) -> str:
+        return mask_name(self.applicant_name)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class CaseStatusChange(models.Model):
+    """Status history: who, when, where, why — on the acting node and here."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, choices=CaseStatus.choices)
+    occurred_at = models.DateTimeField(_("发生时间（办理节点）"))
+    recorded_at = models.DateTimeField(_("记录时间（本节点）"))
+    node = models.CharField(_("节点"), max_length=16)
+    actor_name = models.CharField(_("经办人"), max_length=64)
+    place = models.CharField(_("机构/窗口"), max_length=128)
+    reason = models.TextField(_("原因/说明"), blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name = _("状态记录")
+        verbose_name_plural = _("状态记录")
+
+
+class CaseMaterial(models.Model):
+    SOURCE_CHOICES = [("submission", _("申请时提交")), ("supplement", _("补正提交"))]
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="materials")
+    material_code = models.CharField(max_length=8)
+    name = models.CharField(max_length=128)
+    filename = models.CharField(max_length=200)
+    media_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    sm3 = models.CharField(max_length=64)
+    storage_path = models.CharField(max_length=300)
+    source = models.CharField(max_length=12, choices=SOURCE_CHOICES, default="submission")
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["case", "material_code", "id"]
+        verbose_name = _("申请材料")
+        verbose_name_plural = _("申请材料")
+
+
+class CaseResult(models.Model):
+    """The signed result of an approved case (e.g. a 营业执照 record)."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="result")
+    kind = models.CharField(max_length=24)
+    document = models.JSONField()
+    signature = models.JSONField()  # {"alg", "kid", "value"}
+    issued_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("办理结果")
+        verbose_name_plural = _("办理结果")
+
+
+class CaseNumberCounter(models.Model):
+    """Allocation table for race-free case numbers (one row per prefix and day)."""
+
+    prefix = models.CharField(max_length=64, unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class CreditCodeCounter(models.Model):
+    """Allocation table for new 统一社会信用代码 per registration region."""
+
+    region = models.CharField(max_length=6, unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class HolidayYear(models.Model):
+    """An official holiday schedule loaded by an administrator for one year."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    holidays = models.JSONField(default=list)  # ["2027-01-01", …]
+    workdays = models.JSONField(default=list)  # weekend days that are working days (调休)
+    source = models.CharField(max_length=200, blank=True)
+    loaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("法定节假日安排")
+        verbose_name_plural = _("法定节假日安排")

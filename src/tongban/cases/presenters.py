@@ -1,0 +1,110 @@
+"""Case → plain dicts for the API (and pages): personal identifiers masked."""
+
+from __future__ import annotations
+
+import copy
+
+from tongban.cases.materials import material_read
+from tongban.cases.models import Case, CaseMaterial, CaseStatus
+from tongban.gm.sm3 import sm3_hex
+from tongban.identity.masking import mask_id_number
+
+STATUS_LABELS = dict(CaseStatus.choices)
+
+
+def case_result(case: Case):
+    try:
+        return case.result
+    except Case.result.RelatedObjectDoesNotExist:
+        return None
+
+
+def material_digest_ok(material: CaseMaterial) -> bool:
+    try:
+        return sm3_hex(material_read(material.storage_path)) == material.sm3
+    except OSError:
+        return False
+
+
+def masked_assertion(assertion: dict) -> dict:
+    masked = copy.deepcopy(assertion or {})
+    subject = masked.get("subject") or {}
+    if subject.get("id_number"):
+        subject["id_number"] = mask_id_number(subject["id_number"])
+    return masked
+
+
+def case_summary_dict(case: Case) -> dict:
+    return {
+        "number": case.number,
+        "item": case.item.basic_code,
+        "item_name": case.item_name,
+        "status": case.status,
+        "status_label": str(STATUS_LABELS.get(case.status, case.status)),
+        "perspective": case.perspective,
+        "channel": case.channel,
+        "handling_node": case.handling_node,
+        "handling_organization": case.handling_organization_id,
+        "handling_organization_name": case.handling_organization.name,
+        "receiving_node": case.receiving_node,
+        "receiving_window": case.receiving_window_name,
+        "applicant_name": case.applicant_name_masked,
+        "applicant_id_masked": case.applicant_id_masked,
+        "submitted_at": case.submitted_at,
+        "received_at": case.received_at,
+        "deadline": case.deadline,
+        "deadline_provisional": case.deadline_provisional,
+    }
+
+
+def case_detail_dict(case: Case) -> dict:
+    result = case_result(case)
+    return {
+        **case_summary_dict(case),
+        "applicant_name": case.applicant_name,
+        "implementation_code": case.implementation_code,
+        "applicant_phone_masked": case.applicant_phone_masked,
+        "form": case.form_data,
+        "identity_assertion": masked_assertion(case.identity_assertion),
+        "accepted_at": case.accepted_at,
+        "concluded_at": case.concluded_at,
+        "legal_deadline": case.legal_deadline,
+        "supplement_request": case.supplement_request or {},
+        "decision_reason": case.decision_reason,
+        "materials": [
+            {
+                "id": m.pk,
+                "material_code": m.material_code,
+                "name": m.name,
+                "filename": m.filename,
+                "media_type": m.media_type,
+                "size": m.size,
+                "sm3": m.sm3,
+                "digest_verified": material_digest_ok(m),
+                "source": m.source,
+                "uploaded_at": m.uploaded_at,
+            }
+            for m in case.materials.all()
+        ],
+        "timeline": [
+            {
+                "from_status": h.from_status,
+                "to_status": h.to_status,
+                "to_status_label": str(STATUS_LABELS.get(h.to_status, h.to_status)),
+                "occurred_at": h.occurred_at,
+                "recorded_at": h.recorded_at,
+                "node": h.node,
+                "actor": h.actor_name,
+                "place": h.place,
+                "reason": h.reason,
+                "details": h.details,
+            }
+            for h in case.history.all()
+        ],
+        "result": (
+            {"kind": result.kind, "document": result.document, "signature": result.signature,
+             "issued_at": result.issued_at.isoformat()}
+            if result
+            else None
+        ),
+    }

@@ -1,0 +1,81 @@
+"""Case reads, always scoped by the caller's access.
+
+A clerk sees cases received at their windows; an official or supervisor the
+cases their organization decides; a person the cases they applied for; a
+node administrator every case on this node. Anything else does not exist
+for the caller (404, never 403).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from tongban.cases.models import Case, CaseMaterial, CaseStatusChange
+from tongban.errors import NotFound
+from tongban.identity.selectors import Access
+
+
+def cases_visible_to(access: Access) -> QuerySet[Case]:
+    if access.user_id is None:
+        return Case.objects.none()
+    if access.node_admin:
+        return Case.objects.all()
+    scope = Q(pk__in=[])
+    if access.clerk_windows:
+        scope |= Q(receiving_window_id__in=access.clerk_windows)
+    if access.view_orgs:
+        scope |= Q(handling_organization_id__in=access.view_orgs, perspective__in=("handling", "local"))
+    if access.person_index:
+        scope |= Q(applicant_id_index=access.person_index)
+    return Case.objects.filter(scope)
+
+
+def case_list(
+    access: Access, *, status: str = "", perspective: str = "", query: str = "",
+    worklist: bool = False, limit: int = 50, offset: int = 0,
+) -> tuple[list[Case], int]:
+    cases = cases_visible_to(access)
+    if worklist:
+        cases = cases.filter(
+            handling_organization_id__in=access.view_orgs,
+            perspective__in=("handling", "local"),
+            status__in=("submitted", "accepted"),
+        )
+    if status:
+        cases = cases.filter(status=status)
+    if perspective:
+        cases = cases.filter(perspective=perspective)
+    if query:
+        cases = cases.filter(Q(number__startswith=query) | Q(item_name__contains=query))
+    total = cases.count()
+    rows = list(
+        cases.select_related("handling_organization", "item").order_by("-submitted_at", "-id")[
+            offset : offset + limit
+        ]
+    )
+    return rows, total
+
+
+def case_detail(access: Access, number: str) -> Case:
+    case = (
+        cases_visible_to(access)
+        .filter(number=number)
+        .select_related("item", "handling_organization", "receiving_window", "result")
+        .prefetch_related(
+            Prefetch("history", queryset=CaseStatusChange.objects.order_by("occurred_at", "id")),
+            Prefetch("materials", queryset=CaseMaterial.objects.order_by("material_code", "id")),
+        )
+        .first()
+    )
+    if case is None:
+        raise NotFound("办件不存在")
+    return case
+
+
+def case_material(access: Access, number: str, material_id: int) -> CaseMaterial:
+    material = CaseMaterial.objects.filter(
+        pk=material_id, case__in=cases_visible_to(access).filter(number=number)
+    ).first()
+    if material is None:
+        raise NotFound("材料不存在")
+    return material

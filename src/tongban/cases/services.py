@@ -1,0 +1,503 @@
+"""Case writes (办件): intake, the handling authority's decisions, supplements,
+and applying the peer's events to the local mirror.
+
+Every function is one transaction; state changes lock the case row, append
+status history and write the announcing envelope to the outbox in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from stdnum.cn import ric
+
+from tongban.cases.application_form import PHONE_RE, application_form_clean
+from tongban.cases.deadlines import add_working_days
+from tongban.cases.materials import CheckedFile, IncomingFile, material_check, material_store
+from tongban.cases.models import (
+    Case,
+    CaseMaterial,
+    CaseResult,
+    CaseStatus,
+    CaseStatusChange,
+)
+from tongban.cases.numbering import case_number_allocate, credit_code_allocate
+from tongban.catalog.models import Implementation, ServiceItem
+from tongban.directory.models import Node, Window
+from tongban.directory.signing import sign_detached
+from tongban.errors import DomainError, NotFound, PermissionDenied
+from tongban.exchange.envelopes import Blob, iso
+from tongban.exchange.services import outbox_enqueue
+from tongban.gm.canonical import canonical_json
+from tongban.identity.models import Person
+from tongban.identity.pii import blind_index, encrypt_identifier
+from tongban.identity.selectors import access_for
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    place: str
+    node: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "place": self.place, "node": self.node}
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    return timezone.localtime(moment).date()
+
+
+def _province(node_id: str) -> str:
+    node = Node.objects.filter(node_id=node_id).only("region").first()
+    return (node.region[:2] if node and node.region else "00").ljust(2, "0")
+
+
+def status_record(case: Case, *, to_status: str, actor: Actor, occurred_at: dt.datetime,
+            reason: str = "", details: dict | None = None, from_status: str | None = None) -> None:
+    CaseStatusChange.objects.create(
+        case=case,
+        from_status=case.status if from_status is None else from_status,
+        to_status=to_status,
+        occurred_at=occurred_at,
+        recorded_at=timezone.now(),
+        node=actor.node,
+        actor_name=actor.name,
+        place=actor.place,
+        reason=reason,
+        details=details or {},
+    )
+
+
+def deadline_clock_start(case: Case, day: dt.date) -> None:
+    case.clock_started_on = day
+    case.deadline, provisional = add_working_days(day, case.item.promised_limit_days)
+    case.legal_deadline, legal_provisional = add_working_days(day, case.item.legal_limit_days)
+    case.deadline_provisional = provisional or legal_provisional
+
+
+def materials_attach(case: Case, files: list[CheckedFile], *, source: str, at: dt.datetime) -> None:
+    CaseMaterial.objects.bulk_create(
+        CaseMaterial(
+            case=case,
+            material_code=f.material_code,
+            name=f.name,
+            filename=f.filename,
+            media_type=f.media_type,
+            size=len(f.content),
+            sm3=f.sm3,
+            storage_path=material_store(f.content, f.sm3),
+            source=source,
+            uploaded_at=at,
+        )
+        for f in files
+    )
+
+
+def _material_refs(files: list[CheckedFile]) -> list[dict]:
+    return [
+        {"material_code": f.material_code, "name": f.name, "filename": f.filename,
+         "media_type": f.media_type, "size": len(f.content), "sm3": f.sm3}
+        for f in files
+    ]
+
+
+def _check_uploads(item: ServiceItem, uploads: list[IncomingFile], *, require_all: bool,
+                   only_codes: set[str] | None = None) -> list[CheckedFile]:
+    materials = {m.code: m for m in item.materials.all()}
+    checked = []
+    for upload in uploads:
+        material = materials.get(upload.material_code)
+        if material is None or (only_codes is not None and upload.material_code not in only_codes):
+            raise DomainError(
+                "unknown_material",
+                _("材料编码 %(code)s 不属于该事项的申请材料") % {"code": upload.material_code},
+            )
+        checked.append(material_check(material=material, upload=upload))
+    if require_all:
+        given = {c.material_code for c in checked}
+        missing = [m.name for m in materials.values() if m.required and m.code not in given]
+        if missing:
+            raise DomainError(
+                "missing_materials",
+                _("缺少必须提交的材料：%(names)s") % {"names": "、".join(missing)},
+                details={"missing": missing},
+            )
+    return checked
+
+
+def _clean_applicant(applicant: object) -> dict:
+    if not isinstance(applicant, dict):
+        raise DomainError("invalid_applicant", _("申请人信息格式不正确"))
+    name = str(applicant.get("name") or "").strip()
+    id_number = str(applicant.get("id_number") or "").strip().upper()
+    phone = str(applicant.get("phone") or "").strip()
+    errors = {}
+    if not name or len(name) > 64:
+        errors["name"] = _("请填写申请人姓名（不超过64字）")
+    if not ric.is_valid(id_number):
+        errors["id_number"] = _("身份证号码无效")
+    if not PHONE_RE.match(phone):
+        errors["phone"] = _("手机号码格式不正确")
+    if errors:
+        raise DomainError("invalid_applicant", _("申请人信息有误"), details={"fields": errors})
+    return {"name": name, "id_number": ric.compact(id_number), "phone": phone}
+
+
+def person_upsert(*, name: str, id_number: str, phone: str = "", home_node: str = "") -> Person:
+    index = blind_index(id_number)
+    person = Person.objects.filter(id_number_index=index).first()
+    if person is None:
+        return Person.objects.create(
+            name=name, id_number_encrypted=encrypt_identifier(id_number), id_number_index=index,
+            phone_encrypted=encrypt_identifier(phone), home_node=home_node,
+        )
+    if phone and not person.phone_encrypted:
+        person.phone_encrypted = encrypt_identifier(phone)
+        person.save(update_fields=["phone_encrypted"])
+    return person
+
+
+# --- intake at a window --------------------------------------------------------
+
+
+def case_submit_at_window(
+    *,
+    user,
+    window_code: str,
+    item_code: str,
+    organization_code: str,
+    applicant: dict,
+    form_data: dict,
+    files: list[IncomingFile],
+) -> Case:
+    """A clerk records an in-person application and sends it to the deciding authority."""
+    access = access_for(user)
+    window = Window.objects.select_related("organization").filter(
+        code=window_code, node__node_id=settings.TONGBAN_NODE, active=True
+    ).first()
+    if window is None or window.pk not in access.clerk_windows:
+        raise PermissionDenied(_("您不是该窗口的受理人员"))
+    item = ServiceItem.objects.filter(basic_code=item_code, active=True).first()
+    if item is None:
+        raise NotFound(_("事项不存在"))
+    implementation = Implementation.objects.select_related("organization__node").filter(
+        item=item, organization_id=organization_code, organization__active=True
+    ).first()
+    if implementation is None:
+        raise DomainError("no_such_implementation", _("所选机构不办理该事项"))
+    person = _clean_applicant(applicant)
+    cleaned = application_form_clean(item.form_schema, form_data)
+    checked = _check_uploads(item, files, require_all=True)
+
+    org = implementation.organization
+    handling_node = org.node.node_id
+    here = settings.TONGBAN_NODE
+    now = timezone.now()
+    actor = Actor(name=user.display_name or user.username, place=window.name, node=here)
+    assertion = {
+        "subject": {"name": person["name"], "id_type": "111", "id_number": person["id_number"]},
+        "assurance": "L3",
+        "method": "in_person",
+        "authenticated_at": iso(now),
+        "authenticated_by": {
+            "node": here,
+            "window": {"code": window.code, "name": window.name},
+            "officer": actor.name,
+        },
+    }
+    with transaction.atomic():
+        number = case_number_allocate(
+            implementation_code=implementation.code, day=local_date(now), province=_province(here)
+        )
+        case = Case(
+            number=number,
+            perspective="local" if handling_node == here else "origin",
+            channel="window",
+            item=item,
+            item_name=item.name,
+            implementation_code=implementation.code,
+            handling_organization=org,
+            handling_node=handling_node,
+            receiving_node=here,
+            receiving_window=window,
+            receiving_window_name=window.name,
+            applicant_name=person["name"],
+            applicant_id_encrypted=encrypt_identifier(person["id_number"]),
+            applicant_id_index=blind_index(person["id_number"]),
+            applicant_phone_encrypted=encrypt_identifier(person["phone"]),
+            identity_assertion=assertion,
+            form_data=cleaned,
+            status=CaseStatus.SUBMITTED,
+            status_changed_at=now,
+            submitted_at=now,
+            created_by=user,
+            created_by_name=actor.name,
+        )
+        if case.perspective == "local":
+            case.received_at = now
+            deadline_clock_start(case, local_date(now))
+        case.save()
+        person_upsert(name=person["name"], id_number=person["id_number"], phone=person["phone"])
+        materials_attach(case, checked, source="submission", at=now)
+        status_record(case, to_status=CaseStatus.SUBMITTED, actor=actor, occurred_at=now, from_status="",
+                details={"materials": len(checked)})
+        if case.perspective == "origin":
+            outbox_enqueue(
+                type="case.submit",
+                recipient=handling_node,
+                correlation=number,
+                subject=assertion,
+                body={
+                    "case": {
+                        "number": number,
+                        "item": item.basic_code,
+                        "implementation_code": implementation.code,
+                        "organization": org.code,
+                        "channel": "window",
+                        "window": {"code": window.code, "name": window.name},
+                        "applicant": {"name": person["name"], "id_number": person["id_number"],
+                                      "phone": person["phone"]},
+                        "form": cleaned,
+                        "materials": _material_refs(checked),
+                        "submitted_at": iso(now),
+                        "actor": actor.as_dict(),
+                    }
+                },
+                blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
+            )
+    return case
+
+
+# --- the deciding authority ---------------------------------------------------------
+
+_HANDLING_TRANSITIONS = {
+    "accept": ({CaseStatus.SUBMITTED}, CaseStatus.ACCEPTED),
+    "refuse": ({CaseStatus.SUBMITTED}, CaseStatus.REFUSED),
+    "request_supplements": ({CaseStatus.SUBMITTED}, CaseStatus.SUPPLEMENT_REQUESTED),
+    "approve": ({CaseStatus.ACCEPTED}, CaseStatus.APPROVED),
+    "deny": ({CaseStatus.ACCEPTED}, CaseStatus.DENIED),
+}
+
+
+def _lock_for_official(user, number: str) -> tuple[Case, Actor]:
+    access = access_for(user)
+    case = (
+        Case.objects.select_for_update()
+        .select_related("item", "handling_organization")
+        .filter(number=number, perspective__in=("handling", "local"))
+        .first()
+    )
+    if case is None or case.handling_organization_id not in access.view_orgs:
+        raise NotFound(_("办件不存在"))
+    if case.handling_organization_id not in access.decide_orgs:
+        raise PermissionDenied(_("您没有审批该办件的权限"))
+    org = case.handling_organization
+    return case, Actor(name=access.display_name, place=org.name, node=settings.TONGBAN_NODE)
+
+
+def _check_transition(case: Case, action: str) -> str:
+    allowed, target = _HANDLING_TRANSITIONS[action]
+    if case.status not in allowed:
+        raise DomainError(
+            "invalid_state",
+            _("办件当前状态为“%(status)s”，不能执行此操作") % {"status": case.get_status_display()},
+            status=409,
+        )
+    return target
+
+
+def _announce(case: Case, *, event: str, from_status: str, actor: Actor, occurred_at: dt.datetime,
+              reason: str = "", details: dict | None = None) -> None:
+    if case.perspective != "handling":
+        return
+    outbox_enqueue(
+        type="case.event",
+        recipient=case.receiving_node,
+        correlation=case.number,
+        body={
+            "number": case.number,
+            "event": event,
+            "from_status": from_status,
+            "to_status": case.status,
+            "occurred_at": iso(occurred_at),
+            "actor": actor.as_dict(),
+            "reason": reason,
+            "details": details or {},
+            "deadline": case.deadline.isoformat() if case.deadline else None,
+            "legal_deadline": case.legal_deadline.isoformat() if case.legal_deadline else None,
+            "deadline_provisional": case.deadline_provisional,
+        },
+    )
+
+
+def _decide(*, user, number: str, action: str, reason: str = "", details: dict | None = None,
+            before_save=None) -> Case:
+    with transaction.atomic():
+        case, actor = _lock_for_official(user, number)
+        target = _check_transition(case, action)
+        now = timezone.now()
+        from_status = case.status
+        details = dict(details or {})
+        if before_save is not None:
+            details.update(before_save(case, actor, now) or {})
+        status_record(case, to_status=target, actor=actor, occurred_at=now, reason=reason, details=details)
+        case.status = target
+        case.status_changed_at = now
+        if target == CaseStatus.ACCEPTED:
+            case.accepted_at = now
+        if target in (CaseStatus.REFUSED, CaseStatus.APPROVED, CaseStatus.DENIED):
+            case.concluded_at = now
+            case.decision_reason = reason
+        case.save()
+        _announce(case, event=action, from_status=from_status, actor=actor, occurred_at=now,
+                  reason=reason, details=details)
+    return case
+
+
+def _required_reason(reason: str, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", _("请填写%(what)s的理由") % {"what": what})
+    if len(reason) > 2000:
+        raise DomainError("reason_too_long", _("理由不能超过2000字"))
+    return reason
+
+
+def case_accept(*, user, number: str, note: str = "") -> Case:
+    """受理."""
+    return _decide(user=user, number=number, action="accept", reason=(note or "").strip()[:2000])
+
+
+def case_refuse(*, user, number: str, reason: str) -> Case:
+    """不予受理 (reason required)."""
+    return _decide(user=user, number=number, action="refuse",
+                   reason=_required_reason(reason, _("不予受理")))
+
+
+def case_request_supplements(*, user, number: str, missing: list[dict], note: str = "") -> Case:
+    """补正: list what is missing (material codes from the item and/or free notes)."""
+    if not isinstance(missing, list) or not missing:
+        raise DomainError("missing_required", _("请列出需要补正的材料"))
+    note = (note or "").strip()[:2000]
+
+    def remember(case: Case, actor: Actor, now: dt.datetime) -> dict:
+        names = dict(case.item.materials.values_list("code", "name"))
+        cleaned = []
+        for entry in missing:
+            entry = entry if isinstance(entry, dict) else {}
+            code = str(entry.get("material_code") or "").strip()
+            text = str(entry.get("note") or "").strip()[:500]
+            if code and code not in names:
+                raise DomainError(
+                    "unknown_material", _("材料编码 %(code)s 不属于该事项") % {"code": code}
+                )
+            if not code and not text:
+                raise DomainError("missing_required", _("每项补正要求须指明材料或说明"))
+            cleaned.append({"material_code": code, "name": names.get(code, ""), "note": text})
+        case.supplement_request = {"missing": cleaned, "note": note, "requested_at": iso(now)}
+        return {"missing": cleaned}
+
+    return _decide(user=user, number=number, action="request_supplements", reason=note,
+                   before_save=remember)
+
+
+def case_deny(*, user, number: str, reason: str) -> Case:
+    """不予许可 (reason required)."""
+    return _decide(user=user, number=number, action="deny",
+                   reason=_required_reason(reason, _("不予许可")))
+
+
+def _result_document(case: Case, now: dt.datetime) -> tuple[str, dict]:
+    org = case.handling_organization
+    base = {
+        "case_number": case.number,
+        "item": {"code": case.item.basic_code, "name": case.item_name},
+        "issuer": {"code": org.code, "name": org.name, "node": settings.TONGBAN_NODE},
+        "issued_at": iso(now),
+        "holder": {"name": case.applicant_name, "id_type": "111"},
+    }
+    if case.item.result_kind == "business_licence":
+        form = case.form_data
+        return "business_licence", {
+            **base,
+            "type": "营业执照",
+            "uscc": credit_code_allocate(region=org.region),
+            "name": form.get("company_name", ""),
+            "company_type": form.get("company_type", ""),
+            "legal_representative": form.get("legal_representative", ""),
+            "registered_capital": form.get("registered_capital", ""),
+            "business_scope": form.get("business_scope", ""),
+            "address": form.get("address", ""),
+            "established_on": local_date(now).isoformat(),
+        }
+    return case.item.result_kind, {**base, "type": "准予许可决定", "decision": "准予"}
+
+
+def case_approve(*, user, number: str, note: str = "") -> Case:
+    """准予: issues the signed result (e.g. 营业执照 with a new 统一社会信用代码)."""
+
+    def issue(case: Case, actor: Actor, now: dt.datetime) -> dict:
+        kind, document = _result_document(case, now)
+        signature = sign_detached(canonical_json(document))
+        CaseResult.objects.create(
+            case=case, kind=kind, document=document, signature=signature, issued_at=now
+        )
+        return {"result": {"kind": kind, "document": document, "signature": signature}}
+
+    return _decide(user=user, number=number, action="approve", reason=(note or "").strip()[:2000],
+                   before_save=issue)
+
+
+# --- supplements at the receiving window ------------------------------------------
+
+
+def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "") -> Case:
+    """The window hands in what the authority asked for; the case returns to its worklist."""
+    access = access_for(user)
+    with transaction.atomic():
+        case = (
+            Case.objects.select_for_update()
+            .select_related("item", "receiving_window")
+            .filter(number=number, perspective__in=("origin", "local"))
+            .first()
+        )
+        if case is None or case.receiving_window_id not in access.clerk_windows:
+            raise NotFound(_("办件不存在"))
+        if case.status != CaseStatus.SUPPLEMENT_REQUESTED:
+            raise DomainError(
+                "invalid_state",
+                _("办件当前状态为“%(status)s”，不需要补正") % {"status": case.get_status_display()},
+                status=409,
+            )
+        if not files:
+            raise DomainError("missing_materials", _("请上传补正材料"))
+        checked = _check_uploads(case.item, files, require_all=False)
+        now = timezone.now()
+        actor = Actor(name=access.display_name, place=case.receiving_window_name,
+                      node=settings.TONGBAN_NODE)
+        note = (note or "").strip()[:2000]
+        materials_attach(case, checked, source="supplement", at=now)
+        status_record(case, to_status=CaseStatus.SUBMITTED, actor=actor, occurred_at=now, reason=note,
+                details={"supplied": _material_refs(checked)})
+        case.status = CaseStatus.SUBMITTED
+        case.status_changed_at = now
+        if case.perspective == "local":
+            deadline_clock_start(case, local_date(now))
+        case.save()
+        if case.perspective == "origin":
+            outbox_enqueue(
+                type="case.supplement",
+                recipient=case.handling_node,
+                correlation=case.number,
+                body={"number": case.number, "materials": _material_refs(checked), "note": note,
+                      "occurred_at": iso(now), "actor": actor.as_dict()},
+                blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
+            )
+    return case

@@ -1,0 +1,117 @@
+"""/api/v1/items — the service-item catalog; /api/v1/catalog/releases — releases."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from ninja import Router, Schema
+
+from tongban.catalog import selectors
+from tongban.catalog.models import Release
+from tongban.errors import NotFound
+
+router = Router(tags=["catalog"])
+
+
+class MaterialOut(Schema):
+    code: str
+    name: str
+    required: bool
+    file_types: list[str]
+    max_size_mb: int
+    licence_type: str
+
+
+class ImplementationOut(Schema):
+    code: str
+    region: str
+    organization: str
+    organization_name: str
+    node: str
+
+
+class ItemSummary(Schema):
+    basic_code: str
+    name: str
+    audience: str
+    area: str
+    mode: str
+    mode_label: str
+    legal_limit_days: int
+    promised_limit_days: int
+    sample: bool
+
+
+class ItemDetail(ItemSummary):
+    fee: str
+    min_assurance: str
+    result_kind: str
+    guide: str
+    keywords: list[str]
+    form: list[dict]
+    materials: list[MaterialOut]
+    implementations: list[ImplementationOut]
+    release: str
+
+
+class ItemList(Schema):
+    count: int
+    results: list[ItemSummary]
+
+
+def _summary(item) -> dict:
+    return {
+        "basic_code": item.basic_code,
+        "name": item.name,
+        "audience": item.audience,
+        "area": item.area,
+        "mode": item.mode,
+        "mode_label": str(item.get_mode_display()),
+        "legal_limit_days": item.legal_limit_days,
+        "promised_limit_days": item.promised_limit_days,
+        "sample": item.sample,
+    }
+
+
+@router.get("/items", response=ItemList, summary="事项检索（中文全文）")
+def item_list(request, q: str = "", audience: str = "", area: str = "", mode: str = "",
+              limit: int = 50, offset: int = 0):
+    items = selectors.item_search(query=q, audience=audience, area=area, mode=mode)
+    limit = max(1, min(limit, 200))
+    offset = max(offset, 0)
+    return {"count": items.count(), "results": [_summary(i) for i in items[offset : offset + limit]]}
+
+
+@router.get("/items/{basic_code}", response=ItemDetail, summary="事项详情")
+def item_get(request, basic_code: str):
+    item = selectors.item_detail(basic_code=basic_code)
+    if item is None:
+        raise NotFound("事项不存在")
+    return {
+        **_summary(item),
+        "fee": item.fee,
+        "min_assurance": item.min_assurance,
+        "result_kind": item.result_kind,
+        "guide": item.guide,
+        "keywords": item.keywords,
+        "form": item.form_schema,
+        "materials": [
+            {"code": m.code, "name": m.name, "required": m.required, "file_types": m.file_types,
+             "max_size_mb": m.max_size_mb, "licence_type": m.licence_type}
+            for m in item.materials.all()
+        ],
+        "implementations": [
+            {"code": i.code, "region": i.region, "organization": i.organization.code,
+             "organization_name": i.organization.name, "node": i.organization.node.node_id}
+            for i in item.implementations.all()
+        ],
+        "release": item.release.version if item.release_id else "",
+    }
+
+
+@router.get("/catalog/releases/{version}", summary="事项清单版本（规范化 JSON，SM3 见全局配置）")
+def release_get(request, version: str):
+    release = Release.objects.filter(version=version).first()
+    if release is None:
+        raise NotFound("没有该版本")
+    # served byte-for-byte as published so that its SM3 can be checked
+    return HttpResponse(release.document.encode(), content_type="application/json; charset=utf-8")

@@ -1,0 +1,81 @@
+"""``tongban demo``: prepare (once) and run the whole region on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tongban.identity.demo_accounts import DEMO_PASSWORD
+from tongban.region import PROVINCES, Region
+
+BANNER = """
+通办 Tongban — 长三角政务服务“一网通办” demo region is running
+  枢纽 hub            {hub}   (API docs: {hub}/api/v1/docs)
+  上海 随申办 (sh)    {sh}
+  江苏 苏服办 (js)    {js}
+  浙江 浙里办 (zj)    {zj}
+  安徽 皖事通 (ah)    {ah}
+
+Demo logins (password for all: {password})
+  嘉善县窗口 clerk (zj)        jiashan.clerk      → {zj}/window/
+  青浦区市场监管局 official (sh) qingpu.official   → {sh}/work/
+  applicant 张伟 (zj)          zhangwei           → {zj}/me/cases/
+  other windows: qingpu.clerk huangpu.clerk (sh) · wujiang.clerk (js) · hefei.clerk (ah)
+  node administrators: sh.admin js.admin zj.admin ah.admin (Django admin at /admin/)
+  every account: {root}/accounts.txt
+
+Data and logs under {root}. Ctrl-C stops everything.
+"""
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="tongban demo")
+    parser.add_argument("--base-port", type=int, default=8000)
+    parser.add_argument("--root", default="var")
+    parser.add_argument("--no-seed", action="store_true", help="do not create sample cases")
+    parser.add_argument("--prepare-only", action="store_true", help="prepare and seed, then exit")
+    args = parser.parse_args(argv)
+
+    region = Region(root=Path(args.root).resolve(), base_port=args.base_port)
+    if region.is_prepared():
+        print(f"reusing the prepared region in {region.root}")
+    else:
+        print(f"preparing the region in {region.root} (first run only)")
+        region.prepare()
+        accounts = []
+        for node in PROVINCES:
+            accounts.append(f"# {node} — {region.url(node)}\n" + region.manage(node, "demo-accounts"))
+        (region.root / "accounts.txt").write_text("\n".join(accounts), encoding="utf-8")
+
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        region.start_all()
+        seeded = region.root / "seeded.json"
+        if not args.no_seed and not seeded.exists():
+            from tongban.demo_seed import seed_region
+
+            print("creating sample cases through the API …")
+            count = seed_region(region)
+            seeded.write_text(json.dumps({"cases": count}))
+        urls = {n: region.url(n) for n in ("hub", *PROVINCES)}
+        print(BANNER.format(password=DEMO_PASSWORD, root=region.root, **urls), flush=True)
+        while not stopping and not args.prepare_only:
+            time.sleep(0.5)
+            for name, proc in list(region.processes.items()):
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; see {region.root}/logs/{name}.log", file=sys.stderr)
+                    stopping = True
+    finally:
+        print("stopping …", flush=True)
+        region.stop_all()

@@ -1,0 +1,60 @@
+"""The background worker: outbox delivery, and configuration polling / publishing."""
+
+import logging
+import signal
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from tongban.exchange.dispatcher import dispatch_once
+
+log = logging.getLogger("tongban.worker")
+
+
+class Command(BaseCommand):
+    help = "Run the worker loop until SIGTERM/SIGINT."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="one pass, then exit")
+
+    def handle(self, *args, once=False, **opts):
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        next_config = 0.0
+        log.info("worker started")
+        while not stopping:
+            close_old_connections()
+            if time.monotonic() >= next_config:
+                self._configuration()
+                next_config = time.monotonic() + settings.TONGBAN_CONFIG_POLL_SECONDS
+            try:
+                attempted = dispatch_once()
+            except Exception:  # noqa: BLE001 — a worker must survive a failing pass
+                log.exception("dispatch pass failed")
+                attempted = 0
+            if once:
+                break
+            if not attempted:
+                time.sleep(settings.TONGBAN_WORKER_IDLE_SECONDS)
+        log.info("worker stopped")
+
+    def _configuration(self) -> None:
+        try:
+            if settings.TONGBAN_ROLE == "hub":
+                from tongban.directory.services import configuration_refresh_if_due
+
+                configuration_refresh_if_due()
+            else:
+                from tongban.directory.services import configuration_poll
+
+                configuration_poll()
+        except Exception as exc:  # noqa: BLE001 — the hub may be down; keep the cached copy
+            log.warning("configuration step failed: %s", exc)

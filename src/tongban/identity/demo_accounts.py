@@ -1,0 +1,35 @@
+"""Demo accounts for one node (sample data; the password is printed by ``tongban demo``)."""
+
+from __future__ import annotations
+
+from stdnum.cn import ric
+
+DEMO_PASSWORD = "Tongban-demo-2026"
+
+WINDOW_CLERKS = {
+    "zj-330421-01": ("jiashan.clerk", "沈晓燕（嘉善县专窗）"),
+    "sh-310118-01": ("qingpu.clerk", "顾敏（青浦区专窗）"),
+    "sh-310101-01": ("huangpu.clerk", "周洁（黄浦区专区）"),
+    "js-320509-01": ("wujiang.clerk", "吴静（吴江区专窗）"),
+    "ah-340100-01": ("hefei.clerk", "许丽（合肥市专窗）"),
+}
+NAMED_OFFICIALS = {
+    "上海市青浦区市场监督管理局": ("qingpu.official", "陆建华（青浦区市场监管局）"),
+    "上海市公安局": ("sh.police.official", "赵磊（上海市公安局）"),
+    "嘉兴市市场监督管理局": ("jiaxing.official", "钱程（嘉兴市市场监管局）"),
+    "苏州市市场监督管理局": ("suzhou.official", "孙悦（苏州市市场监管局）"),
+    "合肥市市场监督管理局": ("hefei.official", "李强（合肥市市场监管局）"),
+}
+
+
+def _id_number(prefix17: str) -> str:
+    return prefix17 + ric.calc_check_digit(prefix17 + "0")  # expects a placeholder check digit
+
+
+# one resident per province; their ID numbers are valid but invented
+PERSONS = {
+    "zj": ("zhangwei", "张伟", _id_number("33042119900307123"), "13905731234"),
+    "sh": ("lina", "李娜", _id_number("31022919880512456"), "13801761234"),
+    "js": ("wangfang", "王芳", _id_number("32058419930818246"), "13913551234"),
+    "ah": ("chenjing", "陈静", _id_number("34010419870221368"), "13955161234"),
+}

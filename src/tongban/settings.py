@@ -1,0 +1,206 @@
+"""One settings module for the hub and every node.
+
+Everything that differs between deployments comes from the environment
+(see docs/operations.md); the defaults give a working node on SQLite.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)))
+
+
+# --- role -------------------------------------------------------------------
+TONGBAN_NODE = env("TONGBAN_NODE", "sh")
+TONGBAN_ROLE = "hub" if TONGBAN_NODE == "hub" else env("TONGBAN_ROLE", "node")
+if TONGBAN_ROLE not in ("hub", "node"):
+    raise RuntimeError("TONGBAN_ROLE must be 'hub' or 'node'")
+TONGBAN_DATA_DIR = Path(env("TONGBAN_DATA_DIR", str(Path.cwd() / "var" / TONGBAN_NODE)))
+TONGBAN_BASE_URL = env("TONGBAN_BASE_URL", "http://127.0.0.1:8001").rstrip("/")
+TONGBAN_HUB_URL = env("TONGBAN_HUB_URL", "http://127.0.0.1:8000").rstrip("/")
+TONGBAN_KEY_DIR = Path(env("TONGBAN_KEY_DIR", str(TONGBAN_DATA_DIR / "keys")))
+TONGBAN_MEDIA_DIR = Path(env("TONGBAN_MEDIA_DIR", str(TONGBAN_DATA_DIR / "media")))
+# Global configuration: how long a published configuration stays valid, and
+# how often nodes poll the hub for a newer one.
+TONGBAN_CONFIG_VALIDITY_SECONDS = env_int("TONGBAN_CONFIG_VALIDITY_SECONDS", 24 * 3600)
+TONGBAN_CONFIG_POLL_SECONDS = env_int("TONGBAN_CONFIG_POLL_SECONDS", 30)
+# Exchange: envelope lifetime, delivery timeout, backoff.
+TONGBAN_ENVELOPE_TTL_SECONDS = env_int("TONGBAN_ENVELOPE_TTL_SECONDS", 7 * 24 * 3600)
+TONGBAN_EXCHANGE_TIMEOUT_SECONDS = env_int("TONGBAN_EXCHANGE_TIMEOUT_SECONDS", 15)
+TONGBAN_BACKOFF_BASE_SECONDS = float(env("TONGBAN_BACKOFF_BASE_SECONDS", "1"))
+TONGBAN_BACKOFF_MAX_SECONDS = float(env("TONGBAN_BACKOFF_MAX_SECONDS", "300"))
+TONGBAN_DELIVERY_LEASE_SECONDS = env_int("TONGBAN_DELIVERY_LEASE_SECONDS", 60)
+TONGBAN_WORKER_IDLE_SECONDS = float(env("TONGBAN_WORKER_IDLE_SECONDS", "0.5"))
+# Materials
+TONGBAN_MATERIAL_MAX_BYTES = env_int("TONGBAN_MATERIAL_MAX_BYTES", 10 * 1024 * 1024)
+
+
+def _secret_from_file(name: str, nbytes: int) -> str:
+    """A per-deployment secret kept in the data directory (development default)."""
+    path = TONGBAN_KEY_DIR / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+SECRET_KEY = env("TONGBAN_SECRET_KEY") or _secret_from_file("django-secret.txt", 32)
+# Personal identifiers: SM4 keys "kid:hex32,kid:hex32" (first = current) and
+# the SM3-HMAC key of the blind index.
+TONGBAN_PII_KEYS = env("TONGBAN_PII_KEYS") or ("k1:" + _secret_from_file("pii-sm4.txt", 16))
+TONGBAN_BLIND_INDEX_KEY = env("TONGBAN_BLIND_INDEX_KEY") or _secret_from_file("pii-index.txt", 32)
+
+DEBUG = env("TONGBAN_DEBUG", "0") == "1"
+ALLOWED_HOSTS = (env("TONGBAN_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver") or "").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "tongban.gm",
+    "tongban.directory",
+    "tongban.catalog",
+    "tongban.identity",
+    "tongban.exchange",
+    "tongban.cases",
+    "tongban.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "tongban.urls"
+WSGI_APPLICATION = "tongban.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tongban.portal.context.node_context",
+            ],
+        },
+    }
+]
+
+# --- database ---------------------------------------------------------------
+_default_db = f"sqlite:///{TONGBAN_DATA_DIR / 'db.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL", _default_db), conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # Writers take the lock at BEGIN: no deadlocked upgrades under load.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    _test_name = env("TONGBAN_TEST_SQLITE")
+    if _test_name:
+        DATABASES["default"]["TEST"] = {"NAME": _test_name}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "identity.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:home"
+
+# --- i18n ---------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = TONGBAN_DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+
+# --- security -----------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 8 * 3600
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Session cookies are per node: several nodes on one host must not share one.
+SESSION_COOKIE_NAME = f"tongban_{TONGBAN_NODE}_session"
+CSRF_COOKIE_NAME = f"tongban_{TONGBAN_NODE}_csrftoken"
+LANGUAGE_COOKIE_NAME = "tongban_language"
+
+from django.utils.csp import CSP  # noqa: E402
+
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"mask_pii": {"()": "tongban.identity.masking.MaskPersonalIdentifiersFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [" + TONGBAN_NODE + "] %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]}
+    },
+    "root": {"handlers": ["console"], "level": env("TONGBAN_LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

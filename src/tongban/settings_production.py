@@ -1,0 +1,24 @@
+"""Production settings: HTTPS only, secrets from the environment.
+
+Use with DJANGO_SETTINGS_MODULE=tongban.settings_production. Every secret
+must come from the environment (TONGBAN_SECRET_KEY, TONGBAN_PII_KEYS,
+TONGBAN_BLIND_INDEX_KEY); nothing is generated on disk.
+"""
+
+import os
+
+for _name in ("TONGBAN_SECRET_KEY", "TONGBAN_PII_KEYS", "TONGBAN_BLIND_INDEX_KEY"):
+    if not os.environ.get(_name):
+        raise RuntimeError(f"{_name} must be set in production")
+
+from tongban.settings import *  # noqa: E402,F403
+
+DEBUG = False
+SECURE_SSL_REDIRECT = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
