@@ -157,7 +157,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = TONGBAN_DATA_DIR / "static"
+# Served from the apps' static folders (whitenoise finders); collectstatic only
+# for production (settings_production sets STATIC_ROOT).
+STATIC_ROOT = env("TONGBAN_STATIC_ROOT")
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = False
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -94,14 +95,18 @@ def envelope_build(
     purpose: dict | None = None,
     blobs: list[Blob] | None = None,
     message_id: str | None = None,
+    sender: str | None = None,
+    signer: Callable[[bytes], dict] | None = None,
+    issued_at: dt.datetime | None = None,
 ) -> dict:
-    now = timezone.now()
+    """Build and sign an envelope (by default as this node with its active key)."""
+    now = issued_at or timezone.now()
     blobs = blobs or []
     signed = {
         "v": PROTOCOL_VERSION,
         "id": message_id or new_message_id(),
         "type": type,
-        "sender": settings.TONGBAN_NODE,
+        "sender": sender or settings.TONGBAN_NODE,
         "recipient": recipient,
         "issued_at": iso(now),
         "expires_at": iso(now + dt.timedelta(seconds=settings.TONGBAN_ENVELOPE_TTL_SECONDS)),
@@ -114,7 +119,7 @@ def envelope_build(
     }
     return {
         "signed": signed,
-        "signature": sign_detached(canonical_json(signed)),
+        "signature": (signer or sign_detached)(canonical_json(signed)),
         "blobs": {b.sm3: base64.b64encode(b.content).decode() for b in blobs},
     }
 

@@ -138,7 +138,7 @@ def inbox_receive(*, envelope: object) -> InboxResult:
             if existing is not None:
                 if existing.request_sm3 != verified.request_sm3:
                     raise Rejection("replayed", "message id reused for different content")
-                return InboxResult(200, json.loads(existing.receipt))
+                return _duplicate(existing)
 
             cursor, _ = CorrelationCursor.objects.select_for_update().get_or_create(
                 sender=signed["sender"], correlation=signed["correlation"]
@@ -188,8 +188,13 @@ def inbox_receive(*, envelope: object) -> InboxResult:
         existing = InboxMessage.objects.filter(message_id=verified.message_id).first()
         if existing is None:
             raise
-        return InboxResult(200, json.loads(existing.receipt))
+        return _duplicate(existing)
     return InboxResult(409 if message.status == "refused" else 200, receipt)
+
+
+def _duplicate(existing: InboxMessage) -> InboxResult:
+    """A message seen before gets the very same receipt, and no second effect."""
+    return InboxResult(409 if existing.status == "refused" else 200, json.loads(existing.receipt))
 
 
 def _apply_waiting_successors(cursor: CorrelationCursor) -> None:

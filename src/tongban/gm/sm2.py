@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from tongsuopy.crypto import hashes, serialization
 from tongsuopy.crypto.asymciphers import ec
-from tongsuopy.crypto.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from tongsuopy.crypto.exceptions import InternalError, InvalidSignature
 
 ALGORITHM = "SM2-SM3"
 DEFAULT_USER_ID = b"1234567812345678"
@@ -85,9 +86,10 @@ def load_public_key(point_hex: str) -> ec.EllipticCurvePublicKey:
 def verify(point_hex: str, data: bytes, signature: bytes) -> bool:
     """True when ``signature`` (DER) is a valid SM2 signature of ``data``."""
     try:
+        decode_dss_signature(signature)  # reject non-DER before it reaches the C library
         key = load_public_key(point_hex)
         key.verify(signature, data, ec.ECDSA(hashes.SM3()))
-    except (InvalidSignature, KeyFormatError, ValueError):
+    except (InvalidSignature, InternalError, KeyFormatError, ValueError, TypeError):
         return False
     return True
 

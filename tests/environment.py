@@ -1,0 +1,9 @@
+"""Loaded first (pytest -p tests.environment): the in-process node's environment,
+set before Django reads its settings."""
+
+import os
+import tempfile
+
+os.environ.setdefault("TONGBAN_NODE", "sh")
+os.environ.setdefault("TONGBAN_DATA_DIR", tempfile.mkdtemp(prefix="tongban-test-"))
+os.environ.setdefault("TONGBAN_BASE_URL", "http://127.0.0.1:8001")
