@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -59,6 +60,11 @@ def authentication_error(request, exc):
 @api.exception_handler(Http404)
 def not_found(request, exc):
     return _error(request, 404, "not_found", _("资源不存在"))
+
+
+@api.exception_handler(RequestDataTooBig)
+def request_too_large(request, exc):
+    return _error(request, 413, "request_too_large", _("请求过大（材料合计不能超过 64 MB）"))
 
 
 @api.exception_handler(HttpError)

@@ -1,14 +1,23 @@
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from tongban.identity.selectors import access_for
 
+# node id → (name, the province's own service app). App names are brands and
+# stay untranslated; the names of the provinces are translated.
 NODE_NAMES = {
-    "hub": ("长三角枢纽", "长三角“一网通办”枢纽"),
-    "sh": ("上海", "随申办"),
-    "js": ("江苏", "苏服办"),
-    "zj": ("浙江", "浙里办"),
-    "ah": ("安徽", "皖事通"),
+    "hub": (_("长三角枢纽"), "长三角“一网通办”枢纽"),
+    "sh": (_("上海"), "随申办"),
+    "js": (_("江苏"), "苏服办"),
+    "zj": (_("浙江"), "浙里办"),
+    "ah": (_("安徽"), "皖事通"),
 }
+
+
+def node_name(node_id: str) -> str:
+    """The display name of a node ("浙江"), or its id when unknown."""
+    entry = NODE_NAMES.get(node_id or "")
+    return str(entry[0]) if entry else (node_id or "")
 
 
 def node_context(request) -> dict:

@@ -1,7 +1,473 @@
-"""Pages: thin views over the services and selectors."""
+"""Pages: thin views over the services and selectors.
 
-from django.shortcuts import render
+Reads go through the selectors, which scope everything by the caller's
+access (what a caller may not see does not exist: 404). Writes go through
+the services; a ``DomainError`` is shown on the page and nothing changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from tongban.cases import documents, selectors, services
+from tongban.cases.materials import material_read
+from tongban.cases.models import CaseStatus
+from tongban.cases.presenters import case_result, masked_assertion, material_digest_ok
+from tongban.catalog.models import AUDIENCE_CHOICES, MODE_CHOICES
+from tongban.catalog.selectors import item_detail, item_search
+from tongban.directory.models import Window
+from tongban.errors import DomainError
+from tongban.errors import NotFound as DomainNotFound
+from tongban.errors import PermissionDenied as DomainPermissionDenied
+from tongban.identity.masking import mask_id_number, mask_phone
+from tongban.identity.selectors import Access, access_for
+from tongban.portal.context import node_name
+from tongban.portal.forms import (
+    ApplyForm,
+    ItemSearchForm,
+    NoteForm,
+    ReasonForm,
+    SupplementRequestForm,
+    SupplyForm,
+)
+
+PAGE_SIZE = 30
+ITEMS_PER_PAGE = 20
+WORK_STATUSES = (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED)
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+def _scoped(access: Access, *, windows: bool = False, orgs: bool = False,
+            person: bool = False) -> Access:
+    """The caller's access narrowed to one role (a clerk's windows, an official's
+    organizations, a person's own cases), so each page lists only its own cases."""
+    return dataclasses.replace(
+        access,
+        node_admin=False,
+        clerk_windows=access.clerk_windows if windows else frozenset(),
+        view_orgs=access.view_orgs if orgs else frozenset(),
+        decide_orgs=access.decide_orgs if orgs else frozenset(),
+        person_index=access.person_index if person else "",
+    )
+
+
+def _page_number(request) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _case_page(request, access: Access, **filters) -> dict:
+    page = _page_number(request)
+    rows, total = selectors.case_list(access, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                      **filters)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return {"cases": rows, "total": total, "page": page, "pages": pages,
+            "has_previous": page > 1, "has_next": page < pages}
+
+
+def _status_filter(request) -> str:
+    status = request.GET.get("status", "")
+    return status if status in CaseStatus.values else ""
+
+
+def _raise_for(error: DomainError):
+    """A service's not-found / not-allowed become the 404 / 403 pages."""
+    if isinstance(error, DomainNotFound):
+        raise Http404(error.message) from error
+    if isinstance(error, DomainPermissionDenied):
+        raise PermissionDenied(error.message) from error
+
+
+def _error_status(error: DomainError) -> int:
+    return error.status if 400 <= error.status < 500 else 400
+
+
+def _require(condition: bool) -> None:
+    if not condition:
+        raise PermissionDenied(_("您没有访问此页面的权限"))
+
+
+# --- public pages --------------------------------------------------------------------
 
 
 def home(request):
-    return render(request, "portal/home.html")
+    return render(request, "portal/home.html", {
+        "search_form": ItemSearchForm(),
+        "enterprise_items": item_search(audience="enterprise")[:4],
+        "personal_items": item_search(audience="personal")[:4],
+    })
+
+
+def item_list(request, *, apply: bool = False):
+    form = ItemSearchForm(request.GET or None)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    audience = request.GET.get("audience", "")
+    audience = audience if audience in dict(AUDIENCE_CHOICES) else ""
+    mode = request.GET.get("mode", "")
+    mode = mode if mode in dict(MODE_CHOICES) else ""
+    paginator = Paginator(item_search(query=query, audience=audience, mode=mode), ITEMS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(request, "portal/items.html", {
+        "search_form": form, "query": query, "page_obj": page, "audience": audience,
+        "mode": mode, "audiences": AUDIENCE_CHOICES, "modes": MODE_CHOICES, "apply": apply,
+    })
+
+
+def item_page(request, basic_code: str):
+    item = item_detail(basic_code=basic_code)
+    if item is None:
+        raise Http404(_("事项不存在"))
+    implementations = [
+        {"organization": impl.organization, "region": impl.region, "code": impl.code,
+         "node": impl.organization.node.node_id,
+         "node_name": node_name(impl.organization.node.node_id)}
+        for impl in item.implementations.all()
+    ]
+    return render(request, "portal/item_detail.html", {
+        "item": item, "materials": item.materials.all(), "implementations": implementations,
+    })
+
+
+# --- the window ------------------------------------------------------------------------
+
+
+def _my_windows(access: Access) -> list[Window]:
+    return list(Window.objects.filter(pk__in=access.clerk_windows, active=True,
+                                      node__node_id=settings.TONGBAN_NODE)
+                .select_related("organization").order_by("code"))
+
+
+@login_required
+def window_console(request):
+    access = access_for(request.user)
+    _require(bool(access.clerk_windows))
+    status = _status_filter(request)
+    return render(request, "portal/window.html", {
+        "windows": _my_windows(access), "status": status, "statuses": CaseStatus.choices,
+        **_case_page(request, _scoped(access, windows=True), status=status),
+    })
+
+
+@login_required
+def window_apply_choose(request):
+    """新建收件: find the item to apply for (the catalog search with apply buttons)."""
+    _require(bool(access_for(request.user).clerk_windows))
+    return item_list(request, apply=True)
+
+
+@login_required
+def window_apply(request, basic_code: str):
+    access = access_for(request.user)
+    _require(bool(access.clerk_windows))
+    item = item_detail(basic_code=basic_code)
+    if item is None:
+        raise Http404(_("事项不存在"))
+    windows = _my_windows(access)
+    _require(bool(windows))
+    form = ApplyForm(request.POST or None, request.FILES or None, item=item, windows=windows)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                case = services.case_submit_at_window(
+                    user=request.user, window_code=form.cleaned_data["window"],
+                    item_code=item.basic_code, organization_code=form.cleaned_data["organization"],
+                    applicant=form.applicant(), form_data=form.form_data(), files=form.files(),
+                )
+            except DomainError as error:
+                _raise_for(error)
+                form.apply_domain_error(error, form.field_map())
+                status = _error_status(error)
+            else:
+                organization = case.handling_organization.name
+                if case.perspective == "origin":
+                    text = _("办件 %(number)s 已收件。已转送 %(organization)s") % {
+                        "number": case.number, "organization": organization}
+                else:
+                    text = _("办件 %(number)s 已收件，由 %(organization)s 办理") % {
+                        "number": case.number, "organization": organization}
+                messages.success(request, text)
+                return redirect("portal:case", number=case.number)
+        else:
+            status = 400
+    return render(request, "portal/window_apply.html", {"item": item, "form": form},
+                  status=status)
+
+
+# --- the deciding authority ------------------------------------------------------------
+
+
+@login_required
+def worklist(request):
+    access = access_for(request.user)
+    _require(bool(access.view_orgs))
+    tab = "all" if request.GET.get("tab") == "all" else "todo"
+    status = _status_filter(request) if tab == "all" else ""
+    filters = {"worklist": True} if tab == "todo" else {"status": status}
+    return render(request, "portal/work.html", {
+        "tab": tab, "status": status, "statuses": CaseStatus.choices,
+        "today": timezone.localdate(),
+        **_case_page(request, _scoped(access, orgs=True), **filters),
+    })
+
+
+# --- applicants ----------------------------------------------------------------------
+
+
+@login_required
+def my_cases(request):
+    access = access_for(request.user)
+    _require(bool(access.person_index))
+    context = _case_page(request, _scoped(access, person=True))
+    context["rows"] = [{"case": c, "result": case_result(c)} for c in context["cases"]]
+    return render(request, "portal/my_cases.html", context)
+
+
+# --- the case -------------------------------------------------------------------------
+
+
+ACTIONS = {
+    "accept": (NoteForm, gettext_lazy("受理")),
+    "refuse": (ReasonForm, gettext_lazy("不予受理")),
+    "request_supplements": (SupplementRequestForm, gettext_lazy("一次性告知补正")),
+    "approve": (NoteForm, gettext_lazy("准予许可")),
+    "deny": (ReasonForm, gettext_lazy("不予许可")),
+    "supply": (SupplyForm, gettext_lazy("提交补正材料")),
+}
+
+
+def _available_actions(access: Access, case) -> list[str]:
+    actions = []
+    if case.perspective in ("handling", "local") and case.handling_organization_id in access.decide_orgs:
+        if case.status == CaseStatus.SUBMITTED:
+            actions += ["accept", "request_supplements", "refuse"]
+        elif case.status == CaseStatus.ACCEPTED:
+            actions += ["approve", "deny"]
+    if (case.perspective in ("origin", "local") and case.receiving_window_id in access.clerk_windows
+            and case.status == CaseStatus.SUPPLEMENT_REQUESTED):
+        actions.append("supply")
+    return actions
+
+
+def _action_form(action: str, case, data=None, files=None):
+    form_class = ACTIONS[action][0]
+    kwargs = {"prefix": action}
+    if form_class is SupplementRequestForm:
+        kwargs["materials"] = case.item.materials.all()
+    elif form_class is SupplyForm:
+        missing = (case.supplement_request or {}).get("missing", [])
+        kwargs["item_materials"] = list(case.item.materials.all())
+        kwargs["requested_codes"] = {m.get("material_code") for m in missing if m.get("material_code")}
+    return form_class(data, files, **kwargs)
+
+
+def _assertion_view(case) -> dict:
+    assertion = masked_assertion(case.identity_assertion)
+    by = assertion.get("authenticated_by") or {}
+    window = by.get("window") or {}
+    place = window.get("name") or ""
+    if not place and window.get("code") and window.get("code") == getattr(
+            case.receiving_window, "code", None):
+        place = case.receiving_window_name
+    if not place and by.get("node") == case.receiving_node:
+        place = case.receiving_window_name
+    return {
+        "subject": assertion.get("subject") or {},
+        "assurance": assertion.get("assurance", ""),
+        "method": assertion.get("method", ""),
+        "in_person": assertion.get("method") == "in_person",
+        "place": place or window.get("code", ""),
+        "node": by.get("node", ""),
+        "node_name": node_name(by.get("node", "")),
+        "officer": by.get("officer", ""),
+        "at": parse_datetime(assertion.get("authenticated_at") or ""),
+        "present": bool(assertion),
+    }
+
+
+def _form_rows(case) -> list[dict]:
+    """The application form in the item's field order, labelled; identifiers masked."""
+    data = case.form_data or {}
+    schema = {spec["name"]: spec for spec in case.item.form_schema}
+    names = [n for n in schema if n in data] + [n for n in data if n not in schema]
+    rows = []
+    for name in names:
+        value = data[name]
+        spec = schema.get(name, {})
+        kind = spec.get("type")
+        shown = str(value)
+        if kind == "id_number":
+            shown = mask_id_number(shown)
+        elif kind == "phone":
+            shown = mask_phone(shown)
+        rows.append({"label": spec.get("label", name), "value": shown,
+                     "long": kind == "textarea"})
+    return rows
+
+
+def _timeline(case) -> list[dict]:
+    names = dict(case.item.materials.values_list("code", "name"))
+    entries = []
+    for change in case.history.all():
+        details = change.details or {}
+        entries.append({
+            "change": change,
+            "node_name": node_name(change.node),
+            "missing": details.get("missing") or [],
+            "supplied": [{**m, "name": m.get("name") or names.get(m.get("material_code"), "")}
+                         for m in details.get("supplied") or []],
+            "received_from": details.get("received_from", ""),
+        })
+    return entries
+
+
+def _documents(case) -> list[tuple[str, str]]:
+    docs = []
+    if case.accepted_at:
+        docs.append(("acceptance", _("受理回执")))
+    if case.is_terminal:
+        docs.append(("conclusion", _("办结通知")))
+    if case_result(case) is not None:
+        docs.append(("result", _("办理结果")))
+    return docs
+
+
+def _render_case(request, case, *, bound: dict | None = None, status: int = 200):
+    access = access_for(request.user)
+    actions = _available_actions(access, case)
+    forms = {a: (bound or {}).get(a) or _action_form(a, case) for a in actions}
+    today = timezone.localdate()
+    missing = (case.supplement_request or {}).get("missing", [])
+    return render(request, "portal/case_detail.html", {
+        "case": case,
+        "item": case.item,
+        "result": case_result(case),
+        "materials": [{"m": m, "ok": material_digest_ok(m)} for m in case.materials.all()],
+        "timeline": _timeline(case),
+        "form_rows": _form_rows(case),
+        "assertion": _assertion_view(case),
+        "documents": _documents(case),
+        "forms": forms,
+        "action_labels": {a: ACTIONS[a][1] for a in actions},
+        "supplement_request": case.supplement_request or {},
+        "supplement_missing": missing,
+        "overdue": bool(case.deadline and case.deadline < today and not case.is_terminal),
+        "handling_node_name": node_name(case.handling_node),
+        "receiving_node_name": node_name(case.receiving_node),
+    }, status=status)
+
+
+def _load_case(request, number: str):
+    try:
+        return selectors.case_detail(access_for(request.user), number)
+    except DomainError as error:
+        _raise_for(error)
+        raise
+
+
+@login_required
+def case_page(request, number: str):
+    return _render_case(request, _load_case(request, number))
+
+
+SUCCESS = {
+    "accept": gettext_lazy("办件 %(number)s 已受理"),
+    "refuse": gettext_lazy("办件 %(number)s 已决定不予受理"),
+    "request_supplements": gettext_lazy("已一次性告知补正，办件 %(number)s 待补正"),
+    "approve": gettext_lazy("办件 %(number)s 已准予许可并出具结果"),
+    "deny": gettext_lazy("办件 %(number)s 已决定不予许可"),
+    "supply": gettext_lazy("补正材料已提交，办件 %(number)s 重新进入审查"),
+}
+
+
+def _call(action: str, user, number: str, form):
+    data = form.cleaned_data
+    if action == "accept":
+        return services.case_accept(user=user, number=number, note=data["note"])
+    if action == "refuse":
+        return services.case_refuse(user=user, number=number, reason=data["reason"])
+    if action == "request_supplements":
+        return services.case_request_supplements(user=user, number=number,
+                                                 missing=form.missing(), note=data["note"])
+    if action == "approve":
+        return services.case_approve(user=user, number=number, note=data["note"])
+    if action == "deny":
+        return services.case_deny(user=user, number=number, reason=data["reason"])
+    return services.case_supply(user=user, number=number, files=form.files(), note=data["note"])
+
+
+@login_required
+@require_POST
+def case_action(request, number: str, action: str):
+    if action not in ACTIONS:
+        raise Http404(_("没有这种操作"))
+    case = _load_case(request, number)
+    form = _action_form(action, case, request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            _call(action, request.user, number, form)
+        except DomainError as error:
+            _raise_for(error)
+            form.apply_domain_error(error, top=False)
+            messages.error(request, error.message)
+            status = _error_status(error)
+        else:
+            messages.success(request, SUCCESS[action] % {"number": number})
+            return redirect("portal:case", number=number)
+    else:
+        messages.error(request, _("请检查填写的内容"))
+        status = 400
+    # re-read: the case is unchanged, but show it as it is now
+    case = _load_case(request, number)
+    if action not in _available_actions(access_for(request.user), case):
+        return redirect("portal:case", number=number)
+    return _render_case(request, case, bound={action: form}, status=status)
+
+
+@login_required
+def material_download(request, number: str, material_id: int):
+    try:
+        material = selectors.case_material(access_for(request.user), number, material_id)
+    except DomainError as error:
+        _raise_for(error)
+        raise
+    try:
+        content = material_read(material.storage_path)
+    except OSError as exc:
+        raise Http404(_("材料文件不存在")) from exc
+    response = HttpResponse(content, content_type=material.media_type or "application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(True, material.filename)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def case_document(request, number: str, kind: str):
+    case = _load_case(request, number)
+    try:
+        pdf = documents.render(case, kind)
+    except DomainError as error:
+        _raise_for(error)
+        raise
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(False, f"{number}-{kind}.pdf")
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,266 @@
+"""Page forms: the shape of the input and what a browser can check.
+
+Whether an application, a decision or an upload is acceptable is decided by
+the services (``tongban.cases.services``); their ``DomainError`` field
+details are put back onto these forms by ``apply_domain_error``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from tongban.cases.materials import IncomingFile
+from tongban.errors import DomainError
+from tongban.portal.context import node_name
+
+ACCEPT = {
+    "pdf": ".pdf,application/pdf",
+    "jpg": ".jpg,.jpeg,image/jpeg",
+    "png": ".png,image/png",
+}
+MB = 1024 * 1024
+
+
+class PortalForm(forms.Form):
+    required_css_class = "required"
+    error_css_class = "has-error"
+
+    def apply_domain_error(self, error: DomainError, field_map: dict[str, str] | None = None,
+                           *, top: bool = True) -> None:
+        """Show a service's refusal: its message on top, its field details on the fields."""
+        if top:
+            self.add_error(None, error.message)
+        fields = (error.details or {}).get("fields") or {}
+        for name, message in fields.items():
+            target = (field_map or {}).get(name, name)
+            if target in self.fields:
+                self.add_error(target, message)
+            else:
+                self.add_error(None, message)
+
+
+def _accept(file_types: list[str]) -> str:
+    return ",".join(ACCEPT[t] for t in file_types if t in ACCEPT)
+
+
+def material_field(material, *, required: bool) -> forms.FileField:
+    types = "/".join(t.upper() for t in material.file_types)
+    return forms.FileField(
+        label=material.name,
+        required=required,
+        help_text=_("%(types)s，不超过 %(mb)s MB") % {"types": types, "mb": material.max_size_mb},
+        widget=forms.FileInput(attrs={"accept": _accept(material.file_types)}),
+    )
+
+
+def check_size(upload, material) -> None:
+    if upload is not None and upload.size > material.max_size_mb * MB:
+        raise forms.ValidationError(
+            _("文件超过大小上限 %(mb)s MB"), params={"mb": material.max_size_mb}, code="too_large"
+        )
+
+
+def schema_field(spec: dict) -> forms.Field:
+    """A form field for one entry of an item's form_schema (申请表)."""
+    kind = spec.get("type", "text")
+    common = {"label": spec.get("label") or spec["name"], "required": bool(spec.get("required")),
+              "help_text": spec.get("help", "")}
+    if kind == "select":
+        choices = [("", _("请选择"))] + [(c, c) for c in spec.get("choices", [])]
+        return forms.ChoiceField(choices=choices, **common)
+    max_length = spec.get("max_length")
+    attrs: dict[str, str] = {}
+    widget: forms.Widget
+    if kind == "textarea":
+        widget = forms.Textarea(attrs={"rows": 4})
+    elif kind == "date":
+        widget = forms.DateInput(attrs={"type": "date"})
+    elif kind == "integer":
+        attrs = {"inputmode": "numeric"}
+        widget = forms.TextInput(attrs=attrs)
+    elif kind == "decimal":
+        attrs = {"inputmode": "decimal"}
+        widget = forms.TextInput(attrs=attrs)
+    elif kind == "phone":
+        widget = forms.TextInput(attrs={"type": "tel", "inputmode": "numeric", "maxlength": "11"})
+    elif kind in ("id_number", "uscc"):
+        widget = forms.TextInput(attrs={"autocomplete": "off", "maxlength": "18",
+                                        "class": "mono"})
+    else:
+        widget = forms.TextInput()
+    return forms.CharField(max_length=max_length, widget=widget, strip=True, **common)
+
+
+class ItemSearchForm(forms.Form):
+    q = forms.CharField(label=_("搜索事项"), required=False, max_length=100,
+                        widget=forms.TextInput(attrs={"type": "search",
+                                                      "placeholder": _("如：营业执照、公积金、户口")}))
+
+
+# --- window intake --------------------------------------------------------------
+
+APPLICANT_FIELDS = {"name": "applicant_name", "id_number": "applicant_id_number",
+                    "phone": "applicant_phone"}
+
+
+class ApplyForm(PortalForm):
+    """In-person application at a window (窗口收件)."""
+
+    window = forms.ChoiceField(label=_("收件窗口"))
+    organization = forms.ChoiceField(label=_("办理机构"))
+    applicant_name = forms.CharField(label=_("申请人姓名"), max_length=64,
+                                     widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    applicant_id_number = forms.CharField(
+        label=_("身份证号"), max_length=18,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono",
+                                      "inputmode": "text", "maxlength": "18"}),
+    )
+    applicant_phone = forms.CharField(
+        label=_("手机号码"), max_length=11,
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "numeric",
+                                      "autocomplete": "off", "maxlength": "11"}),
+    )
+    identity_verified = forms.BooleanField(
+        label=_("已当面核验身份"),
+        help_text=_("核对居民身份证原件与申请人本人一致"),
+        error_messages={"required": _("请先当面核验申请人身份")},
+    )
+
+    def __init__(self, *args, item, windows, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item = item
+        self.materials = list(item.materials.all())
+        self.fields["window"].choices = [(w.code, w.name) for w in windows]
+        if len(windows) == 1:
+            self.fields["window"].initial = windows[0].code
+            self.fields["window"].widget = forms.HiddenInput()
+        self.fields["organization"].choices = [("", _("请选择"))] + [
+            (impl.organization.code,
+             f"{impl.organization.name}（{node_name(impl.organization.node.node_id)}）")
+            for impl in item.implementations.all()
+        ]
+        for spec in item.form_schema:
+            self.fields[f"f_{spec['name']}"] = schema_field(spec)
+        for material in self.materials:
+            self.fields[f"m_{material.code}"] = material_field(material, required=material.required)
+
+    # groups for the template
+    def applicant_fields(self):
+        return [self[n] for n in ("applicant_name", "applicant_id_number", "applicant_phone")]
+
+    def schema_fields(self):
+        return [self[f"f_{spec['name']}"] for spec in self.item.form_schema]
+
+    def material_fields(self):
+        return [self[f"m_{m.code}"] for m in self.materials]
+
+    def clean(self):
+        cleaned = super().clean()
+        for material in self.materials:
+            try:
+                check_size(cleaned.get(f"m_{material.code}"), material)
+            except forms.ValidationError as exc:
+                self.add_error(f"m_{material.code}", exc)
+        return cleaned
+
+    def field_map(self) -> dict[str, str]:
+        return {**APPLICANT_FIELDS, **{spec["name"]: f"f_{spec['name']}"
+                                       for spec in self.item.form_schema}}
+
+    def applicant(self) -> dict:
+        return {"name": self.cleaned_data["applicant_name"],
+                "id_number": self.cleaned_data["applicant_id_number"],
+                "phone": self.cleaned_data["applicant_phone"]}
+
+    def form_data(self) -> dict:
+        return {spec["name"]: self.cleaned_data.get(f"f_{spec['name']}", "")
+                for spec in self.item.form_schema
+                if self.cleaned_data.get(f"f_{spec['name']}", "") not in ("", None)}
+
+    def files(self) -> list[IncomingFile]:
+        return _incoming(self.cleaned_data, self.materials)
+
+
+def _incoming(cleaned: dict, materials) -> list[IncomingFile]:
+    files = []
+    for material in materials:
+        upload = cleaned.get(f"m_{material.code}")
+        if upload:
+            files.append(IncomingFile(material_code=material.code, filename=upload.name,
+                                      content=upload.read()))
+    return files
+
+
+# --- decisions on a case ------------------------------------------------------
+
+
+class NoteForm(PortalForm):
+    note = forms.CharField(label=_("说明（可选）"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReasonForm(PortalForm):
+    reason = forms.CharField(label=_("理由"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                             error_messages={"required": _("请填写理由")})
+
+
+class SupplementRequestForm(PortalForm):
+    """一次性告知补正: which materials, why, and an overall note."""
+
+    other = forms.CharField(label=_("其他需补正事项"), required=False, max_length=500)
+    note = forms.CharField(label=_("总体说明"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, materials, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.materials = list(materials)
+        for m in self.materials:
+            self.fields[f"need_{m.code}"] = forms.BooleanField(label=m.name, required=False)
+            self.fields[f"why_{m.code}"] = forms.CharField(
+                label=_("“%(name)s”需补正的内容") % {"name": m.name}, required=False, max_length=500
+            )
+        self.order_fields([f for m in self.materials for f in (f"need_{m.code}", f"why_{m.code}")]
+                          + ["other", "note"])
+
+    def material_rows(self):
+        return [(self[f"need_{m.code}"], self[f"why_{m.code}"]) for m in self.materials]
+
+    def missing(self) -> list[dict]:
+        data = self.cleaned_data
+        rows = [{"material_code": m.code, "note": data.get(f"why_{m.code}", "")}
+                for m in self.materials if data.get(f"need_{m.code}")]
+        if data.get("other"):
+            rows.append({"material_code": "", "note": data["other"]})
+        return rows
+
+
+class SupplyForm(PortalForm):
+    """补正提交 at the receiving window: one file input per requested material."""
+
+    note = forms.CharField(label=_("说明（可选）"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, item_materials, requested_codes, **kwargs):
+        super().__init__(*args, **kwargs)
+        requested = [m for m in item_materials if m.code in requested_codes]
+        # A request that only names free-text issues may be answered with any material.
+        self.materials = requested or list(item_materials)
+        for m in self.materials:
+            self.fields[f"m_{m.code}"] = material_field(m, required=False)
+        self.order_fields([f"m_{m.code}" for m in self.materials] + ["note"])
+
+    def material_fields(self):
+        return [self[f"m_{m.code}"] for m in self.materials]
+
+    def clean(self):
+        cleaned = super().clean()
+        for m in self.materials:
+            try:
+                check_size(cleaned.get(f"m_{m.code}"), m)
+            except forms.ValidationError as exc:
+                self.add_error(f"m_{m.code}", exc)
+        return cleaned
+
+    def files(self) -> list[IncomingFile]:
+        return _incoming(self.cleaned_data, self.materials)
