@@ -77,7 +77,7 @@ class Region:
         self.root.mkdir(parents=True, exist_ok=True)
         log("· 枢纽 hub: database, signing key, directory, catalog")
         hub = json.loads(
-            self.manage("hub", "hub-init", *[f"--node={n}={self.url(n)}" for n in self.nodes]).strip()
+            self.manage("hub", "hub-init", *[f"--node={n}={self.url(n)}" for n in PROVINCES]).strip()
         )
         for node in self.nodes:
             log(f"· {node}: database, signing key, trust in the hub key")

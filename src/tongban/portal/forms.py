@@ -178,7 +178,7 @@ class ApplyForm(PortalForm):
                 for spec in self.item.form_schema
                 if self.cleaned_data.get(f"f_{spec['name']}", "") not in ("", None)}
 
-    def files(self) -> list[IncomingFile]:
+    def uploads(self) -> list[IncomingFile]:
         return _incoming(self.cleaned_data, self.materials)
 
 
@@ -262,5 +262,5 @@ class SupplyForm(PortalForm):
                 self.add_error(f"m_{m.code}", exc)
         return cleaned
 
-    def files(self) -> list[IncomingFile]:
+    def uploads(self) -> list[IncomingFile]:
         return _incoming(self.cleaned_data, self.materials)

@@ -190,7 +190,7 @@ def window_apply(request, basic_code: str):
                 case = services.case_submit_at_window(
                     user=request.user, window_code=form.cleaned_data["window"],
                     item_code=item.basic_code, organization_code=form.cleaned_data["organization"],
-                    applicant=form.applicant(), form_data=form.form_data(), files=form.files(),
+                    applicant=form.applicant(), form_data=form.form_data(), files=form.uploads(),
                 )
             except DomainError as error:
                 _raise_for(error)
@@ -353,7 +353,8 @@ def _documents(case) -> list[tuple[str, str]]:
 def _render_case(request, case, *, bound: dict | None = None, status: int = 200):
     access = access_for(request.user)
     actions = _available_actions(access, case)
-    forms = {a: (bound or {}).get(a) or _action_form(a, case) for a in actions}
+    forms = [{"name": a, "label": ACTIONS[a][1], "form": (bound or {}).get(a) or _action_form(a, case)}
+             for a in actions]
     today = timezone.localdate()
     missing = (case.supplement_request or {}).get("missing", [])
     return render(request, "portal/case_detail.html", {
@@ -365,8 +366,7 @@ def _render_case(request, case, *, bound: dict | None = None, status: int = 200)
         "form_rows": _form_rows(case),
         "assertion": _assertion_view(case),
         "documents": _documents(case),
-        "forms": forms,
-        "action_labels": {a: ACTIONS[a][1] for a in actions},
+        "actions": forms,
         "supplement_request": case.supplement_request or {},
         "supplement_missing": missing,
         "overdue": bool(case.deadline and case.deadline < today and not case.is_terminal),
@@ -411,7 +411,7 @@ def _call(action: str, user, number: str, form):
         return services.case_approve(user=user, number=number, note=data["note"])
     if action == "deny":
         return services.case_deny(user=user, number=number, reason=data["reason"])
-    return services.case_supply(user=user, number=number, files=form.files(), note=data["note"])
+    return services.case_supply(user=user, number=number, files=form.uploads(), note=data["note"])
 
 
 @login_required
