@@ -239,3 +239,50 @@ def test_material_download_is_scoped(region, api, official):
     assert response.status_code == 200 and response.content.startswith(b"%PDF")
     stranger = user_with("x", role="official", organization=region.org("上海市公安局"))
     assert api.login(stranger).get(f"/cases/{NUMBER}/materials/{material.pk}").status_code == 404
+
+
+# --- the origin side: events from the deciding node update the mirror ------------------
+
+
+def zj_event(region, number, seq, event, to_status, **body):
+    from tests.conftest import utc
+
+    return region.envelope(type="case.event", correlation=number, seq=seq, body={
+        "number": number, "event": event, "to_status": to_status, "occurred_at": utc().isoformat(),
+        "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"}, **body,
+    })
+
+
+def test_origin_mirror_follows_events_and_supplies(region, api, clerk):
+    number = api.login(clerk).post("/cases", application(region)).json()["number"]
+    event = zj_event(region, number, 1, "request_supplements", "supplement_requested",
+                     reason="请补正", details={"missing": [{"material_code": "M02", "name": "公司章程"}]})
+    assert api.post("/exchange/inbox", raw=json.dumps(event).encode()).status_code == 200
+    body = api.get(f"/cases/{number}").json()
+    assert body["status"] == "supplement_requested"
+    assert body["supplement_request"]["missing"][0]["material_code"] == "M02"
+    supplied = api.post(f"/cases/{number}/supply", {"materials": materials_payload(("M02",)), "note": "已补"})
+    assert supplied.status_code == 200, supplied.content
+    assert supplied.json()["status"] == "submitted"
+    message = OutboxMessage.objects.get(type="case.supplement")
+    assert (message.recipient, message.seq) == ("zj", 2)
+    # supplying again in the wrong state changes nothing
+    again = api.post(f"/cases/{number}/supply", {"materials": materials_payload(("M02",))})
+    assert again.status_code == 409
+    assert OutboxMessage.objects.filter(type="case.supplement").count() == 1
+
+
+def test_origin_rejects_a_result_with_a_forged_signature(region, api, clerk):
+    number = api.login(clerk).post("/cases", application(region)).json()["number"]
+    accept = zj_event(region, number, 1, "accept", "accepted")
+    assert api.post("/exchange/inbox", raw=json.dumps(accept).encode()).status_code == 200
+    forged = {"kind": "business_licence", "document": {"uscc": "91330400MA0000000X", "issued_at": "2026-11-21T00:00:00Z"},
+              "signature": region.signer("js")(b"other")}
+    approve = zj_event(region, number, 2, "approve", "approved", details={"result": forged})
+    response = api.post("/exchange/inbox", raw=json.dumps(approve).encode())
+    assert response.status_code == 409 and response.json()["signed"]["status"] == "refused"
+    case = Case.objects.get(number=number)
+    assert case.status == "accepted"
+    from tongban.cases.models import CaseResult
+
+    assert not CaseResult.objects.exists()

@@ -113,7 +113,7 @@ def case_supplement_received(envelope: VerifiedEnvelope) -> None:
     body = envelope.signed["body"]
     sender = envelope.signed["sender"]
     case = (
-        Case.objects.select_for_update().select_related("item")
+        Case.objects.select_for_update(of=("self",)).select_related("item")
         .filter(number=envelope.signed["correlation"], perspective="handling", receiving_node=sender)
         .first()
     )
@@ -148,7 +148,7 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
     body = envelope.signed["body"]
     sender = envelope.signed["sender"]
     case = (
-        Case.objects.select_for_update()
+        Case.objects.select_for_update(of=("self",))
         .filter(number=envelope.signed["correlation"], perspective="origin", handling_node=sender)
         .first()
     )

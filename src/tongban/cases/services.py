@@ -289,7 +289,7 @@ _HANDLING_TRANSITIONS = {
 def _lock_for_official(user, number: str) -> tuple[Case, Actor]:
     access = access_for(user)
     case = (
-        Case.objects.select_for_update()
+        Case.objects.select_for_update(of=("self",))
         .select_related("item", "handling_organization")
         .filter(number=number, perspective__in=("handling", "local"))
         .first()
@@ -463,7 +463,7 @@ def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "")
     access = access_for(user)
     with transaction.atomic():
         case = (
-            Case.objects.select_for_update()
+            Case.objects.select_for_update(of=("self",))
             .select_related("item", "receiving_window")
             .filter(number=number, perspective__in=("origin", "local"))
             .first()

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from tongban.cases import documents, selectors, services
@@ -35,7 +35,6 @@ from tongban.errors import NotFound as DomainNotFound
 from tongban.errors import PermissionDenied as DomainPermissionDenied
 from tongban.identity.masking import mask_id_number, mask_phone
 from tongban.identity.selectors import Access, access_for
-from tongban.portal.context import node_name
 from tongban.portal.forms import (
     ApplyForm,
     ItemSearchForm,
@@ -137,8 +136,7 @@ def item_page(request, basic_code: str):
         raise Http404(_("事项不存在"))
     implementations = [
         {"organization": impl.organization, "region": impl.region, "code": impl.code,
-         "node": impl.organization.node.node_id,
-         "node_name": node_name(impl.organization.node.node_id)}
+         "node": impl.organization.node.node_id}
         for impl in item.implementations.all()
     ]
     return render(request, "portal/item_detail.html", {
@@ -245,12 +243,12 @@ def my_cases(request):
 
 
 ACTIONS = {
-    "accept": (NoteForm, gettext_lazy("受理")),
-    "refuse": (ReasonForm, gettext_lazy("不予受理")),
-    "request_supplements": (SupplementRequestForm, gettext_lazy("一次性告知补正")),
-    "approve": (NoteForm, gettext_lazy("准予许可")),
-    "deny": (ReasonForm, gettext_lazy("不予许可")),
-    "supply": (SupplyForm, gettext_lazy("提交补正材料")),
+    "accept": (NoteForm, pgettext_lazy("case action", "受理")),
+    "refuse": (ReasonForm, pgettext_lazy("case action", "不予受理")),
+    "request_supplements": (SupplementRequestForm, pgettext_lazy("case action", "一次性告知补正")),
+    "approve": (NoteForm, pgettext_lazy("case action", "准予许可")),
+    "deny": (ReasonForm, pgettext_lazy("case action", "不予许可")),
+    "supply": (SupplyForm, pgettext_lazy("case action", "提交补正材料")),
 }
 
 
@@ -296,7 +294,6 @@ def _assertion_view(case) -> dict:
         "in_person": assertion.get("method") == "in_person",
         "place": place or window.get("code", ""),
         "node": by.get("node", ""),
-        "node_name": node_name(by.get("node", "")),
         "officer": by.get("officer", ""),
         "at": parse_datetime(assertion.get("authenticated_at") or ""),
         "present": bool(assertion),
@@ -330,7 +327,6 @@ def _timeline(case) -> list[dict]:
         details = change.details or {}
         entries.append({
             "change": change,
-            "node_name": node_name(change.node),
             "missing": details.get("missing") or [],
             "supplied": [{**m, "name": m.get("name") or names.get(m.get("material_code"), "")}
                          for m in details.get("supplied") or []],
@@ -370,8 +366,6 @@ def _render_case(request, case, *, bound: dict | None = None, status: int = 200)
         "supplement_request": case.supplement_request or {},
         "supplement_missing": missing,
         "overdue": bool(case.deadline and case.deadline < today and not case.is_terminal),
-        "handling_node_name": node_name(case.handling_node),
-        "receiving_node_name": node_name(case.receiving_node),
     }, status=status)
 
 

@@ -2,6 +2,7 @@
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tongban.cases.presenters import STATUS_LABELS
 from tongban.portal.context import node_name
@@ -13,6 +14,12 @@ register = template.Library()
 def node_label(node_id: str) -> str:
     """"zj" → "浙江"."""
     return node_name(node_id)
+
+
+@register.filter
+def node_paren(node_id: str) -> str:
+    """"zj" → "浙江（zj）"."""
+    return _("%(name)s（%(id)s）") % {"name": node_name(node_id), "id": node_id}
 
 
 @register.filter
