@@ -130,9 +130,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    _test_name = env("TONGBAN_TEST_SQLITE")
-    if _test_name:
-        DATABASES["default"]["TEST"] = {"NAME": _test_name}
+    # Tests use a file too (not shared-cache memory), so locking behaves as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(TONGBAN_DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "identity.User"

@@ -66,3 +66,55 @@ def api_token_authenticate(secret: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+# (model label, encrypted field, blind-index field or None)
+PII_FIELDS = [
+    ("identity.Person", "id_number_encrypted", "id_number_index"),
+    ("identity.Person", "phone_encrypted", None),
+    ("cases.Case", "applicant_id_encrypted", "applicant_id_index"),
+    ("cases.Case", "applicant_phone_encrypted", None),
+]
+
+
+def pii_reencrypt_all(*, batch_size: int = 500) -> dict[str, int]:
+    """Re-encrypt every personal identifier with the current SM4 key and recompute
+    blind indexes with the current index key. Old SM4 keys must still be in
+    TONGBAN_PII_KEYS while this runs; afterwards they can be removed."""
+    from django.apps import apps
+
+    from tongban.identity.pii import blind_index, current_key_id, decrypt_identifier, encrypt_identifier
+    from tongban.gm.sm4 import sm4_key_id
+
+    current = current_key_id()
+    counts: dict[str, int] = {}
+    for label, field, index_field in PII_FIELDS:
+        model = apps.get_model(label)
+        changed = 0
+        last_pk = 0
+        while True:
+            with transaction.atomic():
+                rows = list(
+                    model.objects.select_for_update()
+                    .filter(pk__gt=last_pk)
+                    .exclude(**{field: ""})
+                    .order_by("pk")[:batch_size]
+                )
+                if not rows:
+                    break
+                for row in rows:
+                    token = getattr(row, field)
+                    plaintext = decrypt_identifier(token)
+                    updates = []
+                    if sm4_key_id(token) != current:
+                        setattr(row, field, encrypt_identifier(plaintext))
+                        updates.append(field)
+                    if index_field and getattr(row, index_field) != blind_index(plaintext):
+                        setattr(row, index_field, blind_index(plaintext))
+                        updates.append(index_field)
+                    if updates:
+                        row.save(update_fields=updates)
+                        changed += 1
+                last_pk = rows[-1].pk
+        counts[f"{label}.{field}"] = changed
+    return counts

@@ -1,0 +1,334 @@
+"""Shared helpers for the benchmarks: a real region on fresh PostgreSQL
+databases, latency statistics, pgbench baselines and the JSON result files.
+
+Everything here only ever talks to 127.0.0.1. Every loop is bounded in count
+and in time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+# The server (no database name); each run creates and drops its own databases.
+PG_SERVER = os.environ.get("TONGBAN_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+QINGPU = "上海市青浦区市场监督管理局"
+ZJ_WINDOW = "zj-330421-01"
+
+if str(REPO / "src") not in sys.path:  # runnable without an installed package too
+    sys.path.insert(0, str(REPO / "src"))
+
+
+# --- results ------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["memory_gb"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+    with contextlib.suppress(Exception):
+        import psycopg
+
+        with psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=5) as conn:
+            info["postgres"] = conn.execute("SHOW server_version").fetchone()[0]
+            for name in ("shared_buffers", "synchronous_commit", "max_connections"):
+                info[f"postgres_{name}"] = conn.execute(f"SHOW {name}").fetchone()[0]
+    return info
+
+
+def write_result(name: str, data: dict) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    body = {
+        "benchmark": name,
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **data,
+    }
+    path.write_text(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+    print(f"→ {path.relative_to(REPO)}")
+    return path
+
+
+def percentiles(samples_s: list[float]) -> dict:
+    """p50/p95/p99/mean/max in milliseconds (nearest-rank)."""
+    if not samples_s:
+        return {"n": 0}
+    ordered = sorted(samples_s)
+
+    def rank(p: float) -> float:
+        k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+        return ordered[k]
+
+    return {
+        "n": len(ordered),
+        "p50_ms": round(rank(50) * 1000, 2),
+        "p95_ms": round(rank(95) * 1000, 2),
+        "p99_ms": round(rank(99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
+    if not a or not b:
+        return None
+    return round(a / b, digits)
+
+
+def table(rows: list[list], headers: list[str]) -> str:
+    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, r in enumerate(cells):
+        lines.append("  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------
+
+
+def pg_reachable() -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=5).close()
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def scratch_databases(label: str, names: tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """Fresh databases ``tongban_bench_<label>_<name>_<random>``, dropped afterwards."""
+    import psycopg
+
+    created: list[str] = []
+    urls: dict[str, str] = {}
+    try:
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            for name in names:
+                db = f"tongban_bench_{label}_{name}_{uuid.uuid4().hex[:8]}"
+                conn.execute(f'CREATE DATABASE "{db}"')
+                created.append(db)
+                urls[name] = f"{PG_SERVER}/{db}"
+        yield urls
+    finally:
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            for db in created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def pgbench_path() -> str:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True):
+        return str(candidate)
+    raise FileNotFoundError("pgbench not found (install postgresql-contrib / postgresql-client)")
+
+
+def _pg_args(url: str) -> tuple[list[str], dict[str, str]]:
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    args = ["-h", u.hostname or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres"]
+    env = dict(os.environ)
+    if u.password:
+        env["PGPASSWORD"] = u.password
+    return args, env
+
+
+def pgbench_baseline(client_counts: list[int], *, seconds: int = 8, scale: int | None = None,
+                     select_only: bool = True) -> dict:
+    """TPC-B-like (and select-only) pgbench runs on a scratch database; tps per client count.
+
+    Scale defaults to the largest client count so that TPC-B's per-branch row
+    locks do not serialise the clients artificially.
+    """
+    exe = pgbench_path()
+    scale = scale or max(client_counts)
+    out: dict = {"pgbench": exe, "scale": scale, "seconds": seconds, "tpcb": {}, "select_only": {}}
+    with scratch_databases("pgbench", ("pgbench",)) as urls:
+        url = urls["pgbench"]
+        conn_args, env = _pg_args(url)
+        db = url.rsplit("/", 1)[1]
+        t0 = time.monotonic()
+        subprocess.run([exe, *conn_args, "-i", "-q", "-s", str(scale), db], env=env, check=True,
+                       capture_output=True, text=True, timeout=300)
+        out["init_seconds"] = round(time.monotonic() - t0, 1)
+        modes = [("tpcb", [])] + ([("select_only", ["-S"])] if select_only else [])
+        for mode, extra in modes:
+            for clients in client_counts:
+                result = subprocess.run(
+                    [exe, *conn_args, "-n", "-c", str(clients), "-j", str(min(clients, 2)),
+                     "-T", str(seconds), *extra, db],
+                    env=env, check=True, capture_output=True, text=True, timeout=seconds + 120,
+                )
+                out[mode][str(clients)] = _pgbench_parse(result.stdout)
+                print(f"  pgbench {mode:<11} -c {clients}: {out[mode][str(clients)]['tps']:.0f} tps, "
+                      f"{out[mode][str(clients)]['latency_ms']} ms avg")
+    return out
+
+
+def _pgbench_parse(text: str) -> dict:
+    tps = latency = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("tps =") and tps is None:
+            tps = float(line.split("=", 1)[1].split()[0])
+        elif line.startswith("latency average ="):
+            latency = float(line.split("=", 1)[1].split()[0])
+    if tps is None:
+        raise RuntimeError(f"could not read pgbench output:\n{text}")
+    return {"tps": round(tps, 1), "latency_ms": latency}
+
+
+# --- the region ---------------------------------------------------------------------
+
+
+def free_port_block(size: int = 5) -> int:
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randint(20000, 40000)
+        ok = True
+        for port in range(base, base + size):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    ok = False
+                    break
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port block")
+
+
+@contextlib.contextmanager
+def bench_region(label: str, *, web_workers: int = 2, web_threads: int = 4,
+                 extra_env: dict[str, str] | None = None, start: bool = True,
+                 keep: bool = False) -> Iterator:
+    """hub + sh + zj as real processes on fresh PostgreSQL databases in a temp dir."""
+    from tongban.region import Region
+
+    root = Path(tempfile.mkdtemp(prefix=f"tongban-bench-{label}-"))
+    with scratch_databases(label, ("hub", "sh", "zj")) as urls:
+        region = Region(
+            root=root,
+            base_port=free_port_block(),
+            nodes=("sh", "zj"),
+            database_urls=urls,
+            web_workers=web_workers,
+            web_threads=web_threads,
+            extra_env={"TONGBAN_LOG_LEVEL": "WARNING", **(extra_env or {})},
+        )
+        try:
+            t0 = time.monotonic()
+            region.prepare(log=lambda *_: None)
+            region.prepare_seconds = round(time.monotonic() - t0, 1)
+            if start:
+                region.start_all()
+            yield region
+        finally:
+            region.stop_all()
+            if not keep:
+                shutil.rmtree(root, ignore_errors=True)
+
+
+class Intake:
+    """POST /api/v1/cases at the 嘉善 (zj) window for 青浦 (sh) to decide — the demo's flow 1."""
+
+    def __init__(self, region):
+        from tongban.demo_seed import ESTABLISHMENT
+        from tongban.identity.demo_accounts import DEMO_PASSWORD
+        from tongban.region import ApiClient
+
+        self.region = region
+        self.item_code = ESTABLISHMENT
+        self.password = DEMO_PASSWORD
+        probe = ApiClient(region.url("zj"), "jiashan.clerk", DEMO_PASSWORD)
+        self.item = probe.get(f"/items/{ESTABLISHMENT}").json()
+        self.organization = next(
+            i["organization"] for i in self.item["implementations"] if i["organization_name"] == QINGPU
+        )
+        self.token_header = probe.http.headers["Authorization"]
+
+    def client(self, node: str = "zj", username: str = "jiashan.clerk"):
+        """A fresh HTTP session (one per thread) with its own bearer token."""
+        from tongban.region import ApiClient
+
+        return ApiClient(self.region.url(node), username, self.password)
+
+    def body(self, i: int) -> dict:
+        from tongban.demo_seed import form_payload, material_payload
+
+        applicant = applicant_for(i)
+        company = f"嘉善示例{i:06d}科技有限公司"
+        return {
+            "window": ZJ_WINDOW, "item": self.item_code, "organization": self.organization,
+            "applicant": applicant, "form": form_payload(self.item, applicant, company),
+            "materials": material_payload(self.item),
+        }
+
+
+SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨"
+GIVEN = ["一鸣", "思远", "雨桐", "浩然", "佳怡", "子涵", "梓萱", "俊杰"]
+
+
+def applicant_for(i: int, region: str = "330421") -> dict:
+    """A distinct, valid (invented) resident ID for any i < 7,300,000."""
+    from stdnum.cn import ric
+
+    day = dt.date(1970, 1, 1) + dt.timedelta(days=(i // 1000) % 12000)
+    base = f"{region}{day:%Y%m%d}{i % 1000:03d}"
+    return {"name": SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)],
+            "id_number": base + ric.calc_check_digit(base + "0"), "phone": f"139{i % 10**8:08d}"}
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=REPO, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("+dirty-src" if dirty else "")

@@ -1,0 +1,278 @@
+"""Flow 1 through the pages, in a real browser, across two real nodes.
+
+A clerk at the 嘉善 window (zj) takes an application for 内资有限公司设立登记
+decided by 青浦 (sh); the 青浦 official asks for a supplement, the window
+supplies it, the official accepts and approves; the window and the applicant
+see the result. Each node is its own web server + worker with its own
+database, talking signed HTTP on loopback.
+
+Needs Debian's chromium (/usr/bin/chromium). Without it the test is skipped
+locally and fails under CI.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tongban.identity.demo_accounts import DEMO_PASSWORD, PERSONS
+from tongban.region import ORDER, Region
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+ESTABLISHMENT = "000301001000"  # 内资有限公司设立登记
+QINGPU_AMR = "上海市青浦区市场监督管理局"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+ARRIVAL_TIMEOUT = 60.0  # seconds for an envelope to travel between the nodes
+
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"browser test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port_block(size: int = len(ORDER)) -> int:
+    for _ in range(100):
+        base = random.randint(20000, 40000 - size)
+        if all(_port_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of loopback ports")
+
+
+@pytest.fixture(scope="module")
+def sync_playwright():
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def live_region(tmp_path_factory):
+    region = Region(root=tmp_path_factory.mktemp("region"), base_port=_free_port_block(),
+                    nodes=("sh", "zj"))
+    region.prepare(log=lambda *_: None)
+    try:
+        region.start_all()
+        yield region
+    finally:
+        region.stop_all()
+
+
+@pytest.fixture(scope="module")
+def browser(sync_playwright):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Actor:
+    """One person at one node: a browser context of their own (own cookies)."""
+
+    def __init__(self, browser, base_url: str, viewport: dict, name: str):
+        self.base = base_url
+        self.name = name
+        self.context = browser.new_context(viewport=viewport, locale="zh-CN")
+        self.context.set_default_timeout(20_000)
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+
+    def _console(self, message) -> None:
+        # CSP violations and script errors show up as console errors
+        if message.type == "error":
+            self.problems.append(message.text)
+
+    def goto(self, path: str):
+        response = self.page.goto(self.base + path)
+        assert response is not None and response.status < 500, f"{path}: {response and response.status}"
+        return response
+
+    def login(self, username: str) -> None:
+        self.goto("/login/")
+        self.page.get_by_label("用户名").fill(username)
+        self.page.get_by_label("密码").fill(DEMO_PASSWORD)
+        self.page.get_by_role("button", name="登录").click()
+        self.page.wait_for_load_state()
+        assert "/login/" not in self.page.url, f"{username} could not sign in"
+
+    def text(self) -> str:
+        return self.page.locator("body").inner_text()
+
+    def wait_for(self, path: str, predicate, what: str, timeout: float = ARRIVAL_TIMEOUT) -> None:
+        """Reload ``path`` until ``predicate(text)`` holds (envelopes travel asynchronously)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.goto(path)
+            if predicate(self.text()):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: {what} not seen on {path} within {timeout}s")
+            time.sleep(0.5)
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def assert_fits_the_screen(self) -> None:
+        overflow = self.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{self.name}: page is {overflow}px wider than the screen at {self.page.url}"
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.problems, f"{self.name}: browser console errors: {self.problems}"
+
+
+def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
+    zj, sh = live_region.url("zj"), live_region.url("sh")
+    username, name, id_number, phone = PERSONS["zj"]
+    files = {}
+    for code in ("M01", "M02", "M03", "M04", "M05"):
+        files[code] = tmp_path / f"{code}.pdf"
+        files[code].write_bytes(PDF + f"% {code}\n".encode())
+    supplement = tmp_path / "章程（补签）.pdf"
+    supplement.write_bytes(PDF + b"% M02 signed by all shareholders\n")
+
+    # --- 1. the 嘉善 window (zj), on a phone-sized screen ------------------------------------
+    clerk = Actor(browser, zj, PHONE, "jiashan.clerk")
+    clerk.login("jiashan.clerk")
+    clerk.goto("/window/")
+    assert "嘉善县长三角“一网通办”综合服务专窗" in clerk.text()
+    clerk.page.get_by_role("link", name="新建收件").click()
+    clerk.page.get_by_label("搜索事项").fill("设立登记")
+    clerk.page.get_by_role("button", name="搜索").click()
+    clerk.page.get_by_role("link", name=re.compile("窗口收件.内资有限公司设立登记")).click()
+    assert clerk.page.url.endswith(f"/window/apply/{ESTABLISHMENT}/")
+    clerk.assert_fits_the_screen()
+
+    form = clerk.page
+    form.get_by_label("办理机构").select_option(label=f"{QINGPU_AMR}（上海）")
+    form.get_by_label("申请人姓名").fill(name)
+    form.get_by_label("身份证号").fill(id_number)
+    form.get_by_label("手机号码").fill(phone)
+    form.get_by_label("已当面核验身份").check()
+    form.get_by_label("企业名称").fill("上海青禾数字科技有限公司")
+    form.get_by_label("注册资本（万元）").fill("500")
+    form.get_by_label("经营范围").fill("技术服务、技术开发、技术咨询")
+    form.get_by_label("住所").fill("上海市青浦区华新镇华腾路1288号")
+    form.get_by_label("法定代表人").fill(name)
+    form.get_by_label("公司类型").select_option(index=1)
+    for code, path in files.items():
+        form.locator(f"#id_m_{code}").set_input_files(str(path))
+    clerk.screenshot("01-zj-window-apply-phone")
+    form.get_by_role("button", name="提交并转送").click()
+    form.wait_for_load_state()
+
+    match = re.search(r"/cases/([^/]+)/$", clerk.page.url)
+    assert match, f"no redirect to the case page: {clerk.page.url}"
+    number = match.group(1)
+    text = clerk.text()
+    assert f"已转送 {QINGPU_AMR}" in text and number in text
+    assert id_number not in clerk.page.content()  # masked everywhere
+    clerk.assert_fits_the_screen()
+    case_path = f"/cases/{number}/"
+
+    # --- 2. the 青浦 official (sh) finds it in the worklist ----------------------------------
+    official = Actor(browser, sh, DESKTOP, "qingpu.official")
+    official.login("qingpu.official")
+    official.wait_for("/work/", lambda t: number in t, "the forwarded case")
+    official.page.get_by_role("link", name=number).click()
+    text = official.text()
+    assert text.count("摘要已核验 ✓") == 5, text
+    assert "当面核验（zj）" in text and "嘉善县长三角“一网通办”综合服务专窗" in text
+    assert "上海青禾数字科技有限公司" in text
+    official.screenshot("02-sh-official-case-desktop")
+
+    official.page.get_by_label("公司章程", exact=True).check()
+    official.page.get_by_label("“公司章程”需补正的内容").fill("章程缺少全体股东签字")
+    official.page.get_by_label("总体说明").fill("请补正后重新提交")
+    official.page.get_by_role("button", name="一次性告知补正").click()
+    official.page.wait_for_load_state()
+    assert "待补正" in official.text()
+
+    # --- 3. back at the window: the supplement -------------------------------------------------
+    clerk.wait_for(case_path, lambda t: "补正告知" in t and "章程缺少全体股东签字" in t,
+                   "the supplement request")
+    clerk.page.locator("#id_supply-m_M02").set_input_files(str(supplement))
+    clerk.page.get_by_label("说明（可选）").fill("已补签")
+    clerk.page.get_by_role("button", name="提交补正材料").click()
+    clerk.page.wait_for_load_state()
+    assert "补正材料已提交" in clerk.text()
+
+    # --- 4. the official accepts and approves ----------------------------------------------
+    official.wait_for(case_path, lambda t: "补正提交" in t and "已补签" in t, "the supplied material")
+    official.page.get_by_role("button", name="受理", exact=True).click()
+    official.page.wait_for_load_state()
+    assert f"办件 {number} 已受理" in official.text()
+    official.page.get_by_role("button", name="准予许可", exact=True).click()
+    official.page.wait_for_load_state()
+    text = official.text()
+    assert "准予许可（已办结）" in text
+    uscc = official.page.locator(".uscc").inner_text().strip()
+    assert re.fullmatch(r"[0-9A-HJ-NPQRTUWXY]{18}", uscc), uscc
+
+    # --- 5. the window sees the outcome ----------------------------------------------------
+    clerk.wait_for(case_path, lambda t: "准予许可（已办结）" in t and uscc in t, "the approval")
+    timeline = clerk.page.locator(".timeline").inner_text()
+    assert "浙江（zj）" in timeline and "上海（sh）" in timeline
+    for label in ("已提交", "待补正", "已受理", "准予许可（已办结）"):
+        assert label in timeline, label
+    assert "统一社会信用代码" in clerk.text()
+    for kind in ("acceptance", "result"):
+        link = clerk.page.locator(f'a[href$="/{kind}.pdf"]')
+        assert link.count() == 1, kind
+        response = clerk.context.request.get(zj + link.get_attribute("href"))
+        assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+        assert response.body().startswith(b"%PDF")
+    clerk.assert_fits_the_screen()
+    clerk.screenshot("03-zj-case-approved-phone")
+
+    # --- 6. the applicant ----------------------------------------------------------------
+    applicant = Actor(browser, zj, PHONE, username)
+    applicant.login(username)
+    applicant.goto("/me/cases/")
+    text = applicant.text()
+    assert number in text and "准予许可（已办结）" in text and uscc in text
+    applicant.assert_fits_the_screen()
+    applicant.screenshot("04-zj-applicant-my-cases-phone")
+
+    for actor in (clerk, official, applicant):
+        actor.close()
