@@ -23,7 +23,8 @@ def test_backoff_grows_exponentially_and_is_capped(settings):
     assert 48 <= delays[4] <= 72 and delays[5] <= 72
 
 
-def test_outbox_write_requires_the_callers_transaction(region):
+@pytest.mark.django_db(transaction=True)
+def test_outbox_write_requires_the_callers_transaction():
     with pytest.raises(RuntimeError):
         outbox_enqueue(type="case.event", recipient="zj", correlation="N1", body={})
 
