@@ -179,7 +179,7 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     clerk.page.get_by_role("link", name="新建收件").click()
     clerk.page.get_by_label("搜索事项").fill("设立登记")
     clerk.page.get_by_role("button", name="搜索").click()
-    clerk.page.get_by_role("link", name=re.compile("窗口收件.内资有限公司设立登记")).click()
+    clerk.page.get_by_role("link", name=re.compile("^窗口收件.*：内资有限公司设立登记$")).click()
     assert clerk.page.url.endswith(f"/window/apply/{ESTABLISHMENT}/")
     clerk.assert_fits_the_screen()
 
@@ -191,8 +191,8 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     form.get_by_label("已当面核验身份").check()
     form.get_by_label("企业名称").fill("上海青禾数字科技有限公司")
     form.get_by_label("注册资本（万元）").fill("500")
-    form.get_by_label("经营范围").fill("技术服务、技术开发、技术咨询")
-    form.get_by_label("住所").fill("上海市青浦区华新镇华腾路1288号")
+    form.get_by_label("经营范围", exact=True).fill("技术服务、技术开发、技术咨询")
+    form.get_by_label("住所", exact=True).fill("上海市青浦区华新镇华腾路1288号")
     form.get_by_label("法定代表人").fill(name)
     form.get_by_label("公司类型").select_option(index=1)
     for code, path in files.items():

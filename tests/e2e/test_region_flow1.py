@@ -180,3 +180,29 @@ def test_bad_input_through_the_live_api(live_region, actors):
 
     r = requests.post(f"{live_region.url('sh')}/api/v1/exchange/inbox", data=b"{}", timeout=5)
     assert r.status_code == 400 and r.json()["signed"]["code"] == "malformed"
+
+
+def test_hub_outage_then_key_rotation_picked_up_without_restart(live_region, actors):
+    import json
+
+    import requests
+
+    clerk, official, _, _, _ = actors
+    live_region.stop("hub")
+    # nodes keep exchanging on their cached, still valid configuration
+    number = submit(actors, "上海枢纽停机科技有限公司")
+    wait_for(lambda: official.get(f"/cases/{number}").status_code == 200, what="delivery with the hub down")
+    assert requests.get(f"{live_region.url('zj')}/api/v1/health", timeout=5).json()["status"] == "ok"
+    live_region.start("hub", worker=False)
+
+    serial = requests.get(f"{live_region.url('zj')}/api/v1/health", timeout=5).json()["configuration_serial"]
+    key = json.loads(live_region.manage("sh", "keys", "rotate"))
+    live_region.manage("hub", "node-key-add", "--node", "sh", "--kid", key["kid"], "--public-key", key["public_key"])
+    wait_for(lambda: requests.get(f"{live_region.url('zj')}/api/v1/health", timeout=5)
+             .json()["configuration_serial"] > serial, what="zj polling the new configuration")
+    # sh now signs with the new key; zj verifies it without any restart
+    assert official.post(f"/cases/{number}/accept", {}).status_code == 200
+    wait_for(lambda: clerk.get(f"/cases/{number}").json()["status"] == "accepted", what="event signed with new key")
+    result = official.post(f"/cases/{number}/approve", {}).json()["result"]
+    assert result["signature"]["kid"] == key["kid"]
+    wait_for(lambda: clerk.get(f"/cases/{number}").json()["status"] == "approved", what="approval with new key")

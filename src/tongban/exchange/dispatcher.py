@@ -27,7 +27,9 @@ from tongban.exchange.models import OutboxMessage
 from tongban.gm.canonical import canonical_json
 
 log = logging.getLogger(__name__)
-RETRYABLE_REJECTIONS = {"configuration_expired"}
+# Answers that can change once the peer has a newer global configuration (a key or
+# node added moments ago): retried with backoff instead of failing for good.
+RETRYABLE_REJECTIONS = {"configuration_expired", "unknown_key", "unknown_sender"}
 
 
 def backoff_delay(attempts: int) -> dt.timedelta:
