@@ -314,10 +314,10 @@ GIVEN = ["一鸣", "思远", "雨桐", "浩然", "佳怡", "子涵", "梓萱", "
 
 
 def applicant_for(i: int, region: str = "330421") -> dict:
-    """A distinct, valid (invented) resident ID for any i < 7,300,000."""
+    """A distinct, valid (invented) resident ID for any i < 7,000,000 (born 1985–2004)."""
     from stdnum.cn import ric
 
-    day = dt.date(1970, 1, 1) + dt.timedelta(days=(i // 1000) % 12000)
+    day = dt.date(1985, 1, 1) + dt.timedelta(days=(i // 1000) % 7000)
     base = f"{region}{day:%Y%m%d}{i % 1000:03d}"
     return {"name": SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)],
             "id_number": base + ric.calc_check_digit(base + "0"), "phone": f"139{i % 10**8:08d}"}

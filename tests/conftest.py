@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+
 import pytest
 
 from tests.factories import RegionData
@@ -41,7 +42,9 @@ def api(client):
 
         def post(self, path, body=None, raw: bytes | None = None):
             data = raw if raw is not None else json.dumps(body or {})
-            return client.post("/api/v1" + path, data, content_type="application/json", **self.headers)
+            return client.post(
+                "/api/v1" + path, data, content_type="application/json", **self.headers
+            )
 
     return Api()
 

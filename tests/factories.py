@@ -35,13 +35,20 @@ def id_number(prefix17: str = "33042119900307123") -> str:
     return prefix17 + ric.calc_check_digit(prefix17 + "0")
 
 
-def user_with(username: str, *, role: str | None = None, organization=None, window=None,
-              person=None) -> User:
-    user = User.objects.create_user(username=username, password=PASSWORD,
-                                    kind="person" if person else "staff", display_name=username,
-                                    person=person)
+def user_with(
+    username: str, *, role: str | None = None, organization=None, window=None, person=None
+) -> User:
+    user = User.objects.create_user(
+        username=username,
+        password=PASSWORD,
+        kind="person" if person else "staff",
+        display_name=username,
+        person=person,
+    )
     if role:
-        StaffAssignment.objects.create(user=user, role=role, organization=organization, window=window)
+        StaffAssignment.objects.create(
+            user=user, role=role, organization=organization, window=window
+        )
     return user
 
 
@@ -57,25 +64,41 @@ class RegionData:
         import json
 
         data = cls()
-        node_register(node_id="hub", name="长三角枢纽", base_url="http://127.0.0.1:8000", role="hub")
-        for node_id, name, region in (("sh", "上海", "310000"), ("js", "江苏", "320000"),
-                                      ("zj", "浙江", "330000"), ("ah", "安徽", "340000")):
-            node_register(node_id=node_id, name=name, region=region,
-                          base_url=f"http://127.0.0.1:{8001 + 'sh js zj ah'.split().index(node_id)}")
+        node_register(
+            node_id="hub", name="长三角枢纽", base_url="http://127.0.0.1:8000", role="hub"
+        )
+        for node_id, name, region in (
+            ("sh", "上海", "310000"),
+            ("js", "江苏", "320000"),
+            ("zj", "浙江", "330000"),
+            ("ah", "安徽", "340000"),
+        ):
+            node_register(
+                node_id=node_id,
+                name=name,
+                region=region,
+                base_url=f"http://127.0.0.1:{8001 + ['sh', 'js', 'zj', 'ah'].index(node_id)}",
+            )
         local = signing_key_create(node_id="sh")
         node_key_add(node_id="sh", kid=local.kid, public_key=local.public_key)
         for peer in ("hub", "zj", "js", "ah"):
             key = sm2.SigningKey.generate()
             kid = f"{peer}-test-{key.public_key_hex[2:10]}"
-            node_key_add(node_id=peer, kid=kid, public_key=key.public_key_hex,
-                         not_before=timezone.now() - dt.timedelta(days=365))
+            node_key_add(
+                node_id=peer,
+                kid=kid,
+                public_key=key.public_key_hex,
+                not_before=timezone.now() - dt.timedelta(days=365),
+            )
             data.peer_keys[peer], data.peer_kids[peer] = key, kid
         directory_load_seed()
         document = json.loads((CATALOG_DIR / "catalog_2026Q4.json").read_text(encoding="utf-8"))
         catalog_release_import(document=document, sm3=sm3_hex(canonical_json(document)))
         now = timezone.now()
         CachedConfiguration.objects.create(
-            serial=1, issued_at=now, expires_at=now + dt.timedelta(days=1),
+            serial=1,
+            issued_at=now,
+            expires_at=now + dt.timedelta(days=1),
             document=json.dumps({"configuration": {"serial": 1, "nodes": [], "catalog": None}}),
         )
         return data
@@ -92,40 +115,94 @@ class RegionData:
         key, kid = self.peer_keys[peer], self.peer_kids[peer]
         return lambda data: {"alg": sm2.ALGORITHM, "kid": kid, "value": key.sign_b64(data)}
 
-    def envelope(self, *, sender: str = "zj", type: str, correlation: str, seq: int, body: dict,
-                 subject: dict | None = None, blobs: list[Blob] | None = None,
-                 recipient: str = "sh", issued_at: dt.datetime | None = None) -> dict:
-        return envelope_build(type=type, recipient=recipient, correlation=correlation, seq=seq,
-                              body=body, subject=subject, blobs=blobs, sender=sender,
-                              signer=self.signer(sender), issued_at=issued_at)
+    def envelope(
+        self,
+        *,
+        sender: str = "zj",
+        type: str,
+        correlation: str,
+        seq: int,
+        body: dict,
+        subject: dict | None = None,
+        blobs: list[Blob] | None = None,
+        recipient: str = "sh",
+        issued_at: dt.datetime | None = None,
+    ) -> dict:
+        return envelope_build(
+            type=type,
+            recipient=recipient,
+            correlation=correlation,
+            seq=seq,
+            body=body,
+            subject=subject,
+            blobs=blobs,
+            sender=sender,
+            signer=self.signer(sender),
+            issued_at=issued_at,
+        )
 
-    def case_submit_envelope(self, *, number: str, applicant_id: str | None = None,
-                             organization: str = QINGPU_AMR, seq: int = 1, **kw) -> dict:
+    def case_submit_envelope(
+        self,
+        *,
+        number: str,
+        applicant_id: str | None = None,
+        organization: str = QINGPU_AMR,
+        seq: int = 1,
+        **kw,
+    ) -> dict:
         """What the zj window's node sends for a 内资有限公司设立登记 decided in 青浦."""
         from tongban.catalog.models import Implementation
 
-        impl = Implementation.objects.get(item__basic_code=ESTABLISHMENT,
-                                          organization__name=organization)
+        impl = Implementation.objects.get(
+            item__basic_code=ESTABLISHMENT, organization__name=organization
+        )
         applicant_id = applicant_id or id_number()
-        blobs = [Blob(content=PDF + code.encode(), media_type="application/pdf")
-                 for code in ("M01", "M02", "M03", "M04", "M05")]
+        blobs = [
+            Blob(content=PDF + code.encode(), media_type="application/pdf")
+            for code in ("M01", "M02", "M03", "M04", "M05")
+        ]
         now = timezone.now().isoformat()
-        body = {"case": {
-            "number": number, "item": ESTABLISHMENT, "implementation_code": impl.code,
-            "organization": impl.organization_id, "channel": "window",
-            "window": {"code": "zj-330421-01", "name": "嘉善县长三角“一网通办”综合服务专窗"},
-            "applicant": {"name": "张伟", "id_number": applicant_id, "phone": "13905731234"},
-            "form": establishment_form(), "submitted_at": now,
-            "actor": {"name": "沈晓燕", "place": "嘉善县专窗", "node": "zj"},
-            "materials": [{"material_code": code, "name": code, "filename": f"{code}.pdf",
-                           "media_type": "application/pdf", "size": len(b.content), "sm3": b.sm3}
-                          for code, b in zip(("M01", "M02", "M03", "M04", "M05"), blobs, strict=True)],
-        }}
-        subject = {"subject": {"name": "张伟", "id_type": "111", "id_number": applicant_id},
-                   "assurance": "L3", "method": "in_person", "authenticated_at": now,
-                   "authenticated_by": {"node": "zj", "window": {"code": "zj-330421-01"}}}
-        return self.envelope(type="case.submit", correlation=number, seq=seq, body=body,
-                             subject=subject, blobs=blobs, **kw)
+        body = {
+            "case": {
+                "number": number,
+                "item": ESTABLISHMENT,
+                "implementation_code": impl.code,
+                "organization": impl.organization_id,
+                "channel": "window",
+                "window": {"code": "zj-330421-01", "name": "嘉善县长三角“一网通办”综合服务专窗"},
+                "applicant": {"name": "张伟", "id_number": applicant_id, "phone": "13905731234"},
+                "form": establishment_form(),
+                "submitted_at": now,
+                "actor": {"name": "沈晓燕", "place": "嘉善县专窗", "node": "zj"},
+                "materials": [
+                    {
+                        "material_code": code,
+                        "name": code,
+                        "filename": f"{code}.pdf",
+                        "media_type": "application/pdf",
+                        "size": len(b.content),
+                        "sm3": b.sm3,
+                    }
+                    for code, b in zip(("M01", "M02", "M03", "M04", "M05"), blobs, strict=True)
+                ],
+            }
+        }
+        subject = {
+            "subject": {"name": "张伟", "id_type": "111", "id_number": applicant_id},
+            "assurance": "L3",
+            "method": "in_person",
+            "authenticated_at": now,
+            "authenticated_by": {"node": "zj", "window": {"code": "zj-330421-01"}},
+        }
+        return self.envelope(
+            type="case.submit",
+            correlation=number,
+            seq=seq,
+            body=body,
+            subject=subject,
+            blobs=blobs,
+            **kw,
+        )
 
 
 def establishment_form(**overrides) -> dict:
@@ -141,6 +218,14 @@ def establishment_form(**overrides) -> dict:
     return form
 
 
-def materials_payload(codes=("M01", "M02", "M03", "M04", "M05"), content: bytes = PDF) -> list[dict]:
-    return [{"material_code": c, "filename": f"{c}.pdf",
-             "content_base64": base64.b64encode(content + c.encode()).decode()} for c in codes]
+def materials_payload(
+    codes=("M01", "M02", "M03", "M04", "M05"), content: bytes = PDF
+) -> list[dict]:
+    return [
+        {
+            "material_code": c,
+            "filename": f"{c}.pdf",
+            "content_base64": base64.b64encode(content + c.encode()).decode(),
+        }
+        for c in codes
+    ]

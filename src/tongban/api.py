@@ -33,7 +33,8 @@ api.add_router("/cases", cases_router)
 
 def _error(request, status: int, code: str, message: str, details: dict | None = None):
     return api.create_response(
-        request, {"error": {"code": code, "message": str(message), "details": details or {}}},
+        request,
+        {"error": {"code": code, "message": str(message), "details": details or {}}},
         status=status,
     )
 

@@ -18,8 +18,12 @@ import sys
 
 def _apply_global_options(argv: list[str]) -> list[str]:
     """Consume the global options that come before the command name."""
-    keys = {"--node": "TONGBAN_NODE", "--data-dir": "TONGBAN_DATA_DIR",
-            "--base-url": "TONGBAN_BASE_URL", "--hub-url": "TONGBAN_HUB_URL"}
+    keys = {
+        "--node": "TONGBAN_NODE",
+        "--data-dir": "TONGBAN_DATA_DIR",
+        "--base-url": "TONGBAN_BASE_URL",
+        "--hub-url": "TONGBAN_HUB_URL",
+    }
     while argv and argv[0] in keys:
         if len(argv) < 2:
             sys.exit(f"tongban: {argv[0]} needs a value")

@@ -48,7 +48,9 @@ def main(argv: list[str]) -> None:
         region.prepare()
         accounts = []
         for node in PROVINCES:
-            accounts.append(f"# {node} — {region.url(node)}\n" + region.manage(node, "demo-accounts"))
+            accounts.append(
+                f"# {node} — {region.url(node)}\n" + region.manage(node, "demo-accounts")
+            )
         (region.root / "accounts.txt").write_text("\n".join(accounts), encoding="utf-8")
 
     stopping = False
@@ -74,7 +76,10 @@ def main(argv: list[str]) -> None:
             time.sleep(0.5)
             for name, proc in list(region.processes.items()):
                 if proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; see {region.root}/logs/{name}.log", file=sys.stderr)
+                    print(
+                        f"{name} exited with {proc.returncode}; see {region.root}/logs/{name}.log",
+                        file=sys.stderr,
+                    )
                     stopping = True
     finally:
         print("stopping …", flush=True)

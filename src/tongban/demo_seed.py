@@ -27,12 +27,21 @@ SAMPLE_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 
-COMPANY_NAMES = itertools.cycle([
-    "上海青禾数字科技有限公司", "上海澜湾食品贸易有限公司", "上海淀山湖文旅发展有限公司",
-    "上海西岑智能装备有限公司", "上海朱家角文化传媒有限公司", "上海华新供应链管理有限公司",
-    "嘉兴禾城新材料有限公司", "苏州松陵网络科技有限公司", "合肥庐州生物医药有限公司",
-    "上海练塘农业科技有限公司", "上海金泽工程咨询有限公司",
-])
+COMPANY_NAMES = itertools.cycle(
+    [
+        "上海青禾数字科技有限公司",
+        "上海澜湾食品贸易有限公司",
+        "上海淀山湖文旅发展有限公司",
+        "上海西岑智能装备有限公司",
+        "上海朱家角文化传媒有限公司",
+        "上海华新供应链管理有限公司",
+        "嘉兴禾城新材料有限公司",
+        "苏州松陵网络科技有限公司",
+        "合肥庐州生物医药有限公司",
+        "上海练塘农业科技有限公司",
+        "上海金泽工程咨询有限公司",
+    ]
+)
 SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨"
 GIVEN = ["一鸣", "思远", "雨桐", "浩然", "佳怡", "子涵", "梓萱", "俊杰"]
 
@@ -46,8 +55,13 @@ def material_payload(item: dict, *, only: list[str] | None = None) -> list[dict]
             continue
         pdf = "pdf" in m["file_types"]
         content = SAMPLE_PDF + m["code"].encode() if pdf else SAMPLE_PNG
-        out.append({"material_code": m["code"], "filename": f"{m['name']}.{'pdf' if pdf else 'png'}",
-                    "content_base64": base64.b64encode(content).decode()})
+        out.append(
+            {
+                "material_code": m["code"],
+                "filename": f"{m['name']}.{'pdf' if pdf else 'png'}",
+                "content_base64": base64.b64encode(content).decode(),
+            }
+        )
     return out
 
 
@@ -86,8 +100,11 @@ def form_payload(item: dict, applicant: dict, company: str) -> dict:
 
 def sample_applicant(i: int, region: str) -> dict:
     base = f"{region}{1985 + i % 20:04d}{1 + i % 12:02d}{1 + i % 28:02d}{100 + i:03d}"
-    return {"name": SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)],
-            "id_number": base + ric.calc_check_digit(base + "0"), "phone": f"139{i:08d}"}
+    return {
+        "name": SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)],
+        "id_number": base + ric.calc_check_digit(base + "0"),
+        "phone": f"139{i:08d}",
+    }
 
 
 def wait_for(fn, *, timeout: float = 60, what: str = ""):
@@ -102,16 +119,66 @@ def wait_for(fn, *, timeout: float = 60, what: str = ""):
 
 # (origin node, window, clerk, handling node, official, organization, item, final path)
 PLAN = [
-    ("zj", "zj-330421-01", "jiashan.clerk", "sh", "qingpu.official", "上海市青浦区市场监督管理局", ESTABLISHMENT,
-     ["submitted", "submitted", "supplement", "accept", "approve", "approve", "refuse", "deny", "supply"]),
-    ("sh", "sh-310118-01", "qingpu.clerk", "zj", "jiaxing.official", "嘉兴市市场监督管理局", ESTABLISHMENT,
-     ["submitted", "accept", "approve"]),
-    ("js", "js-320509-01", "wujiang.clerk", "ah", "hefei.official", "合肥市市场监督管理局", ESTABLISHMENT,
-     ["submitted", "supplement", "approve"]),
-    ("ah", "ah-340100-01", "hefei.clerk", "js", "suzhou.official", "苏州市市场监督管理局", ESTABLISHMENT,
-     ["accept", "deny", "approve"]),
-    ("zj", "zj-330421-01", "jiashan.clerk", "sh", "sh.police.official", "上海市公安局", CRIMINAL_RECORD,
-     ["submitted", "approve"]),
+    (
+        "zj",
+        "zj-330421-01",
+        "jiashan.clerk",
+        "sh",
+        "qingpu.official",
+        "上海市青浦区市场监督管理局",
+        ESTABLISHMENT,
+        [
+            "submitted",
+            "submitted",
+            "supplement",
+            "accept",
+            "approve",
+            "approve",
+            "refuse",
+            "deny",
+            "supply",
+        ],
+    ),
+    (
+        "sh",
+        "sh-310118-01",
+        "qingpu.clerk",
+        "zj",
+        "jiaxing.official",
+        "嘉兴市市场监督管理局",
+        ESTABLISHMENT,
+        ["submitted", "accept", "approve"],
+    ),
+    (
+        "js",
+        "js-320509-01",
+        "wujiang.clerk",
+        "ah",
+        "hefei.official",
+        "合肥市市场监督管理局",
+        ESTABLISHMENT,
+        ["submitted", "supplement", "approve"],
+    ),
+    (
+        "ah",
+        "ah-340100-01",
+        "hefei.clerk",
+        "js",
+        "suzhou.official",
+        "苏州市市场监督管理局",
+        ESTABLISHMENT,
+        ["accept", "deny", "approve"],
+    ),
+    (
+        "zj",
+        "zj-330421-01",
+        "jiashan.clerk",
+        "sh",
+        "sh.police.official",
+        "上海市公安局",
+        CRIMINAL_RECORD,
+        ["submitted", "approve"],
+    ),
 ]
 
 
@@ -128,7 +195,9 @@ def seed_region(region: Region, log=print) -> int:
     for origin, window, clerk, handling, official, org_name, item_code, paths in PLAN:
         c = client(origin, clerk)
         item = c.get(f"/items/{item_code}").json()
-        org = next(i["organization"] for i in item["implementations"] if i["organization_name"] == org_name)
+        org = next(
+            i["organization"] for i in item["implementations"] if i["organization_name"] == org_name
+        )
         o = client(handling, official)
         for path in paths:
             i = next(counter)
@@ -136,38 +205,71 @@ def seed_region(region: Region, log=print) -> int:
                 _, name, id_number, phone = PERSONS[origin]
                 applicant = {"name": name, "id_number": id_number, "phone": phone}
             else:
-                applicant = sample_applicant(i, {"zj": "330421", "sh": "310101", "js": "320102", "ah": "340104"}[origin])
-            r = c.post("/cases", {
-                "window": window, "item": item_code, "organization": org, "applicant": applicant,
-                "form": form_payload(item, applicant, next(COMPANY_NAMES)),
-                "materials": material_payload(item),
-            })
+                applicant = sample_applicant(
+                    i, {"zj": "330421", "sh": "310101", "js": "320102", "ah": "340104"}[origin]
+                )
+            r = c.post(
+                "/cases",
+                {
+                    "window": window,
+                    "item": item_code,
+                    "organization": org,
+                    "applicant": applicant,
+                    "form": form_payload(item, applicant, next(COMPANY_NAMES)),
+                    "materials": material_payload(item),
+                },
+            )
             r.raise_for_status()
             number = r.json()["number"]
             created += 1
-            wait_for(lambda n=number: o.get(f"/cases/{n}").status_code == 200, what=f"{number} at {handling}")
+            wait_for(
+                lambda n=number, o=o: o.get(f"/cases/{n}").status_code == 200,
+                what=f"{number} at {handling}",
+            )
             if path == "submitted":
                 continue
             if path in ("supplement", "supply"):
-                o.post(f"/cases/{number}/request-supplements", {
-                    "missing": [{"material_code": item["materials"][1]["code"], "note": "请提供加盖公章的清晰扫描件"}],
-                    "note": "材料不清晰，请补正",
-                }).raise_for_status()
+                o.post(
+                    f"/cases/{number}/request-supplements",
+                    {
+                        "missing": [
+                            {
+                                "material_code": item["materials"][1]["code"],
+                                "note": "请提供加盖公章的清晰扫描件",
+                            }
+                        ],
+                        "note": "材料不清晰，请补正",
+                    },
+                ).raise_for_status()
                 if path == "supply":
-                    wait_for(lambda n=number: c.get(f"/cases/{n}").json()["status"] == "supplement_requested",
-                             what="supplement request at origin")
-                    c.post(f"/cases/{number}/supply", {
-                        "materials": material_payload(item, only=[item["materials"][1]["code"]]),
-                        "note": "已补正",
-                    }).raise_for_status()
+                    wait_for(
+                        lambda n=number, c=c: (
+                            c.get(f"/cases/{n}").json()["status"] == "supplement_requested"
+                        ),
+                        what="supplement request at origin",
+                    )
+                    c.post(
+                        f"/cases/{number}/supply",
+                        {
+                            "materials": material_payload(
+                                item, only=[item["materials"][1]["code"]]
+                            ),
+                            "note": "已补正",
+                        },
+                    ).raise_for_status()
                 continue
             if path == "refuse":
-                o.post(f"/cases/{number}/refuse", {"reason": "该企业名称与已登记企业名称相同，不予受理"}).raise_for_status()
+                o.post(
+                    f"/cases/{number}/refuse",
+                    {"reason": "该企业名称与已登记企业名称相同，不予受理"},
+                ).raise_for_status()
                 continue
             o.post(f"/cases/{number}/accept", {"note": "材料齐全，予以受理"}).raise_for_status()
             if path == "approve":
                 o.post(f"/cases/{number}/approve", {"note": "准予设立登记"}).raise_for_status()
             elif path == "deny":
-                o.post(f"/cases/{number}/deny", {"reason": "经营范围含需前置审批项目，未提交批准文件"}).raise_for_status()
+                o.post(
+                    f"/cases/{number}/deny", {"reason": "经营范围含需前置审批项目，未提交批准文件"}
+                ).raise_for_status()
         log(f"  {origin} {window} → {handling} {org_name}: {len(paths)} cases")
     return created

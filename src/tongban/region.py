@@ -57,10 +57,15 @@ class Region:
     def manage(self, node: str, *args: str, timeout: float = 300) -> str:
         result = subprocess.run(
             [sys.executable, "-m", "tongban.cli", *args],
-            env=self.env(node), capture_output=True, text=True, timeout=timeout,
+            env=self.env(node),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"[{node}] tongban {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+            raise RuntimeError(
+                f"[{node}] tongban {' '.join(args)} failed:\n{result.stderr[-3000:]}"
+            )
         return result.stdout
 
     # --- preparation ---------------------------------------------------------------
@@ -77,16 +82,34 @@ class Region:
         self.root.mkdir(parents=True, exist_ok=True)
         log("· 枢纽 hub: database, signing key, directory, catalog")
         hub = json.loads(
-            self.manage("hub", "hub-init", *[f"--node={n}={self.url(n)}" for n in PROVINCES]).strip()
+            self.manage(
+                "hub", "hub-init", *[f"--node={n}={self.url(n)}" for n in PROVINCES]
+            ).strip()
         )
         for node in self.nodes:
             log(f"· {node}: database, signing key, trust in the hub key")
             key = json.loads(
-                self.manage(node, "prepare-node", "--hub-kid", hub["hub_kid"],
-                            "--hub-public-key", hub["hub_public_key"]).strip().splitlines()[-1]
+                self.manage(
+                    node,
+                    "prepare-node",
+                    "--hub-kid",
+                    hub["hub_kid"],
+                    "--hub-public-key",
+                    hub["hub_public_key"],
+                )
+                .strip()
+                .splitlines()[-1]
             )
-            self.manage("hub", "node-key-add", "--node", node, "--kid", key["kid"],
-                        "--public-key", key["public_key"])
+            self.manage(
+                "hub",
+                "node-key-add",
+                "--node",
+                node,
+                "--kid",
+                key["kid"],
+                "--public-key",
+                key["public_key"],
+            )
         self.start("hub", worker=False)
         try:
             for node in self.nodes:
@@ -105,14 +128,27 @@ class Region:
         out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 — owned by the child process
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "tongban.cli", *args],
-            env=self.env(node), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env(node),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def start(self, node: str, *, web: bool = True, worker: bool = True, wait: bool = True) -> None:
         if web and f"{node}-web" not in self.processes:
-            self._spawn(f"{node}-web", node, ["serve", "--port", str(self.port(node)),
-                                              "--workers", str(self.web_workers),
-                                              "--threads", str(self.web_threads)])
+            self._spawn(
+                f"{node}-web",
+                node,
+                [
+                    "serve",
+                    "--port",
+                    str(self.port(node)),
+                    "--workers",
+                    str(self.web_workers),
+                    "--threads",
+                    str(self.web_threads),
+                ],
+            )
         if worker and f"{node}-worker" not in self.processes:
             self._spawn(f"{node}-worker", node, ["worker"])
         if web and wait:
@@ -130,7 +166,9 @@ class Region:
         while time.monotonic() < deadline:
             proc = self.processes.get(f"{node}-web")
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{node} web server exited ({proc.returncode}); see {self.root}/logs")
+                raise RuntimeError(
+                    f"{node} web server exited ({proc.returncode}); see {self.root}/logs"
+                )
             try:
                 response = requests.get(f"{self.url(node)}/api/v1/health", timeout=2)
                 if response.status_code == 200:
@@ -172,8 +210,10 @@ class ApiClient:
         self.base = base_url.rstrip("/") + "/api/v1"
         self.http = requests.Session()
         if username:
-            r = self.http.post(f"{self.base}/auth/tokens",
-                               json={"username": username, "password": password, "name": "client"})
+            r = self.http.post(
+                f"{self.base}/auth/tokens",
+                json={"username": username, "password": password, "name": "client"},
+            )
             r.raise_for_status()
             self.http.headers["Authorization"] = f"Bearer {r.json()['token']}"
 

@@ -67,7 +67,9 @@ TONGBAN_PII_KEYS = env("TONGBAN_PII_KEYS") or ("k1:" + _secret_from_file("pii-sm
 TONGBAN_BLIND_INDEX_KEY = env("TONGBAN_BLIND_INDEX_KEY") or _secret_from_file("pii-index.txt", 32)
 
 DEBUG = env("TONGBAN_DEBUG", "0") == "1"
-ALLOWED_HOSTS = (env("TONGBAN_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver") or "").split(",")
+ALLOWED_HOSTS = (env("TONGBAN_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver") or "").split(
+    ","
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -197,7 +199,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"mask_pii": {"()": "tongban.identity.masking.MaskPersonalIdentifiersFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [" + TONGBAN_NODE + "] %(name)s: %(message)s"}
+        "plain": {
+            "format": "%(asctime)s %(levelname)s [" + TONGBAN_NODE + "] %(name)s: %(message)s"
+        }
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]}

@@ -41,7 +41,11 @@ def application(region, org_name=JIAXING_AMR, **overrides):
         "window": "sh-310118-01",
         "item": ESTABLISHMENT,
         "organization": region.org(org_name).code,
-        "applicant": {"name": "李娜", "id_number": id_number("31022919880512456"), "phone": "13801761234"},
+        "applicant": {
+            "name": "李娜",
+            "id_number": id_number("31022919880512456"),
+            "phone": "13801761234",
+        },
         "form": establishment_form(address="浙江省嘉兴市南湖区"),
         "materials": materials_payload(),
     }
@@ -50,7 +54,9 @@ def application(region, org_name=JIAXING_AMR, **overrides):
 
 
 def received(region, api, number=NUMBER):
-    response = api.post("/exchange/inbox", raw=json.dumps(region.case_submit_envelope(number=number)).encode())
+    response = api.post(
+        "/exchange/inbox", raw=json.dumps(region.case_submit_envelope(number=number)).encode()
+    )
     assert response.status_code == 200, response.content
     return number
 
@@ -74,24 +80,51 @@ def test_window_intake_records_case_and_outbox_in_one_go(region, api, clerk):
     assert envelope["signed"]["subject"]["authenticated_by"]["window"]["code"] == "sh-310118-01"
     assert len(envelope["signed"]["blobs"]) == 5
     # the applicant's identifiers are encrypted at rest
-    raw = Case.objects.filter(pk=case.pk).values("applicant_id_encrypted", "applicant_phone_encrypted").get()
+    raw = (
+        Case.objects.filter(pk=case.pk)
+        .values("applicant_id_encrypted", "applicant_phone_encrypted")
+        .get()
+    )
     assert all(v.startswith("sm4gcm:") for v in raw.values())
 
 
 @pytest.mark.parametrize(
     ("change", "code", "status"),
     [
-        ({"applicant": {"name": "李娜", "id_number": "310229198805124561", "phone": "13801761234"}},
-         "invalid_applicant", 400),
+        (
+            {
+                "applicant": {
+                    "name": "李娜",
+                    "id_number": "310229198805124561",
+                    "phone": "13801761234",
+                }
+            },
+            "invalid_applicant",
+            400,
+        ),
         ({"form": establishment_form(company_name="")}, "invalid_form", 400),
         ({"form": {**establishment_form(), "company_type": "股份公司"}}, "invalid_form", 400),
         ({"form": {**establishment_form(), "unexpected": "x"}}, "invalid_form", 400),
         ({"materials": materials_payload(("M01", "M02"))}, "missing_materials", 400),
-        ({"materials": materials_payload(content=b"MZ\x90\x00 not a pdf")}, "file_type_not_accepted", 415),
-        ({"materials": [{"material_code": "M09", "content_base64": b64(PDF)}]}, "unknown_material", 400),
+        (
+            {"materials": materials_payload(content=b"MZ\x90\x00 not a pdf")},
+            "file_type_not_accepted",
+            415,
+        ),
+        (
+            {"materials": [{"material_code": "M09", "content_base64": b64(PDF)}]},
+            "unknown_material",
+            400,
+        ),
         ({"materials": [{"material_code": "M01", "content_base64": "@@@"}]}, "bad_encoding", 400),
-        ({"materials": materials_payload(("M01",), content=PDF + b"0" * (11 * 1024 * 1024))
-          + materials_payload(("M02", "M03", "M04", "M05"))}, "file_too_large", 413),
+        (
+            {
+                "materials": materials_payload(("M01",), content=PDF + b"0" * (11 * 1024 * 1024))
+                + materials_payload(("M02", "M03", "M04", "M05"))
+            },
+            "file_too_large",
+            413,
+        ),
         ({"organization": "91310000MA1FL0000X"}, "no_such_implementation", 400),
         ({"window": "zj-330421-01"}, "forbidden", 403),
     ],
@@ -152,7 +185,10 @@ def test_official_accepts_then_approves_issuing_a_signed_business_licence(region
     assert sm2.verify_b64(key, canonical_json(result["document"]), result["signature"]["value"])
     # each step was announced to zj, in order, in the same transaction as the change
     events = OutboxMessage.objects.filter(type="case.event").order_by("seq")
-    assert [json.loads(e.envelope)["signed"]["body"]["event"] for e in events] == ["accept", "approve"]
+    assert [json.loads(e.envelope)["signed"]["body"]["event"] for e in events] == [
+        "accept",
+        "approve",
+    ]
     assert [e.seq for e in events] == [1, 2] and {e.recipient for e in events} == {"zj"}
     timeline = [(t["from_status"], t["to_status"]) for t in approved["timeline"]]
     assert timeline == [("", "submitted"), ("submitted", "accepted"), ("accepted", "approved")]
@@ -174,19 +210,25 @@ def test_refuse_and_deny_need_a_reason_and_wrong_state_is_409(region, api, offic
 def test_supplement_request_lists_materials(region, api, official):
     received(region, api)
     api.login(official)
-    response = api.post(f"/cases/{NUMBER}/request-supplements", {"missing": [{"material_code": "M99"}]})
+    response = api.post(
+        f"/cases/{NUMBER}/request-supplements", {"missing": [{"material_code": "M99"}]}
+    )
     assert response.json()["error"]["code"] == "unknown_material"
     response = api.post(f"/cases/{NUMBER}/request-supplements", {"missing": []})
     assert response.json()["error"]["code"] == "missing_required"
-    body = api.post(f"/cases/{NUMBER}/request-supplements",
-                    {"missing": [{"material_code": "M02", "note": "需盖章"}], "note": "请补正"}).json()
+    body = api.post(
+        f"/cases/{NUMBER}/request-supplements",
+        {"missing": [{"material_code": "M02", "note": "需盖章"}], "note": "请补正"},
+    ).json()
     assert body["status"] == "supplement_requested"
     assert body["supplement_request"]["missing"][0]["name"] == "公司章程"
 
 
 def test_other_organizations_and_roles_cannot_see_or_act(region, api, official):
     received(region, api)
-    songjiang = user_with("songjiang", role="official", organization=region.org("上海市松江区市场监督管理局"))
+    songjiang = user_with(
+        "songjiang", role="official", organization=region.org("上海市松江区市场监督管理局")
+    )
     clerk = user_with("huangpu.clerk", role="clerk", window=region.window("sh-310101-01"))
     supervisor = user_with("sup", role="supervisor", organization=region.org(QINGPU_AMR))
     for outsider in (songjiang, clerk):
@@ -205,7 +247,9 @@ def test_applicant_sees_own_cases_only(region, api):
 
     received(region, api)  # applicant id_number() = the default test person
     mine = user_with("zhangwei", person=person_upsert(name="张伟", id_number=id_number()))
-    other = user_with("other", person=person_upsert(name="王芳", id_number=id_number("32058419930818246")))
+    other = user_with(
+        "other", person=person_upsert(name="王芳", id_number=id_number("32058419930818246"))
+    )
     assert api.login(mine).get("/cases").json()["count"] == 1
     assert api.get(f"/cases/{NUMBER}").status_code == 200
     assert api.login(other).get("/cases").json()["count"] == 0
@@ -227,7 +271,11 @@ def test_documents_are_pdfs_with_chinese_text(region, api, official):
     assert api.get(f"/cases/{NUMBER}/documents/result.pdf").status_code == 404
     api.post(f"/cases/{NUMBER}/approve", {})
     code = Case.objects.get().result.document["uscc"]
-    text = PdfReader(BytesIO(api.get(f"/cases/{NUMBER}/documents/result.pdf").content)).pages[0].extract_text()
+    text = (
+        PdfReader(BytesIO(api.get(f"/cases/{NUMBER}/documents/result.pdf").content))
+        .pages[0]
+        .extract_text()
+    )
     assert "营业执照" in text and code in text
     assert api.get(f"/cases/{NUMBER}/documents/other.pdf").status_code == 404
 
@@ -247,21 +295,39 @@ def test_material_download_is_scoped(region, api, official):
 def zj_event(region, number, seq, event, to_status, **body):
     from tests.conftest import utc
 
-    return region.envelope(type="case.event", correlation=number, seq=seq, body={
-        "number": number, "event": event, "to_status": to_status, "occurred_at": utc().isoformat(),
-        "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"}, **body,
-    })
+    return region.envelope(
+        type="case.event",
+        correlation=number,
+        seq=seq,
+        body={
+            "number": number,
+            "event": event,
+            "to_status": to_status,
+            "occurred_at": utc().isoformat(),
+            "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"},
+            **body,
+        },
+    )
 
 
 def test_origin_mirror_follows_events_and_supplies(region, api, clerk):
     number = api.login(clerk).post("/cases", application(region)).json()["number"]
-    event = zj_event(region, number, 1, "request_supplements", "supplement_requested",
-                     reason="请补正", details={"missing": [{"material_code": "M02", "name": "公司章程"}]})
+    event = zj_event(
+        region,
+        number,
+        1,
+        "request_supplements",
+        "supplement_requested",
+        reason="请补正",
+        details={"missing": [{"material_code": "M02", "name": "公司章程"}]},
+    )
     assert api.post("/exchange/inbox", raw=json.dumps(event).encode()).status_code == 200
     body = api.get(f"/cases/{number}").json()
     assert body["status"] == "supplement_requested"
     assert body["supplement_request"]["missing"][0]["material_code"] == "M02"
-    supplied = api.post(f"/cases/{number}/supply", {"materials": materials_payload(("M02",)), "note": "已补"})
+    supplied = api.post(
+        f"/cases/{number}/supply", {"materials": materials_payload(("M02",)), "note": "已补"}
+    )
     assert supplied.status_code == 200, supplied.content
     assert supplied.json()["status"] == "submitted"
     message = OutboxMessage.objects.get(type="case.supplement")
@@ -276,8 +342,11 @@ def test_origin_rejects_a_result_with_a_forged_signature(region, api, clerk):
     number = api.login(clerk).post("/cases", application(region)).json()["number"]
     accept = zj_event(region, number, 1, "accept", "accepted")
     assert api.post("/exchange/inbox", raw=json.dumps(accept).encode()).status_code == 200
-    forged = {"kind": "business_licence", "document": {"uscc": "91330400MA0000000X", "issued_at": "2026-11-21T00:00:00Z"},
-              "signature": region.signer("js")(b"other")}
+    forged = {
+        "kind": "business_licence",
+        "document": {"uscc": "91330400MA0000000X", "issued_at": "2026-11-21T00:00:00Z"},
+        "signature": region.signer("js")(b"other"),
+    }
     approve = zj_event(region, number, 2, "approve", "approved", details={"result": forged})
     response = api.post("/exchange/inbox", raw=json.dumps(approve).encode())
     assert response.status_code == 409 and response.json()["signed"]["status"] == "refused"

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from tests.factories import ESTABLISHMENT, QINGPU_AMR, user_with
 from tests.conftest import utc
+from tests.factories import ESTABLISHMENT, QINGPU_AMR, user_with
 from tongban.cases.models import Case
-from tongban.exchange.models import InboxMessage, MessageLogEntry
 from tongban.exchange.message_log import message_log_verify
+from tongban.exchange.models import InboxMessage, MessageLogEntry
 
 NUMBER = "11310118TESTCASE0000001"
 
@@ -33,8 +33,9 @@ def test_case_submit_creates_handling_case_with_signed_receipt(region, api):
     from tongban.gm.canonical import canonical_json
 
     kid = receipt["signature"]["kid"]
-    assert sm2.verify_b64(peer_public_key("sh", kid), canonical_json(receipt["signed"]),
-                          receipt["signature"]["value"])
+    assert sm2.verify_b64(
+        peer_public_key("sh", kid), canonical_json(receipt["signed"]), receipt["signature"]["value"]
+    )
     case = Case.objects.get(number=NUMBER)
     assert case.perspective == "handling"
     assert case.handling_organization.name == QINGPU_AMR
@@ -65,7 +66,9 @@ def test_duplicate_gets_same_receipt_and_no_second_effect(region, api):
         (lambda e, r: e["blobs"].__setitem__(next(iter(e["blobs"])), "QUJD"), "blob_mismatch", 400),
     ],
 )
-def test_forged_or_malformed_envelopes_are_rejected_without_effect(region, api, mutate, code, status):
+def test_forged_or_malformed_envelopes_are_rejected_without_effect(
+    region, api, mutate, code, status
+):
     envelope = region.case_submit_envelope(number=NUMBER)
     mutate(envelope, region)
     got_status, body = post(api, envelope)
@@ -80,8 +83,9 @@ def test_forged_or_malformed_envelopes_are_rejected_without_effect(region, api, 
 def test_signed_by_another_nodes_key_is_rejected(region, api):
     # js signs an envelope that claims to come from zj
     envelope = region.case_submit_envelope(number=NUMBER)
-    forged = region.envelope(sender="zj", type="case.submit", correlation=NUMBER, seq=1,
-                             body=envelope["signed"]["body"])
+    forged = region.envelope(
+        sender="zj", type="case.submit", correlation=NUMBER, seq=1, body=envelope["signed"]["body"]
+    )
     forged["signature"] = region.signer("js")(b"anything")
     forged["signature"]["kid"] = region.peer_kids["zj"]
     status, body = post(api, forged)
@@ -115,9 +119,12 @@ def test_events_apply_in_sequence_order(region, api):
     official = user_with("qp", role="official", organization=region.org(QINGPU_AMR))
     submit = region.case_submit_envelope(number=NUMBER, seq=1)
     # seq 2 arrives first: queued, nothing applied
-    early = region.envelope(type="case.supplement", correlation=NUMBER, seq=3,
-                            body={"number": NUMBER, "materials": [], "note": "x",
-                                  "occurred_at": utc().isoformat()})
+    early = region.envelope(
+        type="case.supplement",
+        correlation=NUMBER,
+        seq=3,
+        body={"number": NUMBER, "materials": [], "note": "x", "occurred_at": utc().isoformat()},
+    )
     status, body = post(api, early)
     assert (status, body["signed"]["status"]) == (200, "queued")
     assert not Case.objects.exists()
@@ -127,9 +134,12 @@ def test_events_apply_in_sequence_order(region, api):
     assert InboxMessage.objects.get(seq=3).status == "pending"
     api.login(official)
     api.post(f"/cases/{NUMBER}/request-supplements", {"missing": [{"material_code": "M02"}]})
-    supply = region.envelope(type="case.supplement", correlation=NUMBER, seq=2,
-                             body={"number": NUMBER, "materials": [], "note": "补正",
-                                   "occurred_at": utc().isoformat()})
+    supply = region.envelope(
+        type="case.supplement",
+        correlation=NUMBER,
+        seq=2,
+        body={"number": NUMBER, "materials": [], "note": "补正", "occurred_at": utc().isoformat()},
+    )
     status, body = post(api, supply)
     assert body["signed"]["status"] == "accepted"
     # seq 3 was then applied right after seq 2: refused (case no longer awaits supplements)

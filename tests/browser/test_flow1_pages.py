@@ -116,7 +116,7 @@ class Actor:
     def _console(self, message) -> None:
         # CSP violations and script errors show up as console errors
         if message.type == "error":
-            self.problems.append(message.text)
+            self.problems.append(f"{message.text} ({message.location.get('url', '')})")
 
     def goto(self, path: str):
         response = self.page.goto(self.base + path)
@@ -184,17 +184,17 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     clerk.assert_fits_the_screen()
 
     form = clerk.page
-    form.get_by_label("办理机构").select_option(label=f"{QINGPU_AMR}（上海）")
-    form.get_by_label("申请人姓名").fill(name)
-    form.get_by_label("身份证号").fill(id_number)
-    form.get_by_label("手机号码").fill(phone)
-    form.get_by_label("已当面核验身份").check()
-    form.get_by_label("企业名称").fill("上海青禾数字科技有限公司")
-    form.get_by_label("注册资本（万元）").fill("500")
+    form.get_by_label("办理机构", exact=True).select_option(label=f"{QINGPU_AMR}（上海）")
+    form.get_by_label("申请人姓名", exact=True).fill(name)
+    form.get_by_label("身份证号", exact=True).fill(id_number)
+    form.get_by_label("手机号码", exact=True).fill(phone)
+    form.get_by_label("已当面核验身份", exact=True).check()
+    form.get_by_label("企业名称", exact=True).fill("上海青禾数字科技有限公司")
+    form.get_by_label("注册资本（万元）", exact=True).fill("500")
     form.get_by_label("经营范围", exact=True).fill("技术服务、技术开发、技术咨询")
     form.get_by_label("住所", exact=True).fill("上海市青浦区华新镇华腾路1288号")
-    form.get_by_label("法定代表人").fill(name)
-    form.get_by_label("公司类型").select_option(index=1)
+    form.get_by_label("法定代表人", exact=True).fill(name)
+    form.get_by_label("公司类型", exact=True).select_option(index=1)
     for code, path in files.items():
         form.locator(f"#id_m_{code}").set_input_files(str(path))
     clerk.screenshot("01-zj-window-apply-phone")

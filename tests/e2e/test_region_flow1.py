@@ -36,7 +36,9 @@ def actors(live_region):
     official = ApiClient(live_region.url("sh"), "qingpu.official", DEMO_PASSWORD)
     zj_admin = ApiClient(live_region.url("zj"), "zj.admin", DEMO_PASSWORD)
     item = clerk.get(f"/items/{ESTABLISHMENT}").json()
-    org = next(i["organization"] for i in item["implementations"] if i["organization_name"] == QINGPU)
+    org = next(
+        i["organization"] for i in item["implementations"] if i["organization_name"] == QINGPU
+    )
     return clerk, official, zj_admin, item, org
 
 
@@ -44,11 +46,17 @@ def submit(actors, company="上海青禾数字科技有限公司") -> str:
     clerk, _, _, item, org = actors
     _, name, id_number, phone = PERSONS["zj"]
     applicant = {"name": name, "id_number": id_number, "phone": phone}
-    response = clerk.post("/cases", {
-        "window": "zj-330421-01", "item": ESTABLISHMENT, "organization": org,
-        "applicant": applicant, "form": form_payload(item, applicant, company),
-        "materials": material_payload(item),
-    })
+    response = clerk.post(
+        "/cases",
+        {
+            "window": "zj-330421-01",
+            "item": ESTABLISHMENT,
+            "organization": org,
+            "applicant": applicant,
+            "form": form_payload(item, applicant, company),
+            "materials": material_payload(item),
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()["number"]
 
@@ -76,25 +84,38 @@ def test_flow1_window_to_remote_authority_and_back(live_region, actors):
     assert all(m["digest_verified"] for m in detail["materials"]) and len(detail["materials"]) == 5
     assert detail["identity_assertion"]["method"] == "in_person"
     assert detail["identity_assertion"]["authenticated_by"]["node"] == "zj"
-    assert number in [c["number"] for c in official.get("/cases", worklist="true").json()["results"]]
+    assert number in [
+        c["number"] for c in official.get("/cases", worklist="true").json()["results"]
+    ]
 
     # 补正: the official asks, the window supplies, the case returns to the worklist
     missing_code = item["materials"][1]["code"]
-    r = official.post(f"/cases/{number}/request-supplements",
-                      {"missing": [{"material_code": missing_code, "note": "请加盖公章"}]})
+    r = official.post(
+        f"/cases/{number}/request-supplements",
+        {"missing": [{"material_code": missing_code, "note": "请加盖公章"}]},
+    )
     assert r.status_code == 200, r.text
-    wait_for(lambda: clerk.get(f"/cases/{number}").json()["status"] == "supplement_requested",
-             what="supplement request at zj")
-    r = clerk.post(f"/cases/{number}/supply", {"materials": material_payload(item, only=[missing_code])})
+    wait_for(
+        lambda: clerk.get(f"/cases/{number}").json()["status"] == "supplement_requested",
+        what="supplement request at zj",
+    )
+    r = clerk.post(
+        f"/cases/{number}/supply", {"materials": material_payload(item, only=[missing_code])}
+    )
     assert r.status_code == 200, r.text
-    wait_for(lambda: official.get(f"/cases/{number}").json()["status"] == "submitted", what="supply at sh")
+    wait_for(
+        lambda: official.get(f"/cases/{number}").json()["status"] == "submitted",
+        what="supply at sh",
+    )
     assert len(official.get(f"/cases/{number}").json()["materials"]) == 6
 
     # 受理 → 准予: the signed licence with a fresh 统一社会信用代码 comes back to zj
     assert official.post(f"/cases/{number}/accept", {"note": "予以受理"}).status_code == 200
     assert official.post(f"/cases/{number}/approve", {}).status_code == 200
-    final = wait_for(lambda: (c := clerk.get(f"/cases/{number}").json())["status"] == "approved" and c,
-                     what="approval at zj")
+    final = wait_for(
+        lambda: (c := clerk.get(f"/cases/{number}").json())["status"] == "approved" and c,
+        what="approval at zj",
+    )
     code = final["result"]["document"]["uscc"]
     assert uscc.is_valid(code) and final["result"]["document"]["name"] == "上海青禾数字科技有限公司"
     statuses = [t["to_status"] for t in final["timeline"]]
@@ -122,11 +143,18 @@ def test_peer_outage_loses_nothing_and_duplicates_nothing(live_region, actors):
     assert any(m["attempts"] >= 1 and m["last_error"] for m in pending)
     live_region.start("sh")
     for number in numbers:
-        wait_for(lambda n=number: official.get(f"/cases/{n}").status_code == 200, what=f"{number} after outage")
-    delivered = [m for m in zj_admin.get("/exchange/outbox", limit=500).json() if m["correlation"] in numbers]
+        wait_for(
+            lambda n=number: official.get(f"/cases/{n}").status_code == 200,
+            what=f"{number} after outage",
+        )
+    delivered = [
+        m for m in zj_admin.get("/exchange/outbox", limit=500).json() if m["correlation"] in numbers
+    ]
     assert len(delivered) == 3 and {m["status"] for m in delivered} == {"delivered"}
-    assert all(m["request_out_at"] and m["request_in_at"] and m["response_out_at"] and m["response_in_at"]
-               for m in delivered)
+    assert all(
+        m["request_out_at"] and m["request_in_at"] and m["response_out_at"] and m["response_in_at"]
+        for m in delivered
+    )
     listed = [c["number"] for c in official.get("/cases", limit=200).json()["results"]]
     assert all(listed.count(n) == 1 for n in numbers)
 
@@ -151,28 +179,49 @@ def test_worker_killed_mid_delivery_redelivers_once(live_region, actors):
     clerk, official, zj_admin, _, _ = actors
     live_region.kill_worker("zj")  # kill -9
     number = submit(actors, "上海断点续传科技有限公司")
-    crashed = subprocess.run([sys.executable, "-c", CRASH_AFTER_SEND], env=live_region.env("zj"),
-                             capture_output=True, text=True, timeout=60)
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_AFTER_SEND],
+        env=live_region.env("zj"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert crashed.returncode == 9, crashed.stderr
     # sh applied it, but zj never recorded the receipt: still pending, leased
     assert official.get(f"/cases/{number}").status_code == 200
     row = next(m for m in zj_admin.get("/exchange/outbox").json() if m["correlation"] == number)
     assert row["status"] == "pending"
     live_region.start("zj", web=False)  # a new worker picks it up once the lease expires
-    wait_for(lambda: next(m for m in zj_admin.get("/exchange/outbox").json()
-                          if m["correlation"] == number)["status"] == "delivered",
-             what="redelivery after the crash")
+    wait_for(
+        lambda: (
+            next(m for m in zj_admin.get("/exchange/outbox").json() if m["correlation"] == number)[
+                "status"
+            ]
+            == "delivered"
+        ),
+        what="redelivery after the crash",
+    )
     # the receiver answered the redelivery as a duplicate: one case, one history entry
     detail = official.get(f"/cases/{number}").json()
     assert len(detail["timeline"]) == 1
-    assert [c["number"] for c in official.get("/cases", limit=200).json()["results"]].count(number) == 1
+    assert [c["number"] for c in official.get("/cases", limit=200).json()["results"]].count(
+        number
+    ) == 1
 
 
 def test_bad_input_through_the_live_api(live_region, actors):
     clerk, official, _, item, org = actors
-    r = clerk.post("/cases", {"window": "zj-330421-01", "item": ESTABLISHMENT, "organization": org,
-                              "applicant": {"name": "张伟", "id_number": "123", "phone": "139"},
-                              "form": {}, "materials": []})
+    r = clerk.post(
+        "/cases",
+        {
+            "window": "zj-330421-01",
+            "item": ESTABLISHMENT,
+            "organization": org,
+            "applicant": {"name": "张伟", "id_number": "123", "phone": "139"},
+            "form": {},
+            "materials": [],
+        },
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_applicant"
     r = clerk.post("/cases", {"window": "zj-330421-01"})
     assert r.status_code == 422
@@ -191,18 +240,47 @@ def test_hub_outage_then_key_rotation_picked_up_without_restart(live_region, act
     live_region.stop("hub")
     # nodes keep exchanging on their cached, still valid configuration
     number = submit(actors, "上海枢纽停机科技有限公司")
-    wait_for(lambda: official.get(f"/cases/{number}").status_code == 200, what="delivery with the hub down")
-    assert requests.get(f"{live_region.url('zj')}/api/v1/health", timeout=5).json()["status"] == "ok"
+    wait_for(
+        lambda: official.get(f"/cases/{number}").status_code == 200,
+        what="delivery with the hub down",
+    )
+    assert (
+        requests.get(f"{live_region.url('zj')}/api/v1/health", timeout=5).json()["status"] == "ok"
+    )
     live_region.start("hub", worker=False)
 
-    serial = requests.get(f"{live_region.url('zj')}/api/v1/health", timeout=5).json()["configuration_serial"]
+    serial = requests.get(f"{live_region.url('zj')}/api/v1/health", timeout=5).json()[
+        "configuration_serial"
+    ]
     key = json.loads(live_region.manage("sh", "keys", "rotate"))
-    live_region.manage("hub", "node-key-add", "--node", "sh", "--kid", key["kid"], "--public-key", key["public_key"])
-    wait_for(lambda: requests.get(f"{live_region.url('zj')}/api/v1/health", timeout=5)
-             .json()["configuration_serial"] > serial, what="zj polling the new configuration")
+    live_region.manage(
+        "hub",
+        "node-key-add",
+        "--node",
+        "sh",
+        "--kid",
+        key["kid"],
+        "--public-key",
+        key["public_key"],
+    )
+    wait_for(
+        lambda: (
+            requests.get(f"{live_region.url('zj')}/api/v1/health", timeout=5).json()[
+                "configuration_serial"
+            ]
+            > serial
+        ),
+        what="zj polling the new configuration",
+    )
     # sh now signs with the new key; zj verifies it without any restart
     assert official.post(f"/cases/{number}/accept", {}).status_code == 200
-    wait_for(lambda: clerk.get(f"/cases/{number}").json()["status"] == "accepted", what="event signed with new key")
+    wait_for(
+        lambda: clerk.get(f"/cases/{number}").json()["status"] == "accepted",
+        what="event signed with new key",
+    )
     result = official.post(f"/cases/{number}/approve", {}).json()["result"]
     assert result["signature"]["kid"] == key["kid"]
-    wait_for(lambda: clerk.get(f"/cases/{number}").json()["status"] == "approved", what="approval with new key")
+    wait_for(
+        lambda: clerk.get(f"/cases/{number}").json()["status"] == "approved",
+        what="approval with new key",
+    )

@@ -84,8 +84,9 @@ def test_case_numbers_do_not_collide_under_concurrency():
         try:
             for _ in range(10):
                 results.append(
-                    case_number_allocate(implementation_code=implementation, day=dt.date(2026, 11, 21),
-                                         province="33")
+                    case_number_allocate(
+                        implementation_code=implementation, day=dt.date(2026, 11, 21), province="33"
+                    )
                 )
         except BaseException as exc:  # noqa: BLE001 — surfaced below
             errors.append(exc)

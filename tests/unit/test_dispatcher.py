@@ -43,7 +43,9 @@ def test_unreachable_peer_keeps_message_pending_with_backoff(region):
     assert dispatch_once() == 2
     rows = list(OutboxMessage.objects.order_by("seq"))
     assert [r.seq for r in rows] == [1, 2]
-    assert all(r.status == "pending" and r.attempts == 1 and "transport" in r.last_error for r in rows)
+    assert all(
+        r.status == "pending" and r.attempts == 1 and "transport" in r.last_error for r in rows
+    )
     assert all(r.next_attempt_at > timezone.now() for r in rows)
     assert dispatch_once() == 0  # not due yet
     OutboxMessage.objects.update(next_attempt_at=timezone.now() - dt.timedelta(seconds=1))

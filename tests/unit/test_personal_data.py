@@ -8,7 +8,12 @@ import pytest
 
 from tests.factories import id_number
 from tongban.cases.services import person_upsert
-from tongban.identity.masking import MaskPersonalIdentifiersFilter, mask_id_number, mask_phone, mask_text
+from tongban.identity.masking import (
+    MaskPersonalIdentifiersFilter,
+    mask_id_number,
+    mask_phone,
+    mask_text,
+)
 from tongban.identity.models import Person
 from tongban.identity.pii import blind_index, decrypt_identifier, reset_key_cache
 from tongban.identity.services import pii_reencrypt_all
@@ -22,7 +27,9 @@ def test_masks():
 
 
 def test_log_filter_masks_messages():
-    record = logging.LogRecord("x", logging.INFO, "f", 1, "id=%s tel=%s", ("33042119900307123X", "13905731234"), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, "f", 1, "id=%s tel=%s", ("33042119900307123X", "13905731234"), None
+    )
     MaskPersonalIdentifiersFilter().filter(record)
     assert record.getMessage() == "id=3304**********123X tel=139****1234"
 

@@ -8,7 +8,7 @@ import datetime as dt
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from tongban.cases import documents, selectors, services
 from tongban.cases.materials import IncomingFile, material_read
@@ -151,9 +151,12 @@ def _decode(materials: list[MaterialIn]) -> list[IncomingFile]:
             content = base64.b64decode(m.content_base64, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise DomainError(
-                "bad_encoding", _("材料 %(code)s 的内容不是有效的 Base64") % {"code": m.material_code}
+                "bad_encoding",
+                _("材料 %(code)s 的内容不是有效的 Base64") % {"code": m.material_code},
             ) from exc
-        files.append(IncomingFile(material_code=m.material_code, filename=m.filename, content=content))
+        files.append(
+            IncomingFile(material_code=m.material_code, filename=m.filename, content=content)
+        )
     return files
 
 
@@ -168,15 +171,29 @@ def case_create(request, payload: CaseCreateIn):
         form_data=payload.form,
         files=_decode(payload.materials),
     )
-    return 201, case_detail_dict(selectors.case_detail(access_for(request.user), case.number))
+    return Status(
+        201, case_detail_dict(selectors.case_detail(access_for(request.user), case.number))
+    )
 
 
 @router.get("", response=CaseList, summary="办件列表（按调用者权限范围）")
-def case_list(request, status: str = "", perspective: str = "", q: str = "",
-              worklist: bool = False, limit: int = 50, offset: int = 0):
+def case_list(
+    request,
+    status: str = "",
+    perspective: str = "",
+    q: str = "",
+    worklist: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+):
     rows, total = selectors.case_list(
-        access_for(request.user), status=status, perspective=perspective, query=q,
-        worklist=worklist, limit=max(1, min(limit, 200)), offset=max(offset, 0),
+        access_for(request.user),
+        status=status,
+        perspective=perspective,
+        query=q,
+        worklist=worklist,
+        limit=max(1, min(limit, 200)),
+        offset=max(offset, 0),
     )
     return {"count": total, "results": [case_summary_dict(c) for c in rows]}
 
@@ -192,20 +209,28 @@ def _after(request, case) -> dict:
 
 @router.post("/{number}/accept", response={200: CaseDetail, **ERRORS}, summary="受理")
 def case_accept(request, number: str, payload: NoteIn):
-    return _after(request, services.case_accept(user=request.user, number=number, note=payload.note))
+    return _after(
+        request, services.case_accept(user=request.user, number=number, note=payload.note)
+    )
 
 
 @router.post("/{number}/refuse", response={200: CaseDetail, **ERRORS}, summary="不予受理")
 def case_refuse(request, number: str, payload: ReasonIn):
-    return _after(request, services.case_refuse(user=request.user, number=number, reason=payload.reason))
+    return _after(
+        request, services.case_refuse(user=request.user, number=number, reason=payload.reason)
+    )
 
 
-@router.post("/{number}/request-supplements", response={200: CaseDetail, **ERRORS}, summary="一次性告知补正")
+@router.post(
+    "/{number}/request-supplements", response={200: CaseDetail, **ERRORS}, summary="一次性告知补正"
+)
 def case_request_supplements(request, number: str, payload: SupplementRequestIn):
     return _after(
         request,
         services.case_request_supplements(
-            user=request.user, number=number, missing=[m.dict() for m in payload.missing],
+            user=request.user,
+            number=number,
+            missing=[m.dict() for m in payload.missing],
             note=payload.note,
         ),
     )
@@ -215,30 +240,43 @@ def case_request_supplements(request, number: str, payload: SupplementRequestIn)
 def case_supply(request, number: str, payload: SupplyIn):
     return _after(
         request,
-        services.case_supply(user=request.user, number=number, files=_decode(payload.materials),
-                             note=payload.note),
+        services.case_supply(
+            user=request.user, number=number, files=_decode(payload.materials), note=payload.note
+        ),
     )
 
 
-@router.post("/{number}/approve", response={200: CaseDetail, **ERRORS}, summary="准予许可（出具结果）")
+@router.post(
+    "/{number}/approve", response={200: CaseDetail, **ERRORS}, summary="准予许可（出具结果）"
+)
 def case_approve(request, number: str, payload: NoteIn):
-    return _after(request, services.case_approve(user=request.user, number=number, note=payload.note))
+    return _after(
+        request, services.case_approve(user=request.user, number=number, note=payload.note)
+    )
 
 
 @router.post("/{number}/deny", response={200: CaseDetail, **ERRORS}, summary="不予许可")
 def case_deny(request, number: str, payload: ReasonIn):
-    return _after(request, services.case_deny(user=request.user, number=number, reason=payload.reason))
+    return _after(
+        request, services.case_deny(user=request.user, number=number, reason=payload.reason)
+    )
 
 
 @router.get("/{number}/materials/{material_id}", response={404: ErrorOut}, summary="下载材料")
 def case_material_download(request, number: str, material_id: int):
     material = selectors.case_material(access_for(request.user), number, material_id)
     response = HttpResponse(material_read(material.storage_path), content_type=material.media_type)
-    response["Content-Disposition"] = f'attachment; filename="{material.material_code}-{material.sm3[:8]}"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="{material.material_code}-{material.sm3[:8]}"'
+    )
     return response
 
 
-@router.get("/{number}/documents/{kind}.pdf", response={404: ErrorOut}, summary="受理回执 / 办结通知 / 结果 PDF")
+@router.get(
+    "/{number}/documents/{kind}.pdf",
+    response={404: ErrorOut},
+    summary="受理回执 / 办结通知 / 结果 PDF",
+)
 def case_document(request, number: str, kind: str):
     case = selectors.case_detail(access_for(request.user), number)
     pdf = documents.render(case, kind)

@@ -80,7 +80,14 @@ class _Page:
         for r, row in enumerate(matrix):
             for col, dark in enumerate(row):
                 if dark:
-                    self.c.rect(x + (col + 4) * cell, y + size - (r + 5) * cell, cell, cell, stroke=0, fill=1)
+                    self.c.rect(
+                        x + (col + 4) * cell,
+                        y + size - (r + 5) * cell,
+                        cell,
+                        cell,
+                        stroke=0,
+                        fill=1,
+                    )
 
     def bytes(self) -> bytes:
         self.c.showPage()
@@ -108,7 +115,9 @@ def _acceptance(case: Case) -> bytes:
         deadline += "（按周末推算，待节假日安排公布后校准）"
     page.row("承诺办结期限", deadline)
     page.row("已收材料", "；".join(f"{m.name}（SM3 {m.sm3[:12]}…）" for m in case.materials.all()))
-    page.note(f"本回执由通办平台生成于 {_fmt(timezone.now())}。凭办件编号可在收件地或办理地查询进度。")
+    page.note(
+        f"本回执由通办平台生成于 {_fmt(timezone.now())}。凭办件编号可在收件地或办理地查询进度。"
+    )
     return page.bytes()
 
 
@@ -152,8 +161,12 @@ def _result(case: Case) -> bytes:
     page.row("签发时间", doc.get("issued_at", ""))
     page.row("签名", f"{result.signature.get('alg')} / {result.signature.get('kid')}", size=9)
     digest = sm3_hex(canonical_json(doc))
-    page.qr(f"TONGBAN-RESULT:{case.number}:{doc.get('issuer', {}).get('node', '')}:{digest}",
-            page.width - 70 * mm, 25 * mm, 45 * mm)
+    page.qr(
+        f"TONGBAN-RESULT:{case.number}:{doc.get('issuer', {}).get('node', '')}:{digest}",
+        page.width - 70 * mm,
+        25 * mm,
+        45 * mm,
+    )
     page.note(f"SM3 {digest}")
     return page.bytes()
 

@@ -11,11 +11,11 @@ from tongban.cases.materials import CheckedFile
 from tongban.cases.models import Case, CaseResult, CaseStatus
 from tongban.cases.services import (
     Actor,
-    status_record,
     deadline_clock_start,
-    materials_attach,
     local_date,
+    materials_attach,
     person_upsert,
+    status_record,
 )
 from tongban.catalog.models import Implementation
 from tongban.directory.signing import peer_public_key
@@ -28,7 +28,9 @@ from tongban.identity.pii import blind_index, encrypt_identifier
 
 def _actor(raw: dict, sender: str) -> Actor:
     raw = raw if isinstance(raw, dict) else {}
-    return Actor(name=str(raw.get("name", ""))[:64], place=str(raw.get("place", ""))[:128], node=sender)
+    return Actor(
+        name=str(raw.get("name", ""))[:64], place=str(raw.get("place", ""))[:128], node=sender
+    )
 
 
 def _files(refs: list[dict], blobs: dict[str, bytes]) -> list[CheckedFile]:
@@ -98,14 +100,25 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
     deadline_clock_start(case, local_date(now))
     case.save()
     person_upsert(
-        name=case.applicant_name, id_number=str(applicant.get("id_number", "")),
-        phone=str(applicant.get("phone", "")), home_node=sender,
+        name=case.applicant_name,
+        id_number=str(applicant.get("id_number", "")),
+        phone=str(applicant.get("phone", "")),
+        home_node=sender,
     )
-    materials_attach(case, _files(data.get("materials", []), envelope.blobs), source="submission",
-                     at=submitted_at)
-    status_record(case, to_status=CaseStatus.SUBMITTED, actor=_actor(data.get("actor"), sender),
-            occurred_at=submitted_at, from_status="",
-            details={"received_from": sender, "materials": len(data.get("materials", []))})
+    materials_attach(
+        case,
+        _files(data.get("materials", []), envelope.blobs),
+        source="submission",
+        at=submitted_at,
+    )
+    status_record(
+        case,
+        to_status=CaseStatus.SUBMITTED,
+        actor=_actor(data.get("actor"), sender),
+        occurred_at=submitted_at,
+        from_status="",
+        details={"received_from": sender, "materials": len(data.get("materials", []))},
+    )
 
 
 @inbox_handler("case.supplement")
@@ -113,8 +126,11 @@ def case_supplement_received(envelope: VerifiedEnvelope) -> None:
     body = envelope.signed["body"]
     sender = envelope.signed["sender"]
     case = (
-        Case.objects.select_for_update(of=("self",)).select_related("item")
-        .filter(number=envelope.signed["correlation"], perspective="handling", receiving_node=sender)
+        Case.objects.select_for_update(of=("self",))
+        .select_related("item")
+        .filter(
+            number=envelope.signed["correlation"], perspective="handling", receiving_node=sender
+        )
         .first()
     )
     if case is None:
@@ -124,9 +140,14 @@ def case_supplement_received(envelope: VerifiedEnvelope) -> None:
     occurred_at = parse_time(body.get("occurred_at"))
     files = _files(body.get("materials", []), envelope.blobs)
     materials_attach(case, files, source="supplement", at=occurred_at)
-    status_record(case, to_status=CaseStatus.SUBMITTED, actor=_actor(body.get("actor"), sender),
-            occurred_at=occurred_at, reason=str(body.get("note", ""))[:2000],
-            details={"supplied": body.get("materials", [])})
+    status_record(
+        case,
+        to_status=CaseStatus.SUBMITTED,
+        actor=_actor(body.get("actor"), sender),
+        occurred_at=occurred_at,
+        reason=str(body.get("note", ""))[:2000],
+        details={"supplied": body.get("materials", [])},
+    )
     case.status = CaseStatus.SUBMITTED
     case.status_changed_at = timezone.now()
     deadline_clock_start(case, local_date(timezone.now()))
@@ -174,9 +195,15 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
                 "issued_at": parse_time(result["document"].get("issued_at")),
             },
         )
-    status_record(case, to_status=to_status, actor=_actor(body.get("actor"), sender),
-            occurred_at=occurred_at, reason=str(body.get("reason", ""))[:2000],
-            details=details, from_status=case.status)
+    status_record(
+        case,
+        to_status=to_status,
+        actor=_actor(body.get("actor"), sender),
+        occurred_at=occurred_at,
+        reason=str(body.get("reason", ""))[:2000],
+        details=details,
+        from_status=case.status,
+    )
     case.status = to_status
     case.status_changed_at = timezone.now()
     if to_status == CaseStatus.ACCEPTED:

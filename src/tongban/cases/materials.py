@@ -49,7 +49,8 @@ def material_check(*, material, upload: IncomingFile) -> CheckedFile:
     if len(upload.content) > limit:
         raise DomainError(
             "file_too_large",
-            _("材料“%(name)s”超过大小上限 %(mb)s MB") % {"name": material.name, "mb": limit // (1024 * 1024)},
+            _("材料“%(name)s”超过大小上限 %(mb)s MB")
+            % {"name": material.name, "mb": limit // (1024 * 1024)},
             status=413,
         )
     media_type = sniff_media_type(upload.content)
@@ -57,13 +58,16 @@ def material_check(*, material, upload: IncomingFile) -> CheckedFile:
     if media_type not in allowed:
         raise DomainError(
             "file_type_not_accepted",
-            _("材料“%(name)s”只接受 %(types)s 文件") % {
+            _("材料“%(name)s”只接受 %(types)s 文件")
+            % {
                 "name": material.name,
                 "types": "/".join(t.upper() for t in material.file_types),
             },
             status=415,
         )
-    filename = os.path.basename(upload.filename or "")[:150] or f"{material.code}.{EXTENSIONS[media_type]}"
+    filename = (
+        os.path.basename(upload.filename or "")[:150] or f"{material.code}.{EXTENSIONS[media_type]}"
+    )
     return CheckedFile(
         material_code=material.code,
         name=material.name,

@@ -130,6 +130,9 @@ class CaseStatusChange(models.Model):
         verbose_name = _("状态记录")
         verbose_name_plural = _("状态记录")
 
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.from_status or '—'} → {self.to_status}"
+
 
 class CaseMaterial(models.Model):
     SOURCE_CHOICES = [("submission", _("申请时提交")), ("supplement", _("补正提交"))]
@@ -150,6 +153,9 @@ class CaseMaterial(models.Model):
         verbose_name = _("申请材料")
         verbose_name_plural = _("申请材料")
 
+    def __str__(self) -> str:
+        return f"{self.material_code} {self.name} ({self.sm3[:12]})"
+
 
 class CaseResult(models.Model):
     """The signed result of an approved case (e.g. a 营业执照 record)."""
@@ -164,6 +170,9 @@ class CaseResult(models.Model):
         verbose_name = _("办理结果")
         verbose_name_plural = _("办理结果")
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.case_id}"
+
 
 class CaseNumberCounter(models.Model):
     """Allocation table for race-free case numbers (one row per prefix and day)."""
@@ -171,12 +180,18 @@ class CaseNumberCounter(models.Model):
     prefix = models.CharField(max_length=64, unique=True)
     last = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.prefix}: {self.last}"
+
 
 class CreditCodeCounter(models.Model):
     """Allocation table for new 统一社会信用代码 per registration region."""
 
     region = models.CharField(max_length=6, unique=True)
     last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.region}: {self.last}"
 
 
 class HolidayYear(models.Model):
@@ -191,3 +206,6 @@ class HolidayYear(models.Model):
     class Meta:
         verbose_name = _("法定节假日安排")
         verbose_name_plural = _("法定节假日安排")
+
+    def __str__(self) -> str:
+        return str(self.year)

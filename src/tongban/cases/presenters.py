@@ -102,8 +102,12 @@ def case_detail_dict(case: Case) -> dict:
             for h in case.history.all()
         ],
         "result": (
-            {"kind": result.kind, "document": result.document, "signature": result.signature,
-             "issued_at": result.issued_at.isoformat()}
+            {
+                "kind": result.kind,
+                "document": result.document,
+                "signature": result.signature,
+                "issued_at": result.issued_at.isoformat(),
+            }
             if result
             else None
         ),

@@ -24,15 +24,23 @@ def cases_visible_to(access: Access) -> QuerySet[Case]:
     if access.clerk_windows:
         scope |= Q(receiving_window_id__in=access.clerk_windows)
     if access.view_orgs:
-        scope |= Q(handling_organization_id__in=access.view_orgs, perspective__in=("handling", "local"))
+        scope |= Q(
+            handling_organization_id__in=access.view_orgs, perspective__in=("handling", "local")
+        )
     if access.person_index:
         scope |= Q(applicant_id_index=access.person_index)
     return Case.objects.filter(scope)
 
 
 def case_list(
-    access: Access, *, status: str = "", perspective: str = "", query: str = "",
-    worklist: bool = False, limit: int = 50, offset: int = 0,
+    access: Access,
+    *,
+    status: str = "",
+    perspective: str = "",
+    query: str = "",
+    worklist: bool = False,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[Case], int]:
     cases = cases_visible_to(access)
     if worklist:

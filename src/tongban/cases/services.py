@@ -59,8 +59,16 @@ def _province(node_id: str) -> str:
     return (node.region[:2] if node and node.region else "00").ljust(2, "0")
 
 
-def status_record(case: Case, *, to_status: str, actor: Actor, occurred_at: dt.datetime,
-            reason: str = "", details: dict | None = None, from_status: str | None = None) -> None:
+def status_record(
+    case: Case,
+    *,
+    to_status: str,
+    actor: Actor,
+    occurred_at: dt.datetime,
+    reason: str = "",
+    details: dict | None = None,
+    from_status: str | None = None,
+) -> None:
     CaseStatusChange.objects.create(
         case=case,
         from_status=case.status if from_status is None else from_status,
@@ -102,14 +110,25 @@ def materials_attach(case: Case, files: list[CheckedFile], *, source: str, at: d
 
 def _material_refs(files: list[CheckedFile]) -> list[dict]:
     return [
-        {"material_code": f.material_code, "name": f.name, "filename": f.filename,
-         "media_type": f.media_type, "size": len(f.content), "sm3": f.sm3}
+        {
+            "material_code": f.material_code,
+            "name": f.name,
+            "filename": f.filename,
+            "media_type": f.media_type,
+            "size": len(f.content),
+            "sm3": f.sm3,
+        }
         for f in files
     ]
 
 
-def _check_uploads(item: ServiceItem, uploads: list[IncomingFile], *, require_all: bool,
-                   only_codes: set[str] | None = None) -> list[CheckedFile]:
+def _check_uploads(
+    item: ServiceItem,
+    uploads: list[IncomingFile],
+    *,
+    require_all: bool,
+    only_codes: set[str] | None = None,
+) -> list[CheckedFile]:
     materials = {m.code: m for m in item.materials.all()}
     checked = []
     for upload in uploads:
@@ -155,8 +174,11 @@ def person_upsert(*, name: str, id_number: str, phone: str = "", home_node: str 
     person = Person.objects.filter(id_number_index=index).first()
     if person is None:
         return Person.objects.create(
-            name=name, id_number_encrypted=encrypt_identifier(id_number), id_number_index=index,
-            phone_encrypted=encrypt_identifier(phone), home_node=home_node,
+            name=name,
+            id_number_encrypted=encrypt_identifier(id_number),
+            id_number_index=index,
+            phone_encrypted=encrypt_identifier(phone),
+            home_node=home_node,
         )
     if phone and not person.phone_encrypted:
         person.phone_encrypted = encrypt_identifier(phone)
@@ -179,17 +201,21 @@ def case_submit_at_window(
 ) -> Case:
     """A clerk records an in-person application and sends it to the deciding authority."""
     access = access_for(user)
-    window = Window.objects.select_related("organization").filter(
-        code=window_code, node__node_id=settings.TONGBAN_NODE, active=True
-    ).first()
+    window = (
+        Window.objects.select_related("organization")
+        .filter(code=window_code, node__node_id=settings.TONGBAN_NODE, active=True)
+        .first()
+    )
     if window is None or window.pk not in access.clerk_windows:
         raise PermissionDenied(_("您不是该窗口的受理人员"))
     item = ServiceItem.objects.filter(basic_code=item_code, active=True).first()
     if item is None:
         raise NotFound(_("事项不存在"))
-    implementation = Implementation.objects.select_related("organization__node").filter(
-        item=item, organization_id=organization_code, organization__active=True
-    ).first()
+    implementation = (
+        Implementation.objects.select_related("organization__node")
+        .filter(item=item, organization_id=organization_code, organization__active=True)
+        .first()
+    )
     if implementation is None:
         raise DomainError("no_such_implementation", _("所选机构不办理该事项"))
     person = _clean_applicant(applicant)
@@ -246,8 +272,14 @@ def case_submit_at_window(
         case.save()
         person_upsert(name=person["name"], id_number=person["id_number"], phone=person["phone"])
         materials_attach(case, checked, source="submission", at=now)
-        status_record(case, to_status=CaseStatus.SUBMITTED, actor=actor, occurred_at=now, from_status="",
-                details={"materials": len(checked)})
+        status_record(
+            case,
+            to_status=CaseStatus.SUBMITTED,
+            actor=actor,
+            occurred_at=now,
+            from_status="",
+            details={"materials": len(checked)},
+        )
         if case.perspective == "origin":
             outbox_enqueue(
                 type="case.submit",
@@ -262,8 +294,11 @@ def case_submit_at_window(
                         "organization": org.code,
                         "channel": "window",
                         "window": {"code": window.code, "name": window.name},
-                        "applicant": {"name": person["name"], "id_number": person["id_number"],
-                                      "phone": person["phone"]},
+                        "applicant": {
+                            "name": person["name"],
+                            "id_number": person["id_number"],
+                            "phone": person["phone"],
+                        },
                         "form": cleaned,
                         "materials": _material_refs(checked),
                         "submitted_at": iso(now),
@@ -313,8 +348,16 @@ def _check_transition(case: Case, action: str) -> str:
     return target
 
 
-def _announce(case: Case, *, event: str, from_status: str, actor: Actor, occurred_at: dt.datetime,
-              reason: str = "", details: dict | None = None) -> None:
+def _announce(
+    case: Case,
+    *,
+    event: str,
+    from_status: str,
+    actor: Actor,
+    occurred_at: dt.datetime,
+    reason: str = "",
+    details: dict | None = None,
+) -> None:
     if case.perspective != "handling":
         return
     outbox_enqueue(
@@ -337,8 +380,15 @@ def _announce(case: Case, *, event: str, from_status: str, actor: Actor, occurre
     )
 
 
-def _decide(*, user, number: str, action: str, reason: str = "", details: dict | None = None,
-            before_save=None) -> Case:
+def _decide(
+    *,
+    user,
+    number: str,
+    action: str,
+    reason: str = "",
+    details: dict | None = None,
+    before_save=None,
+) -> Case:
     with transaction.atomic():
         case, actor = _lock_for_official(user, number)
         target = _check_transition(case, action)
@@ -347,7 +397,9 @@ def _decide(*, user, number: str, action: str, reason: str = "", details: dict |
         details = dict(details or {})
         if before_save is not None:
             details.update(before_save(case, actor, now) or {})
-        status_record(case, to_status=target, actor=actor, occurred_at=now, reason=reason, details=details)
+        status_record(
+            case, to_status=target, actor=actor, occurred_at=now, reason=reason, details=details
+        )
         case.status = target
         case.status_changed_at = now
         if target == CaseStatus.ACCEPTED:
@@ -356,8 +408,15 @@ def _decide(*, user, number: str, action: str, reason: str = "", details: dict |
             case.concluded_at = now
             case.decision_reason = reason
         case.save()
-        _announce(case, event=action, from_status=from_status, actor=actor, occurred_at=now,
-                  reason=reason, details=details)
+        _announce(
+            case,
+            event=action,
+            from_status=from_status,
+            actor=actor,
+            occurred_at=now,
+            reason=reason,
+            details=details,
+        )
     return case
 
 
@@ -377,8 +436,9 @@ def case_accept(*, user, number: str, note: str = "") -> Case:
 
 def case_refuse(*, user, number: str, reason: str) -> Case:
     """不予受理 (reason required)."""
-    return _decide(user=user, number=number, action="refuse",
-                   reason=_required_reason(reason, _("不予受理")))
+    return _decide(
+        user=user, number=number, action="refuse", reason=_required_reason(reason, _("不予受理"))
+    )
 
 
 def case_request_supplements(*, user, number: str, missing: list[dict], note: str = "") -> Case:
@@ -404,14 +464,16 @@ def case_request_supplements(*, user, number: str, missing: list[dict], note: st
         case.supplement_request = {"missing": cleaned, "note": note, "requested_at": iso(now)}
         return {"missing": cleaned}
 
-    return _decide(user=user, number=number, action="request_supplements", reason=note,
-                   before_save=remember)
+    return _decide(
+        user=user, number=number, action="request_supplements", reason=note, before_save=remember
+    )
 
 
 def case_deny(*, user, number: str, reason: str) -> Case:
     """不予许可 (reason required)."""
-    return _decide(user=user, number=number, action="deny",
-                   reason=_required_reason(reason, _("不予许可")))
+    return _decide(
+        user=user, number=number, action="deny", reason=_required_reason(reason, _("不予许可"))
+    )
 
 
 def _result_document(case: Case, now: dt.datetime) -> tuple[str, dict]:
@@ -451,8 +513,13 @@ def case_approve(*, user, number: str, note: str = "") -> Case:
         )
         return {"result": {"kind": kind, "document": document, "signature": signature}}
 
-    return _decide(user=user, number=number, action="approve", reason=(note or "").strip()[:2000],
-                   before_save=issue)
+    return _decide(
+        user=user,
+        number=number,
+        action="approve",
+        reason=(note or "").strip()[:2000],
+        before_save=issue,
+    )
 
 
 # --- supplements at the receiving window ------------------------------------------
@@ -480,12 +547,19 @@ def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "")
             raise DomainError("missing_materials", _("请上传补正材料"))
         checked = _check_uploads(case.item, files, require_all=False)
         now = timezone.now()
-        actor = Actor(name=access.display_name, place=case.receiving_window_name,
-                      node=settings.TONGBAN_NODE)
+        actor = Actor(
+            name=access.display_name, place=case.receiving_window_name, node=settings.TONGBAN_NODE
+        )
         note = (note or "").strip()[:2000]
         materials_attach(case, checked, source="supplement", at=now)
-        status_record(case, to_status=CaseStatus.SUBMITTED, actor=actor, occurred_at=now, reason=note,
-                details={"supplied": _material_refs(checked)})
+        status_record(
+            case,
+            to_status=CaseStatus.SUBMITTED,
+            actor=actor,
+            occurred_at=now,
+            reason=note,
+            details={"supplied": _material_refs(checked)},
+        )
         case.status = CaseStatus.SUBMITTED
         case.status_changed_at = now
         if case.perspective == "local":
@@ -496,8 +570,13 @@ def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "")
                 type="case.supplement",
                 recipient=case.handling_node,
                 correlation=case.number,
-                body={"number": case.number, "materials": _material_refs(checked), "note": note,
-                      "occurred_at": iso(now), "actor": actor.as_dict()},
+                body={
+                    "number": case.number,
+                    "materials": _material_refs(checked),
+                    "note": note,
+                    "occurred_at": iso(now),
+                    "actor": actor.as_dict(),
+                },
                 blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
             )
     return case

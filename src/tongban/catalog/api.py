@@ -73,12 +73,22 @@ def _summary(item) -> dict:
 
 
 @router.get("/items", response=ItemList, summary="事项检索（中文全文）")
-def item_list(request, q: str = "", audience: str = "", area: str = "", mode: str = "",
-              limit: int = 50, offset: int = 0):
+def item_list(
+    request,
+    q: str = "",
+    audience: str = "",
+    area: str = "",
+    mode: str = "",
+    limit: int = 50,
+    offset: int = 0,
+):
     items = selectors.item_search(query=q, audience=audience, area=area, mode=mode)
     limit = max(1, min(limit, 200))
     offset = max(offset, 0)
-    return {"count": items.count(), "results": [_summary(i) for i in items[offset : offset + limit]]}
+    return {
+        "count": items.count(),
+        "results": [_summary(i) for i in items[offset : offset + limit]],
+    }
 
 
 @router.get("/items/{basic_code}", response=ItemDetail, summary="事项详情")
@@ -95,13 +105,24 @@ def item_get(request, basic_code: str):
         "keywords": item.keywords,
         "form": item.form_schema,
         "materials": [
-            {"code": m.code, "name": m.name, "required": m.required, "file_types": m.file_types,
-             "max_size_mb": m.max_size_mb, "licence_type": m.licence_type}
+            {
+                "code": m.code,
+                "name": m.name,
+                "required": m.required,
+                "file_types": m.file_types,
+                "max_size_mb": m.max_size_mb,
+                "licence_type": m.licence_type,
+            }
             for m in item.materials.all()
         ],
         "implementations": [
-            {"code": i.code, "region": i.region, "organization": i.organization.code,
-             "organization_name": i.organization.name, "node": i.organization.node.node_id}
+            {
+                "code": i.code,
+                "region": i.region,
+                "organization": i.organization.code,
+                "organization_name": i.organization.name,
+                "node": i.organization.node.node_id,
+            }
             for i in item.implementations.all()
         ],
         "release": item.release.version if item.release_id else "",

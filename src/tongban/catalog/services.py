@@ -129,7 +129,11 @@ def catalog_sync(*, session: requests.Session | None = None) -> Release | None:
     if not wanted:
         return None
     current = Release.objects.filter(current=True).first()
-    if current is not None and current.version == wanted["release"] and current.sm3 == wanted["sm3"]:
+    if (
+        current is not None
+        and current.version == wanted["release"]
+        and current.sm3 == wanted["sm3"]
+    ):
         return None
     http = session or requests
     response = http.get(

@@ -35,7 +35,11 @@ def health(request):
     except Exception:  # noqa: BLE001 — reported, not raised
         database = "unavailable"
     model = ConfigurationPublication if settings.TONGBAN_ROLE == "hub" else CachedConfiguration
-    config = model.objects.order_by("-serial").only("serial", "expires_at").first() if database == "ok" else None
+    config = (
+        model.objects.order_by("-serial").only("serial", "expires_at").first()
+        if database == "ok"
+        else None
+    )
     status = "ok"
     if database != "ok":
         status = "degraded"

@@ -132,6 +132,9 @@ class ConfigurationPublication(models.Model):
         verbose_name = _("全局配置发布")
         verbose_name_plural = _("全局配置发布")
 
+    def __str__(self) -> str:
+        return f"serial {self.serial}"
+
 
 class CachedConfiguration(models.Model):
     """Node side: the last verified global configuration received from the hub."""
@@ -147,6 +150,9 @@ class CachedConfiguration(models.Model):
         verbose_name = _("缓存的全局配置")
         verbose_name_plural = _("缓存的全局配置")
 
+    def __str__(self) -> str:
+        return f"serial {self.serial}"
+
 
 class ConfigurationPoll(models.Model):
     """Node side: outcome of the latest poll of the hub (one row)."""
@@ -154,3 +160,6 @@ class ConfigurationPoll(models.Model):
     last_attempt_at = models.DateTimeField(null=True)
     last_success_at = models.DateTimeField(null=True)
     last_error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"poll at {self.last_attempt_at}"

@@ -51,7 +51,13 @@ def _parse(value: str | None) -> dt.datetime | None:
 
 @transaction.atomic
 def node_register(
-    *, node_id: str, name: str, base_url: str, app_name: str = "", region: str = "", role: str = "node"
+    *,
+    node_id: str,
+    name: str,
+    base_url: str,
+    app_name: str = "",
+    region: str = "",
+    role: str = "node",
 ) -> Node:
     node, _ = Node.objects.update_or_create(
         node_id=node_id,
@@ -69,7 +75,11 @@ def node_register(
 
 @transaction.atomic
 def node_key_add(
-    *, node_id: str, kid: str, public_key: str, not_before: dt.datetime | None = None,
+    *,
+    node_id: str,
+    kid: str,
+    public_key: str,
+    not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
 ) -> NodeKey:
     sm2.load_public_key(public_key)  # raises KeyFormatError on garbage
@@ -94,7 +104,13 @@ def node_key_revoke(*, kid: str) -> None:
 
 @transaction.atomic
 def organization_upsert(
-    *, code: str, name: str, region: str, node_id: str, short_name: str = "", kind: str = "",
+    *,
+    code: str,
+    name: str,
+    region: str,
+    node_id: str,
+    short_name: str = "",
+    kind: str = "",
     sample: bool = False,
 ) -> Organization:
     if not uscc.is_valid(code):
@@ -116,7 +132,13 @@ def organization_upsert(
 
 @transaction.atomic
 def window_upsert(
-    *, code: str, name: str, node_id: str, region: str, organization_code: str, address: str = "",
+    *,
+    code: str,
+    name: str,
+    node_id: str,
+    region: str,
+    organization_code: str,
+    address: str = "",
     sample: bool = False,
 ) -> Window:
     window, _ = Window.objects.update_or_create(
@@ -141,13 +163,22 @@ def directory_load_seed() -> tuple[int, int]:
     windows = json.loads((DATA_DIR / "windows.json").read_text(encoding="utf-8"))
     for o in orgs:
         organization_upsert(
-            code=o["code"], name=o["name"], region=o["region"], node_id=o["node"],
-            short_name=o.get("short_name", ""), kind=o.get("kind", ""), sample=o.get("sample", False),
+            code=o["code"],
+            name=o["name"],
+            region=o["region"],
+            node_id=o["node"],
+            short_name=o.get("short_name", ""),
+            kind=o.get("kind", ""),
+            sample=o.get("sample", False),
         )
     for w in windows:
         window_upsert(
-            code=w["code"], name=w["name"], node_id=w["node"], region=w["region"],
-            organization_code=w["organization"], address=w.get("address", ""),
+            code=w["code"],
+            name=w["name"],
+            node_id=w["node"],
+            region=w["region"],
+            organization_code=w["organization"],
+            address=w.get("address", ""),
             sample=w.get("sample", False),
         )
     return len(orgs), len(windows)
@@ -216,7 +247,11 @@ def configuration_document(*, serial: int, issued_at: dt.datetime, expires_at: d
             for w in Window.objects.select_related("node", "organization").order_by("code")
         ],
         "catalog": (
-            {"release": release.version, "sm3": release.sm3, "path": f"/api/v1/catalog/releases/{release.version}"}
+            {
+                "release": release.version,
+                "sm3": release.sm3,
+                "path": f"/api/v1/catalog/releases/{release.version}",
+            }
             if release
             else None
         ),

@@ -30,7 +30,9 @@ def inbox(request):
     except (ValueError, UnicodeDecodeError):
         envelope = None
     result = inbox_receive(envelope=envelope)
-    return JsonResponse(result.body, status=result.http_status, json_dumps_params={"ensure_ascii": False})
+    return JsonResponse(
+        result.body, status=result.http_status, json_dumps_params={"ensure_ascii": False}
+    )
 
 
 class OutboxOut(Schema):
@@ -50,7 +52,12 @@ class OutboxOut(Schema):
     response_in_at: dt.datetime | None
 
 
-@router.get("/exchange/outbox", auth=api_auth, response=list[OutboxOut], summary="发件箱与投递记录（节点管理员）")
+@router.get(
+    "/exchange/outbox",
+    auth=api_auth,
+    response=list[OutboxOut],
+    summary="发件箱与投递记录（节点管理员）",
+)
 def outbox(request, status: str = "", limit: int = 100):
     if not access_for(request.user).node_admin:
         raise PermissionDenied(_("仅节点管理员可查看"))

@@ -62,7 +62,9 @@ def _record_failure(message: OutboxMessage, error: str) -> None:
         m.next_attempt_at = timezone.now() + backoff_delay(m.attempts)
         m.leased_until = None
         m.save(update_fields=["attempts", "last_error", "next_attempt_at", "leased_until"])
-    log.info("delivery of %s to %s failed (attempt %s): %s", m.message_id, m.recipient, m.attempts, error)
+    log.info(
+        "delivery of %s to %s failed (attempt %s): %s", m.message_id, m.recipient, m.attempts, error
+    )
 
 
 def outbox_deliver(message: OutboxMessage, *, session: requests.Session | None = None) -> str:
@@ -89,8 +91,10 @@ def outbox_deliver(message: OutboxMessage, *, session: requests.Session | None =
         return "pending"
     try:
         signed = receipt_verify(
-            response.json(), expected_sender=message.recipient,
-            message_id=message.message_id, request_sm3=message.request_sm3,
+            response.json(),
+            expected_sender=message.recipient,
+            message_id=message.message_id,
+            request_sm3=message.request_sm3,
         )
     except ValueError as exc:
         _record_failure(message, f"HTTP {response.status_code}, unusable receipt: {exc}")
@@ -118,8 +122,13 @@ def outbox_deliver(message: OutboxMessage, *, session: requests.Session | None =
         m.response_in_at = response_in_at
         m.save()
         message_log_append(
-            direction="in", kind="receipt", message_id=m.message_id, peer=m.recipient,
-            type="receipt", code=signed.get("code", ""), content=canonical_json(signed),
+            direction="in",
+            kind="receipt",
+            message_id=m.message_id,
+            peer=m.recipient,
+            type="receipt",
+            code=signed.get("code", ""),
+            content=canonical_json(signed),
         )
         run_delivery_hooks(m, signed)
     if m.status == "rejected":

@@ -115,7 +115,9 @@ def envelope_build(
         "subject": subject,
         "purpose": purpose,
         "body": body,
-        "blobs": [{"sm3": b.sm3, "size": len(b.content), "media_type": b.media_type} for b in blobs],
+        "blobs": [
+            {"sm3": b.sm3, "size": len(b.content), "media_type": b.media_type} for b in blobs
+        ],
     }
     return {
         "signed": signed,
@@ -136,8 +138,17 @@ class VerifiedEnvelope:
 
 
 _REQUIRED = {
-    "v": int, "id": str, "type": str, "sender": str, "recipient": str, "issued_at": str,
-    "expires_at": str, "correlation": str, "seq": int, "body": dict, "blobs": list,
+    "v": int,
+    "id": str,
+    "type": str,
+    "sender": str,
+    "recipient": str,
+    "issued_at": str,
+    "expires_at": str,
+    "correlation": str,
+    "seq": int,
+    "body": dict,
+    "blobs": list,
 }
 
 
@@ -169,11 +180,15 @@ def envelope_verify(envelope: object, *, now: dt.datetime | None = None) -> Veri
 
     valid_until = configuration_valid_until()
     if settings.TONGBAN_ROLE != "hub" and (valid_until is None or valid_until <= now):
-        raise Rejection("configuration_expired", "no current global configuration to verify against")
+        raise Rejection(
+            "configuration_expired", "no current global configuration to verify against"
+        )
     if not Node.objects.filter(node_id=signed["sender"], active=True, role="node").exists():
         raise Rejection("unknown_sender", f"sender {signed['sender']} is not in the directory")
     kid = signature.get("kid")
-    public_key = peer_public_key(signed["sender"], kid, at=issued_at) if isinstance(kid, str) else None
+    public_key = (
+        peer_public_key(signed["sender"], kid, at=issued_at) if isinstance(kid, str) else None
+    )
     if public_key is None:
         raise Rejection("unknown_key", f"key {kid!r} is not a valid key of {signed['sender']}")
     if signature.get("alg") != sm2.ALGORITHM or not isinstance(signature.get("value"), str):
@@ -207,8 +222,14 @@ def envelope_verify(envelope: object, *, now: dt.datetime | None = None) -> Veri
 
 
 def receipt_build(
-    *, in_reply_to: str, request_sm3: str, recipient: str, status: str,
-    received_at: dt.datetime, code: str = "", message: str = "",
+    *,
+    in_reply_to: str,
+    request_sm3: str,
+    recipient: str,
+    status: str,
+    received_at: dt.datetime,
+    code: str = "",
+    message: str = "",
 ) -> dict:
     signed = {
         "v": PROTOCOL_VERSION,
@@ -227,7 +248,9 @@ def receipt_build(
     return {"signed": signed, "signature": sign_detached(canonical_json(signed))}
 
 
-def receipt_verify(receipt: object, *, expected_sender: str, message_id: str, request_sm3: str) -> dict:
+def receipt_verify(
+    receipt: object, *, expected_sender: str, message_id: str, request_sm3: str
+) -> dict:
     """Sender side: the receipt must be signed by the recipient and name our request."""
     if not isinstance(receipt, dict) or not isinstance(receipt.get("signed"), dict):
         raise ValueError("receipt is not an object")

@@ -31,7 +31,13 @@ def _fields(entry: MessageLogEntry) -> dict:
 
 
 def message_log_append(
-    *, direction: str, kind: str, message_id: str, peer: str, type: str, content: bytes,
+    *,
+    direction: str,
+    kind: str,
+    message_id: str,
+    peer: str,
+    type: str,
+    content: bytes,
     code: str = "",
 ) -> MessageLogEntry:
     with transaction.atomic():

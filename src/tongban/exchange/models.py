@@ -53,6 +53,9 @@ class SequenceCounter(models.Model):
             models.UniqueConstraint(fields=["recipient", "correlation"], name="unique_out_sequence")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.recipient}/{self.correlation}: {self.last_seq}"
+
 
 class InboxMessage(models.Model):
     STATUS_CHOICES = [
@@ -96,6 +99,9 @@ class CorrelationCursor(models.Model):
             models.UniqueConstraint(fields=["sender", "correlation"], name="unique_in_cursor")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.sender}/{self.correlation}: {self.last_applied_seq}"
+
 
 class MessageLogEntry(models.Model):
     """Hash-chained log of every envelope, receipt and rejection, in and out."""
@@ -120,9 +126,15 @@ class MessageLogEntry(models.Model):
         verbose_name = _("消息日志")
         verbose_name_plural = _("消息日志")
 
+    def __str__(self) -> str:
+        return f"#{self.position} {self.direction} {self.kind} {self.message_id}"
+
 
 class MessageLogHead(models.Model):
     """One row, locked to append to the chain without races."""
 
     position = models.PositiveBigIntegerField(default=0)
     entry_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"head #{self.position}"

@@ -54,8 +54,14 @@ def outbox_enqueue(
     counter.last_seq += 1
     counter.save(update_fields=["last_seq"])
     envelope = envelope_build(
-        type=type, recipient=recipient, correlation=correlation, seq=counter.last_seq,
-        body=body, subject=subject, purpose=purpose, blobs=blobs,
+        type=type,
+        recipient=recipient,
+        correlation=correlation,
+        seq=counter.last_seq,
+        body=body,
+        subject=subject,
+        purpose=purpose,
+        blobs=blobs,
     )
     signed = envelope["signed"]
     message = OutboxMessage.objects.create(
@@ -69,8 +75,12 @@ def outbox_enqueue(
         next_attempt_at=timezone.now(),
     )
     message_log_append(
-        direction="out", kind="envelope", message_id=message.message_id, peer=recipient,
-        type=type, content=canonical_json(signed),
+        direction="out",
+        kind="envelope",
+        message_id=message.message_id,
+        peer=recipient,
+        type=type,
+        content=canonical_json(signed),
     )
     return message
 
@@ -94,14 +104,29 @@ def _reject(envelope: object, rejection: Rejection, received_at: dt.datetime) ->
     except ValueError:
         req_sm3 = ""
     message_log_append(
-        direction="in", kind="rejection", message_id=message_id, peer=sender,
-        type=str(signed.get("type", ""))[:32], code=rejection.code,
+        direction="in",
+        kind="rejection",
+        message_id=message_id,
+        peer=sender,
+        type=str(signed.get("type", ""))[:32],
+        code=rejection.code,
         content=json.dumps(envelope, ensure_ascii=False, default=str).encode()[:1_000_000],
     )
-    log.warning("rejected envelope %s from %s: %s (%s)", message_id, sender, rejection.code, rejection.message)
+    log.warning(
+        "rejected envelope %s from %s: %s (%s)",
+        message_id,
+        sender,
+        rejection.code,
+        rejection.message,
+    )
     receipt = receipt_build(
-        in_reply_to=message_id, request_sm3=req_sm3, recipient=sender, status="rejected",
-        received_at=received_at, code=rejection.code, message=rejection.message,
+        in_reply_to=message_id,
+        request_sm3=req_sm3,
+        recipient=sender,
+        status="rejected",
+        received_at=received_at,
+        code=rejection.code,
+        message=rejection.message,
     )
     return InboxResult(rejection.http_status, receipt)
 
@@ -143,9 +168,12 @@ def inbox_receive(*, envelope: object) -> InboxResult:
             cursor, _ = CorrelationCursor.objects.select_for_update().get_or_create(
                 sender=signed["sender"], correlation=signed["correlation"]
             )
-            if signed["seq"] <= cursor.last_applied_seq or InboxMessage.objects.filter(
-                sender=signed["sender"], correlation=signed["correlation"], seq=signed["seq"]
-            ).exists():
+            if (
+                signed["seq"] <= cursor.last_applied_seq
+                or InboxMessage.objects.filter(
+                    sender=signed["sender"], correlation=signed["correlation"], seq=signed["seq"]
+                ).exists()
+            ):
                 raise Rejection("replayed", f"sequence {signed['seq']} was already received")
 
             message = InboxMessage(
@@ -160,26 +188,39 @@ def inbox_receive(*, envelope: object) -> InboxResult:
                 request_in_at=received_at,
             )
             message_log_append(
-                direction="in", kind="envelope", message_id=message.message_id,
-                peer=message.sender, type=message.type, content=canonical_json(signed),
+                direction="in",
+                kind="envelope",
+                message_id=message.message_id,
+                peer=message.sender,
+                type=message.type,
+                content=canonical_json(signed),
             )
             if signed["seq"] == cursor.last_applied_seq + 1:
                 _apply(message, verified)
                 cursor.last_applied_seq = message.seq
                 _apply_waiting_successors(cursor)
                 cursor.save(update_fields=["last_applied_seq"])
-            status = {"applied": "accepted", "pending": "queued", "refused": "refused"}[message.status]
+            status = {"applied": "accepted", "pending": "queued", "refused": "refused"}[
+                message.status
+            ]
             receipt = receipt_build(
-                in_reply_to=message.message_id, request_sm3=message.request_sm3,
-                recipient=message.sender, status=status, received_at=received_at,
+                in_reply_to=message.message_id,
+                request_sm3=message.request_sm3,
+                recipient=message.sender,
+                status=status,
+                received_at=received_at,
                 code=message.refusal_code,
             )
             message.receipt = json.dumps(receipt, ensure_ascii=False)
             message.response_out_at = timezone.now()
             message.save()
             message_log_append(
-                direction="out", kind="receipt", message_id=message.message_id,
-                peer=message.sender, type="receipt", content=canonical_json(receipt["signed"]),
+                direction="out",
+                kind="receipt",
+                message_id=message.message_id,
+                peer=message.sender,
+                type="receipt",
+                content=canonical_json(receipt["signed"]),
             )
     except Rejection as rejection:
         return _reject(envelope, rejection, received_at)
@@ -201,8 +242,10 @@ def _apply_waiting_successors(cursor: CorrelationCursor) -> None:
     """Apply messages that arrived early, now that their predecessor is applied."""
     while True:
         successor = InboxMessage.objects.filter(
-            sender=cursor.sender, correlation=cursor.correlation,
-            seq=cursor.last_applied_seq + 1, status="pending",
+            sender=cursor.sender,
+            correlation=cursor.correlation,
+            seq=cursor.last_applied_seq + 1,
+            status="pending",
         ).first()
         if successor is None:
             return

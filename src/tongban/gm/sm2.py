@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from tongsuopy.crypto import hashes, serialization
 from tongsuopy.crypto.asymciphers import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from tongsuopy.crypto.exceptions import InternalError, InvalidSignature
 
 ALGORITHM = "SM2-SM3"

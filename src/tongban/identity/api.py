@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from tongban.errors import DomainError
 from tongban.identity.authentication import api_auth
@@ -31,11 +31,19 @@ def token_create(request, payload: TokenIn):
     if user is None:
         raise DomainError("invalid_credentials", _("用户名或密码错误"), status=401)
     token, secret = api_token_create(user=user, name=payload.name)
-    return 201, {"id": token.pk, "token": secret,
-                 "expires_at": token.expires_at.isoformat() if token.expires_at else None}
+    return Status(
+        201,
+        {
+            "id": token.pk,
+            "token": secret,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        },
+    )
 
 
-@router.delete("/auth/tokens/{token_id}", auth=api_auth, response={204: None}, summary="撤销 API 令牌")
+@router.delete(
+    "/auth/tokens/{token_id}", auth=api_auth, response={204: None}, summary="撤销 API 令牌"
+)
 def token_revoke(request, token_id: int):
     api_token_revoke(user=request.user, token_id=token_id)
-    return 204, None
+    return Status(204, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stdnum.cn import ric
 
-DEMO_PASSWORD = "Tongban-demo-2026"
+DEMO_PASSWORD = "Tongban-demo-2026"  # noqa: S105 — sample accounts, printed by the demo
 
 WINDOW_CLERKS = {
     "zj-330421-01": ("jiashan.clerk", "沈晓燕（嘉善县专窗）"),

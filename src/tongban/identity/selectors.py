@@ -34,15 +34,18 @@ def access_for(user) -> Access:
         return cached
     clerk, decide, view = set(), set(), set()
     node_admin = user.is_superuser
-    for a in StaffAssignment.objects.filter(user=user).only("role", "organization_id", "window_id"):
-        if a.role == "clerk" and a.window_id:
-            clerk.add(a.window_id)
-        elif a.role == "official" and a.organization_id:
-            decide.add(a.organization_id)
-            view.add(a.organization_id)
-        elif a.role == "supervisor" and a.organization_id:
-            view.add(a.organization_id)
-        elif a.role == "node_admin":
+    rows = StaffAssignment.objects.filter(user=user).values_list(
+        "role", "organization__code", "window_id"
+    )
+    for role, org_code, window_id in rows:
+        if role == "clerk" and window_id:
+            clerk.add(window_id)
+        elif role == "official" and org_code:
+            decide.add(org_code)
+            view.add(org_code)
+        elif role == "supervisor" and org_code:
+            view.add(org_code)
+        elif role == "node_admin":
             node_admin = True
     person_index = ""
     if user.person_id:
@@ -52,17 +55,9 @@ def access_for(user) -> Access:
         display_name=user.display_name or user.username,
         node_admin=node_admin,
         clerk_windows=frozenset(clerk),
-        decide_orgs=frozenset(_org_codes(decide)),
-        view_orgs=frozenset(_org_codes(view)),
+        decide_orgs=frozenset(decide),
+        view_orgs=frozenset(view),
         person_index=person_index,
     )
     user._tongban_access = access
     return access
-
-
-def _org_codes(ids: set[int]) -> set[str]:
-    if not ids:
-        return set()
-    from tongban.directory.models import Organization
-
-    return set(Organization.objects.filter(pk__in=ids).values_list("code", flat=True))

@@ -13,8 +13,9 @@ from tongban.identity.models import ApiToken, StaffAssignment, User
 
 
 @transaction.atomic
-def staff_create(*, username: str, password: str, display_name: str,
-                 assignments: list[dict]) -> User:
+def staff_create(
+    *, username: str, password: str, display_name: str, assignments: list[dict]
+) -> User:
     """assignments: [{"role": "clerk", "window": Window} | {"role": "official", "organization": Org}]"""
     user, created = User.objects.get_or_create(
         username=username, defaults={"kind": "staff", "display_name": display_name}
@@ -83,8 +84,13 @@ def pii_reencrypt_all(*, batch_size: int = 500) -> dict[str, int]:
     TONGBAN_PII_KEYS while this runs; afterwards they can be removed."""
     from django.apps import apps
 
-    from tongban.identity.pii import blind_index, current_key_id, decrypt_identifier, encrypt_identifier
     from tongban.gm.sm4 import sm4_key_id
+    from tongban.identity.pii import (
+        blind_index,
+        current_key_id,
+        decrypt_identifier,
+        encrypt_identifier,
+    )
 
     current = current_key_id()
     counts: dict[str, int] = {}

@@ -9,7 +9,9 @@ from tongban.cases.models import HolidayYear
 
 
 class Command(BaseCommand):
-    help = 'holidays-load --year 2027 --file schedule.json  ({"holidays": [...], "workdays": [...]})'
+    help = (
+        'holidays-load --year 2027 --file schedule.json  ({"holidays": [...], "workdays": [...]})'
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--year", type=int, required=True)
@@ -32,8 +34,13 @@ class Command(BaseCommand):
             raise CommandError("adjusted working days (调休) must be weekend days")
         HolidayYear.objects.update_or_create(
             year=year,
-            defaults={"holidays": [d.isoformat() for d in holidays],
-                      "workdays": [d.isoformat() for d in workdays], "source": source},
+            defaults={
+                "holidays": [d.isoformat() for d in holidays],
+                "workdays": [d.isoformat() for d in workdays],
+                "source": source,
+            },
         )
         clear_schedule_cache()
-        self.stdout.write(f"{year}: {len(holidays)} holidays, {len(workdays)} adjusted working days")
+        self.stdout.write(
+            f"{year}: {len(holidays)} holidays, {len(workdays)} adjusted working days"
+        )

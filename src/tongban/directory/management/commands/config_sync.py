@@ -14,4 +14,6 @@ class Command(BaseCommand):
         except Exception as exc:  # noqa: BLE001 — reported to the operator
             raise CommandError(f"configuration sync failed: {exc}") from exc
         config = current_configuration()
-        self.stdout.write(f"configuration serial {config['serial']}, expires {config['expires_at']}")
+        self.stdout.write(
+            f"configuration serial {config['serial']}, expires {config['expires_at']}"
+        )

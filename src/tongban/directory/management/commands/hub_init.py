@@ -24,7 +24,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--node", action="append", default=[], metavar="ID=URL",
+            "--node",
+            action="append",
+            default=[],
+            metavar="ID=URL",
             help="a province node and its base URL, e.g. sh=http://127.0.0.1:8001",
         )
 
@@ -32,20 +35,37 @@ class Command(BaseCommand):
         if settings.TONGBAN_ROLE != "hub":
             raise CommandError("hub-init runs on the hub (TONGBAN_NODE=hub)")
         call_command("migrate", verbosity=0, interactive=False)
-        key = LocalSigningKey.objects.filter(active=True).first() or signing_key_create(node_id="hub")
-        services.node_register(node_id="hub", name="长三角枢纽", app_name="长三角“一网通办”",
-                               base_url=settings.TONGBAN_BASE_URL, role="hub")
+        key = LocalSigningKey.objects.filter(active=True).first() or signing_key_create(
+            node_id="hub"
+        )
+        services.node_register(
+            node_id="hub",
+            name="长三角枢纽",
+            app_name="长三角“一网通办”",
+            base_url=settings.TONGBAN_BASE_URL,
+            role="hub",
+        )
         services.node_key_add(node_id="hub", kid=key.kid, public_key=key.public_key)
         for spec in opts["node"]:
             node_id, _, url = spec.partition("=")
             if node_id not in PROVINCES or not url:
                 raise CommandError(f"bad --node {spec!r}")
             name, app, region = PROVINCES[node_id]
-            services.node_register(node_id=node_id, name=name, app_name=app, region=region, base_url=url)
+            services.node_register(
+                node_id=node_id, name=name, app_name=app, region=region, base_url=url
+            )
         orgs, windows = services.directory_load_seed()
         release = catalog_release_publish()
-        self.stdout.write(json.dumps({
-            "hub_kid": key.kid, "hub_public_key": key.public_key, "organizations": orgs,
-            "windows": windows, "catalog_release": release.version,
-            "items": release.items.count(),
-        }, ensure_ascii=False))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "hub_kid": key.kid,
+                    "hub_public_key": key.public_key,
+                    "organizations": orgs,
+                    "windows": windows,
+                    "catalog_release": release.version,
+                    "items": release.items.count(),
+                },
+                ensure_ascii=False,
+            )
+        )

@@ -23,5 +23,8 @@ class Command(BaseCommand):
             key = signing_key_create(node_id=settings.TONGBAN_NODE)
         elif key is None:
             raise CommandError("no signing key yet: run 'tongban keys create'")
-        self.stdout.write(json.dumps({"node": settings.TONGBAN_NODE, "kid": key.kid,
-                                      "public_key": key.public_key}))
+        self.stdout.write(
+            json.dumps(
+                {"node": settings.TONGBAN_NODE, "kid": key.kid, "public_key": key.public_key}
+            )
+        )

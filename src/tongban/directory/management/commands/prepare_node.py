@@ -25,5 +25,8 @@ class Command(BaseCommand):
         )
         if opts["hub_kid"]:
             trust_anchor_install(kid=opts["hub_kid"], public_key=opts["hub_public_key"])
-        self.stdout.write(json.dumps({"node": settings.TONGBAN_NODE, "kid": key.kid,
-                                      "public_key": key.public_key}))
+        self.stdout.write(
+            json.dumps(
+                {"node": settings.TONGBAN_NODE, "kid": key.kid, "public_key": key.public_key}
+            )
+        )

@@ -26,28 +26,46 @@ class Command(BaseCommand):
             configuration_poll()
         lines = []
         with transaction.atomic():
-            admin = staff_create(username=f"{node}.admin", password=DEMO_PASSWORD,
-                                 display_name=f"{node} 节点管理员", assignments=[])
+            admin = staff_create(
+                username=f"{node}.admin",
+                password=DEMO_PASSWORD,
+                display_name=f"{node} 节点管理员",
+                assignments=[],
+            )
             admin.is_staff = admin.is_superuser = True
             admin.save()
             StaffAssignment.objects.get_or_create(user=admin, role="node_admin")
             lines.append((admin.username, "节点管理员"))
             for window in Window.objects.filter(node__node_id=node, active=True):
-                username, name = WINDOW_CLERKS.get(window.code, (f"{window.code}.clerk", window.name))
-                staff_create(username=username, password=DEMO_PASSWORD, display_name=name,
-                             assignments=[{"role": "clerk", "window": window}])
+                username, name = WINDOW_CLERKS.get(
+                    window.code, (f"{window.code}.clerk", window.name)
+                )
+                staff_create(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    display_name=name,
+                    assignments=[{"role": "clerk", "window": window}],
+                )
                 lines.append((username, f"窗口受理 · {window.name}"))
             orgs = Organization.objects.filter(node__node_id=node, active=True).order_by("code")
             for i, org in enumerate(orgs, 1):
-                username, name = NAMED_OFFICIALS.get(org.name, (f"{node}.official.{i:02d}", f"审批员（{org.short_name or org.name}）"))
-                staff_create(username=username, password=DEMO_PASSWORD, display_name=name,
-                             assignments=[{"role": "official", "organization": org}])
+                username, name = NAMED_OFFICIALS.get(
+                    org.name,
+                    (f"{node}.official.{i:02d}", f"审批员（{org.short_name or org.name}）"),
+                )
+                staff_create(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    display_name=name,
+                    assignments=[{"role": "official", "organization": org}],
+                )
                 lines.append((username, f"审批 · {org.name}"))
             if node in PERSONS:
                 username, name, id_number, phone = PERSONS[node]
                 person = person_upsert(name=name, id_number=id_number, phone=phone, home_node=node)
                 user, created = User.objects.get_or_create(
-                    username=username, defaults={"kind": "person", "display_name": name, "person": person}
+                    username=username,
+                    defaults={"kind": "person", "display_name": name, "person": person},
                 )
                 if created:
                     user.set_password(DEMO_PASSWORD)

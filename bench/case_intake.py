@@ -1,0 +1,250 @@
+"""Case intake through the HTTP API on PostgreSQL, with concurrent clients.
+
+A real region (hub + sh + zj as separate gunicorn/worker processes, each on
+its own fresh PostgreSQL database) takes ``POST /api/v1/cases`` at the 嘉善
+window (zj, ``jiashan.clerk``) for 内资有限公司设立登记 decided by 上海市青浦区
+市场监督管理局 (sh) — flow 1 of the demo, with the item's five required
+materials (small PDFs/PNGs) in the body.
+
+Two passes per client count:
+
+* ``worker_stopped`` — the zj worker is stopped, so intake is measured alone
+  (the envelopes pile up in the zj outbox; the time the worker then takes to
+  drain that backlog is reported as the delivery throughput);
+* ``worker_running`` — the zj worker delivers while clients submit (sh's web
+  server verifies and applies each envelope on the same two cores).
+
+The sh worker runs throughout (it has nothing to send; it polls idly).
+
+Baselines from the same run: pgbench TPC-B-like and select-only on a scratch
+database with the same client counts, and ``GET /api/v1/health`` on the zj
+web server with the same clients (the Django/gunicorn floor).
+
+    .venv/bin/python bench/case_intake.py [--clients 1,4,8] [--cases 200] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import requests  # noqa: E402
+from common import (  # noqa: E402
+    Intake,
+    bench_region,
+    git_revision,
+    percentiles,
+    pg_reachable,
+    pgbench_baseline,
+    ratio,
+    table,
+    write_result,
+)
+
+NAME = "case_intake"
+
+
+def run_load(make_client, request, *, clients: int, total: int, seconds: float,
+             first_index: int = 0) -> dict:
+    """``clients`` threads share a budget of ``total`` requests and a deadline."""
+    lock = threading.Lock()
+    state = {"next": 0}
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    sessions = [make_client() for _ in range(clients)]
+    barrier = threading.Barrier(clients + 1)
+    deadline_box: list[float] = []
+
+    def worker(n: int) -> None:
+        session = sessions[n]
+        barrier.wait()
+        deadline = deadline_box[0]
+        while True:
+            with lock:
+                if state["next"] >= total or time.perf_counter() >= deadline:
+                    return
+                i = state["next"]
+                state["next"] += 1
+            t0 = time.perf_counter()
+            try:
+                ok, code = request(session, first_index + i)
+            except requests.RequestException as exc:
+                ok, code = False, exc.__class__.__name__
+            elapsed = time.perf_counter() - t0
+            with lock:
+                if ok:
+                    latencies.append(elapsed)
+                else:
+                    errors[str(code)] = errors.get(str(code), 0) + 1
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(clients)]
+    for t in threads:
+        t.start()
+    start = time.perf_counter()
+    deadline_box.append(start + seconds)
+    barrier.wait()
+    for t in threads:
+        t.join(timeout=seconds + 120)
+    wall = time.perf_counter() - start
+    return {
+        "clients": clients,
+        "completed": len(latencies),
+        "errors": errors,
+        "wall_seconds": round(wall, 2),
+        "per_second": round(len(latencies) / wall, 2) if wall else None,
+        "latency": percentiles(latencies),
+    }
+
+
+def outbox_pending(admin) -> int:
+    rows = admin.get("/exchange/outbox", status="pending", limit=500).json()
+    return len(rows)
+
+
+def wait_drained(admin, *, timeout: float = 180) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if outbox_pending(admin) == 0:
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    raise TimeoutError("the zj outbox did not drain")
+
+
+def run(region=None, *, clients=(1, 4, 8), cases: int = 200, seconds: float = 30,
+        pgbench_seconds: int = 10, health_requests: int = 400, web_workers: int = 2,
+        web_threads: int = 4, modes=("worker_stopped", "worker_running"), next_index: int = 0) -> dict:
+    if region is None:
+        with bench_region("intake", web_workers=web_workers, web_threads=web_threads) as own:
+            return run(own, clients=clients, cases=cases, seconds=seconds,
+                       pgbench_seconds=pgbench_seconds, health_requests=health_requests,
+                       web_workers=web_workers, web_threads=web_threads, modes=modes)
+    clients = list(clients)
+    print(f"case intake: clients {clients}, ≤{cases} cases or ≤{seconds:.0f} s per pass, "
+          f"gunicorn {region.web_workers}×{region.web_threads} per node")
+    intake = Intake(region)
+    from tongban.identity.demo_accounts import DEMO_PASSWORD
+    from tongban.region import ApiClient
+
+    admin = ApiClient(region.url("zj"), "zj.admin", DEMO_PASSWORD)
+    index = {"next": next_index + 1_000_000 * 3}  # applicants distinct from other benchmarks
+
+    def submit(client, i):
+        r = client.http.post(client.base + "/cases", json=intake.body(i), timeout=60)
+        return r.status_code == 201, r.status_code
+
+    def health(session, _i):
+        r = session.get(f"{region.url('zj')}/api/v1/health", timeout=10)
+        return r.status_code == 200, r.status_code
+
+    # warm-up: every gunicorn worker/thread imports its views and opens its connection
+    warm = run_load(intake.client, submit, clients=max(clients), total=max(clients) * 3,
+                    seconds=30, first_index=index["next"])
+    index["next"] += 10_000
+    if warm["errors"]:
+        raise RuntimeError(f"warm-up failed: {warm['errors']}")
+
+    result: dict = {
+        "revision": git_revision(),
+        "setup": {
+            "nodes": ["hub", "sh", "zj"], "database": "postgresql (one fresh database per node)",
+            "web_workers": region.web_workers, "web_threads": region.web_threads,
+            "case_budget_per_pass": cases, "seconds_budget_per_pass": seconds,
+            "materials_per_case": len(intake.body(0)["materials"]),
+            "request_body_bytes": len(json.dumps(intake.body(0)).encode()),
+            "sh_worker": "running (idle: it has nothing to send)",
+            "region_prepare_seconds": getattr(region, "prepare_seconds", None),
+        },
+        "health": {}, "passes": {}, "drain": {},
+    }
+
+    print("baseline: GET /api/v1/health on zj")
+    for c in clients:
+        h = run_load(requests.Session, health, clients=c, total=health_requests, seconds=15)
+        result["health"][str(c)] = h
+        print(f"  health -c {c}: {h['per_second']:.0f} req/s, p50 {h['latency'].get('p50_ms')} ms")
+
+    for mode in modes:
+        if mode == "worker_stopped":
+            region.stop("zj", web=False)
+        else:
+            region.start("zj", web=False)
+            wait_drained(admin)
+        result["passes"][mode] = {}
+        for c in clients:
+            p = run_load(intake.client, submit, clients=c, total=cases, seconds=seconds,
+                         first_index=index["next"])
+            index["next"] += 10_000
+            p["backlog_after"] = outbox_pending(admin)
+            result["passes"][mode][str(c)] = p
+            print(f"  intake {mode:<14} -c {c}: {p['per_second']:.1f} cases/s, p50 "
+                  f"{p['latency'].get('p50_ms')} ms, p95 {p['latency'].get('p95_ms')} ms, "
+                  f"p99 {p['latency'].get('p99_ms')} ms, errors {p['errors'] or 0}, "
+                  f"zj outbox backlog {p['backlog_after']}")
+        if mode == "worker_stopped":
+            backlog = outbox_pending(admin)
+            region.start("zj", web=False)
+            t = wait_drained(admin)
+            result["drain"] = {"envelopes": backlog, "seconds": round(t, 2),
+                               "envelopes_per_second": round(backlog / t, 1) if t else None,
+                               "note": "one zj worker delivering its backlog sequentially to sh; "
+                                       "capped at 500 by the outbox API page size"}
+            print(f"  zj worker drained {backlog} envelopes in {t:.1f} s "
+                  f"({result['drain']['envelopes_per_second']} envelopes/s)")
+    region.start("zj", web=False)  # leave the region as found
+    return result
+
+
+def add_baselines(result: dict, pgbench: dict | None) -> dict:
+    result["pgbench"] = pgbench
+    rows = []
+    for mode, passes in result["passes"].items():
+        for c, p in passes.items():
+            tpcb = (pgbench or {}).get("tpcb", {}).get(c, {}).get("tps")
+            sel = (pgbench or {}).get("select_only", {}).get(c, {}).get("tps")
+            health = result["health"].get(c, {}).get("per_second")
+            p["ratio_to_pgbench_tpcb"] = ratio(p["per_second"], tpcb, 4)
+            p["ratio_to_pgbench_select_only"] = ratio(p["per_second"], sel, 5)
+            p["ratio_to_health_rps"] = ratio(p["per_second"], health, 4)
+            rows.append([mode, c, p["per_second"], p["latency"].get("p50_ms"),
+                         p["latency"].get("p95_ms"), p["latency"].get("p99_ms"),
+                         tpcb, p["ratio_to_pgbench_tpcb"], health, p["ratio_to_health_rps"]])
+    result["table"] = table(rows, ["pass", "clients", "cases/s", "p50 ms", "p95 ms", "p99 ms",
+                                   "pgbench tps", "÷pgbench", "health req/s", "÷health"])
+    return result
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="1,4,8")
+    parser.add_argument("--cases", type=int, default=200, help="case budget per pass")
+    parser.add_argument("--seconds", type=float, default=30, help="time budget per pass")
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=4)
+    parser.add_argument("--modes", default="worker_stopped,worker_running")
+    parser.add_argument("--no-pgbench", action="store_true")
+    args = parser.parse_args(argv)
+    if not pg_reachable():
+        sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
+    clients = [int(c) for c in args.clients.split(",")]
+    pgbench = None
+    if not args.no_pgbench:
+        print("baseline: pgbench")
+        pgbench = pgbench_baseline(clients, seconds=args.pgbench_seconds)
+    result = run(clients=clients, cases=args.cases, seconds=args.seconds,
+                 web_workers=args.web_workers, web_threads=args.web_threads,
+                 modes=tuple(args.modes.split(",")))
+    add_baselines(result, pgbench)
+    print(result["table"])
+    write_result(NAME, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
