@@ -38,6 +38,8 @@ import requests  # noqa: E402
 from common import (  # noqa: E402
     Intake,
     bench_region,
+    cpu_delta,
+    cpu_snapshot,
     git_revision,
     percentiles,
     pg_reachable,
@@ -51,7 +53,7 @@ NAME = "case_intake"
 
 
 def run_load(make_client, request, *, clients: int, total: int, seconds: float,
-             first_index: int = 0) -> dict:
+             first_index: int = 0, region=None) -> dict:
     """``clients`` threads share a budget of ``total`` requests and a deadline."""
     lock = threading.Lock()
     state = {"next": 0}
@@ -86,12 +88,14 @@ def run_load(make_client, request, *, clients: int, total: int, seconds: float,
     threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(clients)]
     for t in threads:
         t.start()
+    cpu_before = cpu_snapshot(region)
     start = time.perf_counter()
     deadline_box.append(start + seconds)
     barrier.wait()
     for t in threads:
         t.join(timeout=seconds + 120)
     wall = time.perf_counter() - start
+    cpu = cpu_delta(cpu_before, cpu_snapshot(region), units=len(latencies), wall=wall)
     return {
         "clients": clients,
         "completed": len(latencies),
@@ -99,6 +103,7 @@ def run_load(make_client, request, *, clients: int, total: int, seconds: float,
         "wall_seconds": round(wall, 2),
         "per_second": round(len(latencies) / wall, 2) if wall else None,
         "latency": percentiles(latencies),
+        "cpu": cpu,
     }
 
 
@@ -165,7 +170,8 @@ def run(region=None, *, clients=(1, 4, 8), cases: int = 200, seconds: float = 30
 
     print("baseline: GET /api/v1/health on zj")
     for c in clients:
-        h = run_load(requests.Session, health, clients=c, total=health_requests, seconds=15)
+        h = run_load(requests.Session, health, clients=c, total=health_requests, seconds=15,
+                     region=region)
         result["health"][str(c)] = h
         print(f"  health -c {c}: {h['per_second']:.0f} req/s, p50 {h['latency'].get('p50_ms')} ms")
 
@@ -178,7 +184,7 @@ def run(region=None, *, clients=(1, 4, 8), cases: int = 200, seconds: float = 30
         result["passes"][mode] = {}
         for c in clients:
             p = run_load(intake.client, submit, clients=c, total=cases, seconds=seconds,
-                         first_index=index["next"])
+                         first_index=index["next"], region=region)
             index["next"] += 10_000
             p["backlog_after"] = outbox_pending(admin)
             result["passes"][mode][str(c)] = p
@@ -186,16 +192,22 @@ def run(region=None, *, clients=(1, 4, 8), cases: int = 200, seconds: float = 30
                   f"{p['latency'].get('p50_ms')} ms, p95 {p['latency'].get('p95_ms')} ms, "
                   f"p99 {p['latency'].get('p99_ms')} ms, errors {p['errors'] or 0}, "
                   f"zj outbox backlog {p['backlog_after']}")
+            print(f"      CPU ms/case {p['cpu']['cpu_ms_per_unit']} "
+                  f"(machine {p['cpu']['cores_busy']} of 2 cores busy)")
         if mode == "worker_stopped":
             backlog = outbox_pending(admin)
+            before = cpu_snapshot(region)
             region.start("zj", web=False)
             t = wait_drained(admin)
+            cpu = cpu_delta(before, cpu_snapshot(region), units=backlog, wall=t)
             result["drain"] = {"envelopes": backlog, "seconds": round(t, 2),
                                "envelopes_per_second": round(backlog / t, 1) if t else None,
+                               "cpu": cpu,
                                "note": "one zj worker delivering its backlog sequentially to sh; "
                                        "capped at 500 by the outbox API page size"}
             print(f"  zj worker drained {backlog} envelopes in {t:.1f} s "
-                  f"({result['drain']['envelopes_per_second']} envelopes/s)")
+                  f"({result['drain']['envelopes_per_second']} envelopes/s); CPU ms/envelope "
+                  f"{cpu['cpu_ms_per_unit']} ({cpu['cores_busy']} cores busy)")
     region.start("zj", web=False)  # leave the region as found
     return result
 

@@ -332,3 +332,85 @@ def git_revision() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return rev + ("+dirty-src" if dirty else "")
+
+
+# --- CPU accounting -----------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command may contain spaces and parentheses: split after the last ')'
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _cpu_seconds(fields: list[str], *, children: bool = False) -> float:
+    # fields[0] is state (stat field 3): utime is field 14 → index 11, stime 12, cutime 13, cstime 14
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / _TICK
+
+
+def cpu_snapshot(region=None) -> dict[str, float]:
+    """CPU seconds used so far: per region process group, PostgreSQL, this process, the machine.
+
+    A gunicorn master and its workers share a process group (the region starts
+    each in its own session); PostgreSQL counts the live backends plus what the
+    postmaster has reaped from exited ones.
+    """
+    groups: dict[int, str] = {}
+    if region is not None:
+        for name, proc in region.processes.items():
+            if proc.poll() is None:
+                groups[proc.pid] = name
+    out: dict[str, float] = {name: 0.0 for name in groups.values()}
+    out["postgres"] = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _proc_stat(int(entry.name))
+        if fields is None:
+            continue
+        ppid, pgid = int(fields[1]), int(fields[2])
+        name = groups.get(pgid)
+        if name is not None:
+            out[name] += _cpu_seconds(fields)
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm == "postgres":
+            out["postgres"] += _cpu_seconds(fields, children=(ppid == 1))
+    usage = os.times()
+    out["bench_client"] = usage.user + usage.system
+    cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    values = [int(v) for v in cpu]
+    out["_machine_busy"] = (sum(values) - values[3] - values[4]) / _TICK  # minus idle and iowait
+    out["_machine_total"] = sum(values) / _TICK
+    return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float], *, units: int,
+              wall: float) -> dict:
+    """CPU milliseconds per unit of work by component, and how busy the machine was."""
+    per_unit = {}
+    for name, value in after.items():
+        if name.startswith("_") or name not in before:
+            continue
+        used = value - before[name]
+        if used > 0.0005 * max(units, 1):
+            per_unit[name] = round(used * 1000 / max(units, 1), 2)
+    busy = after["_machine_busy"] - before["_machine_busy"]
+    total = after["_machine_total"] - before["_machine_total"]
+    return {
+        "cpu_ms_per_unit": dict(sorted(per_unit.items(), key=lambda kv: -kv[1])),
+        "cpu_ms_per_unit_total": round(sum(per_unit.values()), 2),
+        "machine_busy_fraction": round(busy / total, 3) if total else None,
+        "cores_busy": round(busy / wall, 2) if wall else None,
+    }

@@ -27,8 +27,14 @@ from tongban.region import ORDER, Region
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 ESTABLISHMENT = "000301001000"  # 内资有限公司设立登记
 QINGPU_AMR = "上海市青浦区市场监督管理局"
@@ -80,8 +86,9 @@ def sync_playwright():
 
 @pytest.fixture(scope="module")
 def live_region(tmp_path_factory):
-    region = Region(root=tmp_path_factory.mktemp("region"), base_port=_free_port_block(),
-                    nodes=("sh", "zj"))
+    region = Region(
+        root=tmp_path_factory.mktemp("region"), base_port=_free_port_block(), nodes=("sh", "zj")
+    )
     region.prepare(log=lambda *_: None)
     try:
         region.start_all()
@@ -120,7 +127,9 @@ class Actor:
 
     def goto(self, path: str):
         response = self.page.goto(self.base + path)
-        assert response is not None and response.status < 500, f"{path}: {response and response.status}"
+        assert response is not None and response.status < 500, (
+            f"{path}: {response and response.status}"
+        )
         return response
 
     def login(self, username: str) -> None:
@@ -153,8 +162,11 @@ class Actor:
 
     def assert_fits_the_screen(self) -> None:
         overflow = self.page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"{self.name}: page is {overflow}px wider than the screen at {self.page.url}"
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, (
+            f"{self.name}: page is {overflow}px wider than the screen at {self.page.url}"
+        )
 
     def close(self) -> None:
         self.context.close()
@@ -214,12 +226,13 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     official = Actor(browser, sh, DESKTOP, "qingpu.official")
     official.login("qingpu.official")
     official.wait_for("/work/", lambda t: number in t, "the forwarded case")
+    official.screenshot("02-sh-worklist-desktop")
     official.page.get_by_role("link", name=number).click()
     text = official.text()
     assert text.count("摘要已核验 ✓") == 5, text
     assert "当面核验（zj）" in text and "嘉善县长三角“一网通办”综合服务专窗" in text
     assert "上海青禾数字科技有限公司" in text
-    official.screenshot("02-sh-official-case-desktop")
+    official.screenshot("03-sh-official-case-desktop")
 
     official.page.get_by_label("公司章程", exact=True).check()
     official.page.get_by_label("“公司章程”需补正的内容").fill("章程缺少全体股东签字")
@@ -229,8 +242,11 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     assert "待补正" in official.text()
 
     # --- 3. back at the window: the supplement -------------------------------------------------
-    clerk.wait_for(case_path, lambda t: "补正告知" in t and "章程缺少全体股东签字" in t,
-                   "the supplement request")
+    clerk.wait_for(
+        case_path,
+        lambda t: "补正告知" in t and "章程缺少全体股东签字" in t,
+        "the supplement request",
+    )
     clerk.page.locator("#id_supply-m_M02").set_input_files(str(supplement))
     clerk.page.get_by_label("说明（可选）").fill("已补签")
     clerk.page.get_by_role("button", name="提交补正材料").click()
@@ -238,7 +254,9 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     assert "补正材料已提交" in clerk.text()
 
     # --- 4. the official accepts and approves ----------------------------------------------
-    official.wait_for(case_path, lambda t: "补正提交" in t and "已补签" in t, "the supplied material")
+    official.wait_for(
+        case_path, lambda t: "补正提交" in t and "已补签" in t, "the supplied material"
+    )
     official.page.get_by_role("button", name="受理", exact=True).click()
     official.page.wait_for_load_state()
     assert f"办件 {number} 已受理" in official.text()
@@ -263,7 +281,7 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
         assert response.status == 200 and response.headers["content-type"] == "application/pdf"
         assert response.body().startswith(b"%PDF")
     clerk.assert_fits_the_screen()
-    clerk.screenshot("03-zj-case-approved-phone")
+    clerk.screenshot("04-zj-case-approved-phone")
 
     # --- 6. the applicant ----------------------------------------------------------------
     applicant = Actor(browser, zj, PHONE, username)
@@ -272,7 +290,19 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     text = applicant.text()
     assert number in text and "准予许可（已办结）" in text and uscc in text
     applicant.assert_fits_the_screen()
-    applicant.screenshot("04-zj-applicant-my-cases-phone")
+    applicant.screenshot("05-zj-applicant-my-cases-phone")
+
+    # --- 7. the same page in English --------------------------------------------------------
+    applicant.page.get_by_label("语言").select_option("en")
+    applicant.page.get_by_role("button", name="切换语言").click()
+    applicant.page.wait_for_load_state()
+    assert applicant.page.locator("html").get_attribute("lang") == "en"
+    text = applicant.text()
+    assert "My cases" in text and "Approved (concluded)" in text and "我的办件" not in text
+    applicant.goto(case_path)
+    assert "Timeline" in applicant.text() and "Digest verified ✓" in applicant.text()
+    applicant.assert_fits_the_screen()
+    applicant.screenshot("06-zj-case-english-phone")
 
     for actor in (clerk, official, applicant):
         actor.close()

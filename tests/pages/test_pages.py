@@ -61,8 +61,10 @@ def apply_data(region, *, organization=JIAXING_AMR, applicant_id=None, files=Non
         **{f"f_{k}": v for k, v in establishment_form().items()},
     }
     if files is None:
-        files = {code: SimpleUploadedFile(f"{code}.pdf", PDF + code.encode(), "application/pdf")
-                 for code in ("M01", "M02", "M03", "M04", "M05")}
+        files = {
+            code: SimpleUploadedFile(f"{code}.pdf", PDF + code.encode(), "application/pdf")
+            for code in ("M01", "M02", "M03", "M04", "M05")
+        }
     data.update({f"m_{code}": f for code, f in files.items()})
     data.update(overrides)
     return data
@@ -81,8 +83,9 @@ def official(region):
 def receive_from_zj(client, region, number=NUMBER, **kw) -> Case:
     """zj's window sends a 内资有限公司设立登记 decided by 青浦 (a handling case here)."""
     envelope = region.case_submit_envelope(number=number, **kw)
-    response = client.post("/api/v1/exchange/inbox", json.dumps(envelope),
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/exchange/inbox", json.dumps(envelope), content_type="application/json"
+    )
     assert response.status_code == 200, response.content
     return Case.objects.get(number=number)
 
@@ -100,6 +103,10 @@ def test_home_search_and_item_detail(client, region):
     found = client.get("/items/", {"q": "营业执照"})
     assert found.status_code == 200
     assert "内资有限公司设立登记" in texts(found)
+    second = client.get("/items/", {"page": "2"})
+    assert (
+        "第 2 / 3 页" in texts(second) and "?page=3" in html(second) and "?page=1" in html(second)
+    )
     none = client.get("/items/", {"q": "不存在的事项名称"})
     assert "没有找到符合条件的事项" in texts(none)
 
@@ -167,8 +174,9 @@ def test_clerk_applies_for_an_item_decided_in_zhejiang(client, region, clerk):
         ({"identity_verified": ""}, "identity_verified", "请先当面核验申请人身份"),
     ],
 )
-def test_invalid_application_is_shown_again_with_the_error(client, region, clerk, change, field,
-                                                           message):
+def test_invalid_application_is_shown_again_with_the_error(
+    client, region, clerk, change, field, message
+):
     client.force_login(clerk)
     data = apply_data(region, **change)
     if not change.get("identity_verified", True):
@@ -177,9 +185,11 @@ def test_invalid_application_is_shown_again_with_the_error(client, region, clerk
     assert response.status_code == 400
     assert message in texts(response)
     assert f'id="id_{field}"' in html(response)
-    assert re.search(rf'<(input|select|textarea)[^>]*aria-invalid="true"[^>]*id="id_{field}"|'
-                     rf'<(input|select|textarea)[^>]*id="id_{field}"[^>]*aria-invalid="true"',
-                     html(response))
+    assert re.search(
+        rf'<(input|select|textarea)[^>]*aria-invalid="true"[^>]*id="id_{field}"|'
+        rf'<(input|select|textarea)[^>]*id="id_{field}"[^>]*aria-invalid="true"',
+        html(response),
+    )
     # entered values are kept
     assert "上海青禾数字科技有限公司" in html(response)
     assert Case.objects.count() == 0 and OutboxMessage.objects.count() == 0
@@ -187,8 +197,10 @@ def test_invalid_application_is_shown_again_with_the_error(client, region, clerk
 
 def test_wrong_file_type_is_refused_and_nothing_is_created(client, region, clerk):
     client.force_login(clerk)
-    files = {code: SimpleUploadedFile(f"{code}.pdf", PDF + code.encode(), "application/pdf")
-             for code in ("M02", "M03", "M04", "M05")}
+    files = {
+        code: SimpleUploadedFile(f"{code}.pdf", PDF + code.encode(), "application/pdf")
+        for code in ("M02", "M03", "M04", "M05")
+    }
     files["M01"] = SimpleUploadedFile("申请书.pdf", PNG, "application/pdf")  # a PNG in disguise
     response = client.post(APPLY_URL, apply_data(region, files=files))
     assert response.status_code == 415
@@ -198,8 +210,10 @@ def test_wrong_file_type_is_refused_and_nothing_is_created(client, region, clerk
 
 def test_missing_required_material_is_refused(client, region, clerk):
     client.force_login(clerk)
-    files = {code: SimpleUploadedFile(f"{code}.pdf", PDF + code.encode(), "application/pdf")
-             for code in ("M01", "M02", "M03", "M04")}
+    files = {
+        code: SimpleUploadedFile(f"{code}.pdf", PDF + code.encode(), "application/pdf")
+        for code in ("M01", "M02", "M03", "M04")
+    }
     response = client.post(APPLY_URL, apply_data(region, files=files))
     assert response.status_code == 400
     assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="id_m_M05"', html(response))
@@ -236,8 +250,9 @@ def test_official_sees_the_received_case_and_accepts_it(client, region, official
         assert f">{label}</button>" in html(page)
     assert ">准予许可</button>" not in html(page)
 
-    response = client.post(f"/cases/{NUMBER}/actions/accept/", {"accept-note": "材料齐全"},
-                           follow=True)
+    response = client.post(
+        f"/cases/{NUMBER}/actions/accept/", {"accept-note": "材料齐全"}, follow=True
+    )
     case.refresh_from_db()
     assert case.status == CaseStatus.ACCEPTED
     assert f"办件 {NUMBER} 已受理" in " ".join(messages_of(response))
@@ -270,8 +285,9 @@ def test_refuse_without_reason_changes_nothing(client, region, official):
     assert case.status == CaseStatus.SUBMITTED and case.history.count() == history
     assert not OutboxMessage.objects.filter(correlation=NUMBER).exists()
 
-    response = client.post(f"/cases/{NUMBER}/actions/refuse/",
-                           {"refuse-reason": "住所不在本机关管辖范围"}, follow=True)
+    response = client.post(
+        f"/cases/{NUMBER}/actions/refuse/", {"refuse-reason": "住所不在本机关管辖范围"}, follow=True
+    )
     case.refresh_from_db()
     assert case.status == CaseStatus.REFUSED and case.decision_reason == "住所不在本机关管辖范围"
     assert "住所不在本机关管辖范围" in texts(response)
@@ -289,15 +305,20 @@ def test_an_action_in_the_wrong_state_is_explained(client, region, official):
 def test_official_requests_supplements(client, region, official):
     case = receive_from_zj(client, region)
     client.force_login(official)
-    response = client.post(f"/cases/{NUMBER}/actions/request_supplements/", {
-        "request_supplements-need_M02": "on",
-        "request_supplements-why_M02": "章程缺少全体股东签字",
-        "request_supplements-note": "请一次性补齐",
-    }, follow=True)
+    response = client.post(
+        f"/cases/{NUMBER}/actions/request_supplements/",
+        {
+            "request_supplements-need_M02": "on",
+            "request_supplements-why_M02": "章程缺少全体股东签字",
+            "request_supplements-note": "请一次性补齐",
+        },
+        follow=True,
+    )
     case.refresh_from_db()
     assert case.status == CaseStatus.SUPPLEMENT_REQUESTED
     assert case.supplement_request["missing"] == [
-        {"material_code": "M02", "name": "公司章程", "note": "章程缺少全体股东签字"}]
+        {"material_code": "M02", "name": "公司章程", "note": "章程缺少全体股东签字"}
+    ]
     text = texts(response)
     assert "待补正" in text and "章程缺少全体股东签字" in text
     assert OutboxMessage.objects.get(correlation=NUMBER, type="case.event").recipient == "zj"
@@ -306,8 +327,9 @@ def test_official_requests_supplements(client, region, official):
 def test_request_supplements_needs_something_to_supply(client, region, official):
     case = receive_from_zj(client, region)
     client.force_login(official)
-    response = client.post(f"/cases/{NUMBER}/actions/request_supplements/",
-                           {"request_supplements-note": "补正"})
+    response = client.post(
+        f"/cases/{NUMBER}/actions/request_supplements/", {"request_supplements-note": "补正"}
+    )
     assert response.status_code == 400
     assert "请列出需要补正的材料" in texts(response)
     case.refresh_from_db()
@@ -316,8 +338,9 @@ def test_request_supplements_needs_something_to_supply(client, region, official)
 
 def test_another_organizations_official_gets_404(client, region):
     receive_from_zj(client, region)
-    other = user_with("songjiang.official", role="official",
-                      organization=region.org("上海市松江区市场监督管理局"))
+    other = user_with(
+        "songjiang.official", role="official", organization=region.org("上海市松江区市场监督管理局")
+    )
     client.force_login(other)
     assert client.get(f"/cases/{NUMBER}/").status_code == 404
     response = client.post(f"/cases/{NUMBER}/actions/accept/", {"accept-note": ""})
@@ -349,15 +372,30 @@ def test_clerk_supplies_what_zhejiang_asked_for(client, region, clerk):
     client.post(APPLY_URL, apply_data(region))
     case = Case.objects.get()
     now = timezone.now().isoformat()
-    event = region.envelope(sender="zj", type="case.event", correlation=case.number, seq=1, body={
-        "number": case.number, "event": "request_supplements", "from_status": "submitted",
-        "to_status": "supplement_requested", "occurred_at": now,
-        "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"},
-        "reason": "请补充章程", "deadline": None, "legal_deadline": None,
-        "deadline_provisional": False,
-        "details": {"missing": [{"material_code": "M02", "name": "公司章程", "note": "缺少签字"}]},
-    })
-    response = client.post("/api/v1/exchange/inbox", json.dumps(event), content_type="application/json")
+    event = region.envelope(
+        sender="zj",
+        type="case.event",
+        correlation=case.number,
+        seq=1,
+        body={
+            "number": case.number,
+            "event": "request_supplements",
+            "from_status": "submitted",
+            "to_status": "supplement_requested",
+            "occurred_at": now,
+            "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"},
+            "reason": "请补充章程",
+            "deadline": None,
+            "legal_deadline": None,
+            "deadline_provisional": False,
+            "details": {
+                "missing": [{"material_code": "M02", "name": "公司章程", "note": "缺少签字"}]
+            },
+        },
+    )
+    response = client.post(
+        "/api/v1/exchange/inbox", json.dumps(event), content_type="application/json"
+    )
     assert response.status_code == 200, response.content
 
     page = client.get(f"/cases/{case.number}/")
@@ -368,15 +406,20 @@ def test_clerk_supplies_what_zhejiang_asked_for(client, region, clerk):
     empty = client.post(f"/cases/{case.number}/actions/supply/", {"supply-note": ""})
     assert empty.status_code == 400 and "请上传补正材料" in texts(empty)
 
-    response = client.post(f"/cases/{case.number}/actions/supply/", {
-        "supply-m_M02": SimpleUploadedFile("章程.pdf", PDF + b"signed", "application/pdf"),
-        "supply-note": "已补签",
-    }, follow=True)
+    response = client.post(
+        f"/cases/{case.number}/actions/supply/",
+        {
+            "supply-m_M02": SimpleUploadedFile("章程.pdf", PDF + b"signed", "application/pdf"),
+            "supply-note": "已补签",
+        },
+        follow=True,
+    )
     case.refresh_from_db()
     assert case.status == CaseStatus.SUBMITTED
     assert "补正材料已提交" in " ".join(messages_of(response))
-    assert OutboxMessage.objects.filter(correlation=case.number, type="case.supplement",
-                                        recipient="zj").exists()
+    assert OutboxMessage.objects.filter(
+        correlation=case.number, type="case.supplement", recipient="zj"
+    ).exists()
 
 
 # --- applicants ----------------------------------------------------------------------------

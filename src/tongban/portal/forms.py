@@ -26,8 +26,9 @@ class PortalForm(forms.Form):
     required_css_class = "required"
     error_css_class = "has-error"
 
-    def apply_domain_error(self, error: DomainError, field_map: dict[str, str] | None = None,
-                           *, top: bool = True) -> None:
+    def apply_domain_error(
+        self, error: DomainError, field_map: dict[str, str] | None = None, *, top: bool = True
+    ) -> None:
         """Show a service's refusal: its message on top, its field details on the fields."""
         if top:
             self.add_error(None, error.message)
@@ -64,8 +65,11 @@ def check_size(upload, material) -> None:
 def schema_field(spec: dict) -> forms.Field:
     """A form field for one entry of an item's form_schema (申请表)."""
     kind = spec.get("type", "text")
-    common = {"label": spec.get("label") or spec["name"], "required": bool(spec.get("required")),
-              "help_text": spec.get("help", "")}
+    common = {
+        "label": spec.get("label") or spec["name"],
+        "required": bool(spec.get("required")),
+        "help_text": spec.get("help", ""),
+    }
     if kind == "select":
         choices = [("", _("请选择"))] + [(c, c) for c in spec.get("choices", [])]
         return forms.ChoiceField(choices=choices, **common)
@@ -85,23 +89,30 @@ def schema_field(spec: dict) -> forms.Field:
     elif kind == "phone":
         widget = forms.TextInput(attrs={"type": "tel", "inputmode": "numeric", "maxlength": "11"})
     elif kind in ("id_number", "uscc"):
-        widget = forms.TextInput(attrs={"autocomplete": "off", "maxlength": "18",
-                                        "class": "mono"})
+        widget = forms.TextInput(attrs={"autocomplete": "off", "maxlength": "18", "class": "mono"})
     else:
         widget = forms.TextInput()
     return forms.CharField(max_length=max_length, widget=widget, strip=True, **common)
 
 
 class ItemSearchForm(forms.Form):
-    q = forms.CharField(label=_("搜索事项"), required=False, max_length=100,
-                        widget=forms.TextInput(attrs={"type": "search",
-                                                      "placeholder": _("如：营业执照、公积金、户口")}))
+    q = forms.CharField(
+        label=_("搜索事项"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": _("如：营业执照、公积金、户口")}
+        ),
+    )
 
 
 # --- window intake --------------------------------------------------------------
 
-APPLICANT_FIELDS = {"name": "applicant_name", "id_number": "applicant_id_number",
-                    "phone": "applicant_phone"}
+APPLICANT_FIELDS = {
+    "name": "applicant_name",
+    "id_number": "applicant_id_number",
+    "phone": "applicant_phone",
+}
 
 
 class ApplyForm(PortalForm):
@@ -109,17 +120,22 @@ class ApplyForm(PortalForm):
 
     window = forms.ChoiceField(label=_("收件窗口"))
     organization = forms.ChoiceField(label=_("办理机构"))
-    applicant_name = forms.CharField(label=_("申请人姓名"), max_length=64,
-                                     widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    applicant_name = forms.CharField(
+        label=_("申请人姓名"), max_length=64, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
     applicant_id_number = forms.CharField(
-        label=_("身份证号"), max_length=18,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono",
-                                      "inputmode": "text", "maxlength": "18"}),
+        label=_("身份证号"),
+        max_length=18,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "class": "mono", "inputmode": "text", "maxlength": "18"}
+        ),
     )
     applicant_phone = forms.CharField(
-        label=_("手机号码"), max_length=11,
-        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "numeric",
-                                      "autocomplete": "off", "maxlength": "11"}),
+        label=_("手机号码"),
+        max_length=11,
+        widget=forms.TextInput(
+            attrs={"type": "tel", "inputmode": "numeric", "autocomplete": "off", "maxlength": "11"}
+        ),
     )
     identity_verified = forms.BooleanField(
         label=_("已当面核验身份"),
@@ -136,8 +152,10 @@ class ApplyForm(PortalForm):
             self.fields["window"].initial = windows[0].code
             self.fields["window"].widget = forms.HiddenInput()
         self.fields["organization"].choices = [("", _("请选择"))] + [
-            (impl.organization.code,
-             f"{impl.organization.name}（{node_name(impl.organization.node.node_id)}）")
+            (
+                impl.organization.code,
+                f"{impl.organization.name}（{node_name(impl.organization.node.node_id)}）",
+            )
             for impl in item.implementations.all()
         ]
         for spec in item.form_schema:
@@ -165,18 +183,24 @@ class ApplyForm(PortalForm):
         return cleaned
 
     def field_map(self) -> dict[str, str]:
-        return {**APPLICANT_FIELDS, **{spec["name"]: f"f_{spec['name']}"
-                                       for spec in self.item.form_schema}}
+        return {
+            **APPLICANT_FIELDS,
+            **{spec["name"]: f"f_{spec['name']}" for spec in self.item.form_schema},
+        }
 
     def applicant(self) -> dict:
-        return {"name": self.cleaned_data["applicant_name"],
-                "id_number": self.cleaned_data["applicant_id_number"],
-                "phone": self.cleaned_data["applicant_phone"]}
+        return {
+            "name": self.cleaned_data["applicant_name"],
+            "id_number": self.cleaned_data["applicant_id_number"],
+            "phone": self.cleaned_data["applicant_phone"],
+        }
 
     def form_data(self) -> dict:
-        return {spec["name"]: self.cleaned_data.get(f"f_{spec['name']}", "")
-                for spec in self.item.form_schema
-                if self.cleaned_data.get(f"f_{spec['name']}", "") not in ("", None)}
+        return {
+            spec["name"]: self.cleaned_data.get(f"f_{spec['name']}", "")
+            for spec in self.item.form_schema
+            if self.cleaned_data.get(f"f_{spec['name']}", "") not in ("", None)
+        }
 
     def uploads(self) -> list[IncomingFile]:
         return _incoming(self.cleaned_data, self.materials)
@@ -187,8 +211,11 @@ def _incoming(cleaned: dict, materials) -> list[IncomingFile]:
     for material in materials:
         upload = cleaned.get(f"m_{material.code}")
         if upload:
-            files.append(IncomingFile(material_code=material.code, filename=upload.name,
-                                      content=upload.read()))
+            files.append(
+                IncomingFile(
+                    material_code=material.code, filename=upload.name, content=upload.read()
+                )
+            )
     return files
 
 
@@ -196,21 +223,33 @@ def _incoming(cleaned: dict, materials) -> list[IncomingFile]:
 
 
 class NoteForm(PortalForm):
-    note = forms.CharField(label=_("说明（可选）"), required=False, max_length=2000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label=_("说明（可选）"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
 
 class ReasonForm(PortalForm):
-    reason = forms.CharField(label=_("理由"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
-                             error_messages={"required": _("请填写理由")})
+    reason = forms.CharField(
+        label=_("理由"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("请填写理由")},
+    )
 
 
 class SupplementRequestForm(PortalForm):
     """一次性告知补正: which materials, why, and an overall note."""
 
     other = forms.CharField(label=_("其他需补正事项"), required=False, max_length=500)
-    note = forms.CharField(label=_("总体说明"), required=False, max_length=2000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label=_("总体说明"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
     def __init__(self, *args, materials, **kwargs):
         super().__init__(*args, **kwargs)
@@ -220,16 +259,21 @@ class SupplementRequestForm(PortalForm):
             self.fields[f"why_{m.code}"] = forms.CharField(
                 label=_("“%(name)s”需补正的内容") % {"name": m.name}, required=False, max_length=500
             )
-        self.order_fields([f for m in self.materials for f in (f"need_{m.code}", f"why_{m.code}")]
-                          + ["other", "note"])
+        self.order_fields(
+            [f for m in self.materials for f in (f"need_{m.code}", f"why_{m.code}")]
+            + ["other", "note"]
+        )
 
     def material_rows(self):
         return [(self[f"need_{m.code}"], self[f"why_{m.code}"]) for m in self.materials]
 
     def missing(self) -> list[dict]:
         data = self.cleaned_data
-        rows = [{"material_code": m.code, "note": data.get(f"why_{m.code}", "")}
-                for m in self.materials if data.get(f"need_{m.code}")]
+        rows = [
+            {"material_code": m.code, "note": data.get(f"why_{m.code}", "")}
+            for m in self.materials
+            if data.get(f"need_{m.code}")
+        ]
         if data.get("other"):
             rows.append({"material_code": "", "note": data["other"]})
         return rows
@@ -238,8 +282,12 @@ class SupplementRequestForm(PortalForm):
 class SupplyForm(PortalForm):
     """补正提交 at the receiving window: one file input per requested material."""
 
-    note = forms.CharField(label=_("说明（可选）"), required=False, max_length=2000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label=_("说明（可选）"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
     def __init__(self, *args, item_materials, requested_codes, **kwargs):
         super().__init__(*args, **kwargs)

@@ -9,8 +9,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="portal/login.html",
-                                     redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            template_name="portal/login.html", redirect_authenticated_user=True
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -28,8 +29,14 @@ urlpatterns = [
     # one case
     path("cases/<str:number>/", views.case_page, name="case"),
     path("cases/<str:number>/actions/<slug:action>/", views.case_action, name="case_action"),
-    path("cases/<str:number>/materials/<int:material_id>/", views.material_download,
-         name="case_material"),
-    re_path(r"^cases/(?P<number>[^/]+)/(?P<kind>acceptance|conclusion|result)\.pdf$",
-            views.case_document, name="case_document"),
+    path(
+        "cases/<str:number>/materials/<int:material_id>/",
+        views.material_download,
+        name="case_material",
+    ),
+    re_path(
+        r"^cases/(?P<number>[^/]+)/(?P<kind>acceptance|conclusion|result)\.pdf$",
+        views.case_document,
+        name="case_document",
+    ),
 ]

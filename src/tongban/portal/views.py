@@ -16,7 +16,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -46,14 +45,14 @@ from tongban.portal.forms import (
 
 PAGE_SIZE = 30
 ITEMS_PER_PAGE = 20
-WORK_STATUSES = (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED)
 
 
 # --- helpers ----------------------------------------------------------------------
 
 
-def _scoped(access: Access, *, windows: bool = False, orgs: bool = False,
-            person: bool = False) -> Access:
+def _scoped(
+    access: Access, *, windows: bool = False, orgs: bool = False, person: bool = False
+) -> Access:
     """The caller's access narrowed to one role (a clerk's windows, an official's
     organizations, a person's own cases), so each page lists only its own cases."""
     return dataclasses.replace(
@@ -68,18 +67,25 @@ def _scoped(access: Access, *, windows: bool = False, orgs: bool = False,
 
 def _page_number(request) -> int:
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        return min(max(1, int(request.GET.get("page", "1"))), 10_000)
     except ValueError:
         return 1
 
 
 def _case_page(request, access: Access, **filters) -> dict:
     page = _page_number(request)
-    rows, total = selectors.case_list(access, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-                                      **filters)
+    rows, total = selectors.case_list(
+        access, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters
+    )
     pages = max(1, -(-total // PAGE_SIZE))
-    return {"cases": rows, "total": total, "page": page, "pages": pages,
-            "has_previous": page > 1, "has_next": page < pages}
+    return {
+        "cases": rows,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "has_previous": page > 1,
+        "has_next": page < pages,
+    }
 
 
 def _status_filter(request) -> str:
@@ -87,7 +93,7 @@ def _status_filter(request) -> str:
     return status if status in CaseStatus.values else ""
 
 
-def _raise_for(error: DomainError):
+def _raise_for(error: DomainError) -> None:
     """A service's not-found / not-allowed become the 404 / 403 pages."""
     if isinstance(error, DomainNotFound):
         raise Http404(error.message) from error
@@ -108,11 +114,15 @@ def _require(condition: bool) -> None:
 
 
 def home(request):
-    return render(request, "portal/home.html", {
-        "search_form": ItemSearchForm(),
-        "enterprise_items": item_search(audience="enterprise")[:4],
-        "personal_items": item_search(audience="personal")[:4],
-    })
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "search_form": ItemSearchForm(),
+            "enterprise_items": item_search(audience="enterprise")[:4],
+            "personal_items": item_search(audience="personal")[:4],
+        },
+    )
 
 
 def item_list(request, *, apply: bool = False):
@@ -124,10 +134,20 @@ def item_list(request, *, apply: bool = False):
     mode = mode if mode in dict(MODE_CHOICES) else ""
     paginator = Paginator(item_search(query=query, audience=audience, mode=mode), ITEMS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
-    return render(request, "portal/items.html", {
-        "search_form": form, "query": query, "page_obj": page, "audience": audience,
-        "mode": mode, "audiences": AUDIENCE_CHOICES, "modes": MODE_CHOICES, "apply": apply,
-    })
+    return render(
+        request,
+        "portal/items.html",
+        {
+            "search_form": form,
+            "query": query,
+            "page_obj": page,
+            "audience": audience,
+            "mode": mode,
+            "audiences": AUDIENCE_CHOICES,
+            "modes": MODE_CHOICES,
+            "apply": apply,
+        },
+    )
 
 
 def item_page(request, basic_code: str):
@@ -135,22 +155,36 @@ def item_page(request, basic_code: str):
     if item is None:
         raise Http404(_("事项不存在"))
     implementations = [
-        {"organization": impl.organization, "region": impl.region, "code": impl.code,
-         "node": impl.organization.node.node_id}
+        {
+            "organization": impl.organization,
+            "region": impl.region,
+            "code": impl.code,
+            "node": impl.organization.node.node_id,
+        }
         for impl in item.implementations.all()
     ]
-    return render(request, "portal/item_detail.html", {
-        "item": item, "materials": item.materials.all(), "implementations": implementations,
-    })
+    return render(
+        request,
+        "portal/item_detail.html",
+        {
+            "item": item,
+            "materials": item.materials.all(),
+            "implementations": implementations,
+        },
+    )
 
 
 # --- the window ------------------------------------------------------------------------
 
 
 def _my_windows(access: Access) -> list[Window]:
-    return list(Window.objects.filter(pk__in=access.clerk_windows, active=True,
-                                      node__node_id=settings.TONGBAN_NODE)
-                .select_related("organization").order_by("code"))
+    return list(
+        Window.objects.filter(
+            pk__in=access.clerk_windows, active=True, node__node_id=settings.TONGBAN_NODE
+        )
+        .select_related("organization")
+        .order_by("code")
+    )
 
 
 @login_required
@@ -158,10 +192,16 @@ def window_console(request):
     access = access_for(request.user)
     _require(bool(access.clerk_windows))
     status = _status_filter(request)
-    return render(request, "portal/window.html", {
-        "windows": _my_windows(access), "status": status, "statuses": CaseStatus.choices,
-        **_case_page(request, _scoped(access, windows=True), status=status),
-    })
+    return render(
+        request,
+        "portal/window.html",
+        {
+            "windows": _my_windows(access),
+            "status": status,
+            "statuses": CaseStatus.choices,
+            **_case_page(request, _scoped(access, windows=True), status=status),
+        },
+    )
 
 
 @login_required
@@ -186,9 +226,13 @@ def window_apply(request, basic_code: str):
         if form.is_valid():
             try:
                 case = services.case_submit_at_window(
-                    user=request.user, window_code=form.cleaned_data["window"],
-                    item_code=item.basic_code, organization_code=form.cleaned_data["organization"],
-                    applicant=form.applicant(), form_data=form.form_data(), files=form.uploads(),
+                    user=request.user,
+                    window_code=form.cleaned_data["window"],
+                    item_code=item.basic_code,
+                    organization_code=form.cleaned_data["organization"],
+                    applicant=form.applicant(),
+                    form_data=form.form_data(),
+                    files=form.uploads(),
                 )
             except DomainError as error:
                 _raise_for(error)
@@ -198,16 +242,19 @@ def window_apply(request, basic_code: str):
                 organization = case.handling_organization.name
                 if case.perspective == "origin":
                     text = _("办件 %(number)s 已收件。已转送 %(organization)s") % {
-                        "number": case.number, "organization": organization}
+                        "number": case.number,
+                        "organization": organization,
+                    }
                 else:
                     text = _("办件 %(number)s 已收件，由 %(organization)s 办理") % {
-                        "number": case.number, "organization": organization}
+                        "number": case.number,
+                        "organization": organization,
+                    }
                 messages.success(request, text)
                 return redirect("portal:case", number=case.number)
         else:
             status = 400
-    return render(request, "portal/window_apply.html", {"item": item, "form": form},
-                  status=status)
+    return render(request, "portal/window_apply.html", {"item": item, "form": form}, status=status)
 
 
 # --- the deciding authority ------------------------------------------------------------
@@ -220,11 +267,16 @@ def worklist(request):
     tab = "all" if request.GET.get("tab") == "all" else "todo"
     status = _status_filter(request) if tab == "all" else ""
     filters = {"worklist": True} if tab == "todo" else {"status": status}
-    return render(request, "portal/work.html", {
-        "tab": tab, "status": status, "statuses": CaseStatus.choices,
-        "today": timezone.localdate(),
-        **_case_page(request, _scoped(access, orgs=True), **filters),
-    })
+    return render(
+        request,
+        "portal/work.html",
+        {
+            "tab": tab,
+            "status": status,
+            "statuses": CaseStatus.choices,
+            **_case_page(request, _scoped(access, orgs=True), **filters),
+        },
+    )
 
 
 # --- applicants ----------------------------------------------------------------------
@@ -254,13 +306,19 @@ ACTIONS = {
 
 def _available_actions(access: Access, case) -> list[str]:
     actions = []
-    if case.perspective in ("handling", "local") and case.handling_organization_id in access.decide_orgs:
+    if (
+        case.perspective in ("handling", "local")
+        and case.handling_organization_id in access.decide_orgs
+    ):
         if case.status == CaseStatus.SUBMITTED:
             actions += ["accept", "request_supplements", "refuse"]
         elif case.status == CaseStatus.ACCEPTED:
             actions += ["approve", "deny"]
-    if (case.perspective in ("origin", "local") and case.receiving_window_id in access.clerk_windows
-            and case.status == CaseStatus.SUPPLEMENT_REQUESTED):
+    if (
+        case.perspective in ("origin", "local")
+        and case.receiving_window_id in access.clerk_windows
+        and case.status == CaseStatus.SUPPLEMENT_REQUESTED
+    ):
         actions.append("supply")
     return actions
 
@@ -273,7 +331,9 @@ def _action_form(action: str, case, data=None, files=None):
     elif form_class is SupplyForm:
         missing = (case.supplement_request or {}).get("missing", [])
         kwargs["item_materials"] = list(case.item.materials.all())
-        kwargs["requested_codes"] = {m.get("material_code") for m in missing if m.get("material_code")}
+        kwargs["requested_codes"] = {
+            m.get("material_code") for m in missing if m.get("material_code")
+        }
     return form_class(data, files, **kwargs)
 
 
@@ -281,18 +341,18 @@ def _assertion_view(case) -> dict:
     assertion = masked_assertion(case.identity_assertion)
     by = assertion.get("authenticated_by") or {}
     window = by.get("window") or {}
-    place = window.get("name") or ""
-    if not place and window.get("code") and window.get("code") == getattr(
-            case.receiving_window, "code", None):
-        place = case.receiving_window_name
-    if not place and by.get("node") == case.receiving_node:
-        place = case.receiving_window_name
+    # the window's name travels in the assertion; older peers only send its code
+    place = (
+        window.get("name")
+        or (case.receiving_window_name if by.get("node") == case.receiving_node else "")
+        or window.get("code", "")
+    )
     return {
         "subject": assertion.get("subject") or {},
         "assurance": assertion.get("assurance", ""),
         "method": assertion.get("method", ""),
         "in_person": assertion.get("method") == "in_person",
-        "place": place or window.get("code", ""),
+        "place": place,
         "node": by.get("node", ""),
         "officer": by.get("officer", ""),
         "at": parse_datetime(assertion.get("authenticated_at") or ""),
@@ -315,8 +375,7 @@ def _form_rows(case) -> list[dict]:
             shown = mask_id_number(shown)
         elif kind == "phone":
             shown = mask_phone(shown)
-        rows.append({"label": spec.get("label", name), "value": shown,
-                     "long": kind == "textarea"})
+        rows.append({"label": spec.get("label", name), "value": shown, "long": kind == "textarea"})
     return rows
 
 
@@ -325,13 +384,16 @@ def _timeline(case) -> list[dict]:
     entries = []
     for change in case.history.all():
         details = change.details or {}
-        entries.append({
-            "change": change,
-            "missing": details.get("missing") or [],
-            "supplied": [{**m, "name": m.get("name") or names.get(m.get("material_code"), "")}
-                         for m in details.get("supplied") or []],
-            "received_from": details.get("received_from", ""),
-        })
+        entries.append(
+            {
+                "change": change,
+                "missing": details.get("missing") or [],
+                "supplied": [
+                    {**m, "name": m.get("name") or names.get(m.get("material_code"), "")}
+                    for m in details.get("supplied") or []
+                ],
+            }
+        )
     return entries
 
 
@@ -349,24 +411,34 @@ def _documents(case) -> list[tuple[str, str]]:
 def _render_case(request, case, *, bound: dict | None = None, status: int = 200):
     access = access_for(request.user)
     actions = _available_actions(access, case)
-    forms = [{"name": a, "label": ACTIONS[a][1], "form": (bound or {}).get(a) or _action_form(a, case)}
-             for a in actions]
-    today = timezone.localdate()
+    bound = bound or {}
+    forms = [
+        {
+            "name": a,
+            "label": ACTIONS[a][1],
+            "form": bound[a] if a in bound else _action_form(a, case),
+        }
+        for a in actions
+    ]
     missing = (case.supplement_request or {}).get("missing", [])
-    return render(request, "portal/case_detail.html", {
-        "case": case,
-        "item": case.item,
-        "result": case_result(case),
-        "materials": [{"m": m, "ok": material_digest_ok(m)} for m in case.materials.all()],
-        "timeline": _timeline(case),
-        "form_rows": _form_rows(case),
-        "assertion": _assertion_view(case),
-        "documents": _documents(case),
-        "actions": forms,
-        "supplement_request": case.supplement_request or {},
-        "supplement_missing": missing,
-        "overdue": bool(case.deadline and case.deadline < today and not case.is_terminal),
-    }, status=status)
+    return render(
+        request,
+        "portal/case_detail.html",
+        {
+            "case": case,
+            "item": case.item,
+            "result": case_result(case),
+            "materials": [{"m": m, "ok": material_digest_ok(m)} for m in case.materials.all()],
+            "timeline": _timeline(case),
+            "form_rows": _form_rows(case),
+            "assertion": _assertion_view(case),
+            "documents": _documents(case),
+            "actions": forms,
+            "supplement_request": case.supplement_request or {},
+            "supplement_missing": missing,
+        },
+        status=status,
+    )
 
 
 def _load_case(request, number: str):
@@ -399,8 +471,9 @@ def _call(action: str, user, number: str, form):
     if action == "refuse":
         return services.case_refuse(user=user, number=number, reason=data["reason"])
     if action == "request_supplements":
-        return services.case_request_supplements(user=user, number=number,
-                                                 missing=form.missing(), note=data["note"])
+        return services.case_request_supplements(
+            user=user, number=number, missing=form.missing(), note=data["note"]
+        )
     if action == "approve":
         return services.case_approve(user=user, number=number, note=data["note"])
     if action == "deny":

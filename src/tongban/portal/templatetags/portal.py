@@ -12,13 +12,13 @@ register = template.Library()
 
 @register.filter
 def node_label(node_id: str) -> str:
-    """"zj" → "浙江"."""
+    """ "zj" → "浙江"."""
     return node_name(node_id)
 
 
 @register.filter
 def node_paren(node_id: str) -> str:
-    """"zj" → "浙江（zj）"."""
+    """ "zj" → "浙江（zj）"."""
     return _("%(name)s（%(id)s）") % {"name": node_name(node_id), "id": node_id}
 
 

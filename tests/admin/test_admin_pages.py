@@ -1,0 +1,49 @@
+"""The node administrator's back office (Django admin) renders every registered model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from tests.factories import user_with
+
+
+@pytest.fixture
+def node_admin(region, api, client):
+    envelope = region.case_submit_envelope(number="11310118TESTCASE0000001")
+    assert api.post("/exchange/inbox", raw=json.dumps(envelope).encode()).status_code == 200
+    admin_user = user_with("sh.admin", role="node_admin")
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    return client
+
+
+def test_every_changelist_and_a_change_page_render(node_admin):
+    for model in admin.site._registry:
+        meta = model._meta
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert node_admin.get(url).status_code == 200, url
+        first = model.objects.first()
+        if first is not None:
+            change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[first.pk])
+            assert node_admin.get(change).status_code == 200, change
+
+
+def test_person_search_uses_the_blind_index(node_admin):
+    from tests.factories import id_number
+
+    url = reverse("admin:identity_person_changelist")
+    page = node_admin.get(url, {"q": id_number()}).content.decode()
+    page = page.replace(f'value="{id_number()}"', "")  # the search box echoes what was typed
+    assert "张伟 3304**********" in page and id_number() not in page
+
+
+def test_admin_is_closed_to_other_staff(region, client):
+    clerk = user_with("clerk", role="clerk", window=region.window("sh-310118-01"))
+    client.force_login(clerk)
+    response = client.get(reverse("admin:cases_case_changelist"))
+    assert response.status_code == 302  # to the admin login
