@@ -408,9 +408,32 @@ def cpu_delta(before: dict[str, float], after: dict[str, float], *, units: int,
             per_unit[name] = round(used * 1000 / max(units, 1), 2)
     busy = after["_machine_busy"] - before["_machine_busy"]
     total = after["_machine_total"] - before["_machine_total"]
+    accounted = sum(after[n] - before[n] for n in after if not n.startswith("_") and n in before)
     return {
         "cpu_ms_per_unit": dict(sorted(per_unit.items(), key=lambda kv: -kv[1])),
         "cpu_ms_per_unit_total": round(sum(per_unit.values()), 2),
         "machine_busy_fraction": round(busy / total, 3) if total else None,
         "cores_busy": round(busy / wall, 2) if wall else None,
+        # CPU used by anything else on the machine (other users' tests, the kernel…)
+        "other_cores_busy": round(max(busy - accounted, 0) / wall, 2) if wall else None,
     }
+
+
+def machine_load(seconds: float = 1.0) -> float:
+    """Cores busy over a short interval."""
+    a = cpu_snapshot()
+    time.sleep(seconds)
+    b = cpu_snapshot()
+    return round((b["_machine_busy"] - a["_machine_busy"]) / seconds, 2)
+
+
+def wait_quiet(*, max_wait: float = 30, threshold: float = 0.3) -> dict:
+    """Wait (bounded) until the machine is nearly idle; report what we found."""
+    t0 = time.monotonic()
+    load = machine_load()
+    while load > threshold and time.monotonic() - t0 < max_wait:
+        load = machine_load()
+    waited = round(time.monotonic() - t0, 1)
+    if load > threshold:
+        print(f"  note: the machine is busy with other work ({load} cores) — figures will be lower")
+    return {"cores_busy_before_start": load, "waited_seconds": waited}
