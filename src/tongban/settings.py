@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves its Swagger UI assets locally (no CDN)
     "tongban.gm",
     "tongban.directory",
     "tongban.catalog",
