@@ -243,7 +243,7 @@ def test_other_organizations_and_roles_cannot_see_or_act(region, api, official):
 
 
 def test_applicant_sees_own_cases_only(region, api):
-    from tongban.cases.services import person_upsert
+    from tongban.identity.services import person_upsert
 
     received(region, api)  # applicant id_number() = the default test person
     mine = user_with("zhangwei", person=person_upsert(name="张伟", id_number=id_number()))

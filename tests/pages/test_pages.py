@@ -24,8 +24,8 @@ from tests.factories import (
     user_with,
 )
 from tongban.cases.models import Case, CaseStatus
-from tongban.cases.services import person_upsert
 from tongban.exchange.models import OutboxMessage
+from tongban.identity.services import person_upsert
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from tests.factories import id_number
-from tongban.cases.services import person_upsert
+from tongban.identity.services import person_upsert
 from tongban.identity.masking import (
     MaskPersonalIdentifiersFilter,
     mask_id_number,

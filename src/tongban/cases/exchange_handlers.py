@@ -7,23 +7,25 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
-from tongban.cases.materials import CheckedFile
+from tongban.cases.materials import CheckedFile, sniff_media_type
 from tongban.cases.models import Case, CaseResult, CaseStatus
 from tongban.cases.services import (
     Actor,
     deadline_clock_start,
     local_date,
     materials_attach,
-    person_upsert,
     status_record,
 )
+from tongban.cases.stored_pii import assertion_for_storage, form_for_storage
 from tongban.catalog.models import Implementation
+from tongban.directory.models import Window
 from tongban.directory.signing import peer_public_key
 from tongban.exchange.envelopes import VerifiedEnvelope, parse_time
 from tongban.exchange.handlers import HandlerRefusal, inbox_handler, on_delivered
 from tongban.gm import sm2
 from tongban.gm.canonical import canonical_json
 from tongban.identity.pii import blind_index, encrypt_identifier
+from tongban.identity.services import assurance_at_least, person_upsert
 
 
 def _actor(raw: dict, sender: str) -> Actor:
@@ -35,10 +37,12 @@ def _actor(raw: dict, sender: str) -> Actor:
 
 def _files(refs: list[dict], blobs: dict[str, bytes]) -> list[CheckedFile]:
     files = []
-    for ref in refs:
-        content = blobs.get(ref.get("sm3", ""))
+    for ref in refs if isinstance(refs, list) else []:
+        content = blobs.get(ref.get("sm3", "")) if isinstance(ref, dict) else None
         if content is None:
-            raise HandlerRefusal(f"material {ref.get('material_code')} arrived without its content")
+            raise HandlerRefusal("a material arrived without its content")
+        if sniff_media_type(content) is None:
+            raise HandlerRefusal(f"material {ref.get('material_code')} is not a PDF/JPEG/PNG file")
         files.append(
             CheckedFile(
                 material_code=str(ref["material_code"])[:8],
@@ -52,6 +56,37 @@ def _files(refs: list[dict], blobs: dict[str, bytes]) -> list[CheckedFile]:
     return files
 
 
+def _refuse_assertion(reason: str, *, sender: str) -> None:
+    # the inbox writes the security event once this handler's effects are rolled back
+    raise HandlerRefusal(f"identity assertion refused: {reason}", code="forged_assertion")
+
+
+def _check_assertion(
+    assertion, *, sender: str, channel: str, item, window, applicant: dict
+) -> None:
+    """The sending node may only vouch for what it can know: its own residents online,
+    or a person verified in person at one of its own windows."""
+    if not isinstance(assertion, dict) or not isinstance(assertion.get("subject"), dict):
+        _refuse_assertion("missing or malformed identity assertion", sender=sender)
+    by = assertion.get("authenticated_by")
+    if not isinstance(by, dict) or by.get("node") != sender:
+        _refuse_assertion("asserted by another node than the sender", sender=sender)
+    subject = assertion["subject"]
+    if subject.get("id_number") != applicant.get("id_number"):
+        _refuse_assertion("assertion subject is not the applicant", sender=sender)
+    if channel == "online":
+        if by.get("home_node") != sender:
+            _refuse_assertion("the sender is not the subject's home node", sender=sender)
+        if not assurance_at_least(str(assertion.get("assurance")), item.min_assurance):
+            raise HandlerRefusal("assurance below the item's minimum", code="assurance_too_low")
+    elif channel == "window":
+        code = (by.get("window") or {}).get("code") if isinstance(by.get("window"), dict) else None
+        if not Window.objects.filter(code=code, node__node_id=sender).exists():
+            _refuse_assertion("window is not one of the sender's windows", sender=sender)
+    else:
+        _refuse_assertion(f"unknown channel {channel}", sender=sender)
+
+
 @inbox_handler("case.submit")
 def case_submit_received(envelope: VerifiedEnvelope) -> None:
     sender = envelope.signed["sender"]
@@ -62,6 +97,8 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         submitted_at = parse_time(data["submitted_at"])
     except (KeyError, TypeError, ValueError) as exc:
         raise HandlerRefusal(f"malformed case: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(applicant, dict):
+        raise HandlerRefusal("malformed case")
     if number != envelope.signed["correlation"]:
         raise HandlerRefusal("case number does not match the correlation")
     if Case.objects.filter(number=number).exists():
@@ -74,6 +111,17 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
     if implementation is None or implementation.organization.node.node_id != settings.TONGBAN_NODE:
         raise HandlerRefusal("no such implementation at this node")
     item = implementation.item
+    assertion = envelope.signed.get("subject")
+    _check_assertion(
+        assertion,
+        sender=sender,
+        channel=str(data.get("channel")),
+        item=item,
+        window=data.get("window"),
+        applicant=applicant,
+    )
+    enterprise = data.get("enterprise") if isinstance(data.get("enterprise"), dict) else {}
+    form = data.get("form") if isinstance(data.get("form"), dict) else {}
     now = timezone.now()
     case = Case(
         number=number,
@@ -90,8 +138,10 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         applicant_id_encrypted=encrypt_identifier(str(applicant.get("id_number", ""))),
         applicant_id_index=blind_index(str(applicant.get("id_number", ""))),
         applicant_phone_encrypted=encrypt_identifier(str(applicant.get("phone", ""))),
-        identity_assertion=envelope.signed.get("subject") or {},
-        form_data=data.get("form") or {},
+        enterprise_code=str(enterprise.get("code", ""))[:18],
+        enterprise_name=str(enterprise.get("name", ""))[:128],
+        identity_assertion=assertion_for_storage(assertion),
+        form_data=form_for_storage(item.form_schema, form),
         status=CaseStatus.SUBMITTED,
         status_changed_at=now,
         submitted_at=submitted_at,

@@ -55,6 +55,11 @@ class Case(models.Model):
     applicant_account = models.ForeignKey(
         "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # a legal person's case: the enterprise applies, the applicant above is its agent
+    enterprise_code = models.CharField(
+        _("法人统一社会信用代码"), max_length=18, blank=True, db_index=True
+    )
+    enterprise_name = models.CharField(_("法人名称"), max_length=128, blank=True)
     identity_assertion = models.JSONField(default=dict)
     form_data = models.JSONField(default=dict)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-
 from tongban.cases.materials import material_read
 from tongban.cases.models import Case, CaseMaterial, CaseStatus
+from tongban.cases.stored_pii import assertion_masked, form_masked
 from tongban.gm.sm3 import sm3_hex
-from tongban.identity.masking import mask_id_number
 
 STATUS_LABELS = dict(CaseStatus.choices)
 
@@ -26,12 +24,14 @@ def material_digest_ok(material: CaseMaterial) -> bool:
         return False
 
 
-def masked_assertion(assertion: dict) -> dict:
-    masked = copy.deepcopy(assertion or {})
-    subject = masked.get("subject") or {}
-    if subject.get("id_number"):
-        subject["id_number"] = mask_id_number(subject["id_number"])
-    return masked
+def masked_assertion(stored: dict) -> dict:
+    """The identity assertion as shown to staff: the subject's 身份证号 masked."""
+    return assertion_masked(stored)
+
+
+def masked_form(case: Case) -> dict:
+    """Form answers with 身份证号 / phone fields masked (they are encrypted at rest)."""
+    return form_masked(case.item.form_schema, case.form_data)
 
 
 def case_summary_dict(case: Case) -> dict:
@@ -64,7 +64,9 @@ def case_detail_dict(case: Case) -> dict:
         "applicant_name": case.applicant_name,
         "implementation_code": case.implementation_code,
         "applicant_phone_masked": case.applicant_phone_masked,
-        "form": case.form_data,
+        "form": masked_form(case),
+        "enterprise_code": case.enterprise_code,
+        "enterprise_name": case.enterprise_name,
         "identity_assertion": masked_assertion(case.identity_assertion),
         "accepted_at": case.accepted_at,
         "concluded_at": case.concluded_at,

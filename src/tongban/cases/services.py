@@ -28,6 +28,7 @@ from tongban.cases.models import (
     CaseStatusChange,
 )
 from tongban.cases.numbering import case_number_allocate, credit_code_allocate
+from tongban.cases.stored_pii import assertion_for_storage, form_for_storage
 from tongban.catalog.models import Implementation, ServiceItem
 from tongban.directory.models import Node, Window
 from tongban.directory.signing import sign_detached
@@ -35,9 +36,15 @@ from tongban.errors import DomainError, NotFound, PermissionDenied
 from tongban.exchange.envelopes import Blob, iso
 from tongban.exchange.services import outbox_enqueue
 from tongban.gm.canonical import canonical_json
-from tongban.identity.models import Person
+from tongban.identity.models import Enterprise
 from tongban.identity.pii import blind_index, encrypt_identifier
+from tongban.identity.security_log import security_event
 from tongban.identity.selectors import access_for
+from tongban.identity.services import (
+    agent_authorization_for,
+    assurance_at_least,
+    person_upsert,
+)
 
 
 @dataclass(frozen=True)
@@ -169,24 +176,116 @@ def _clean_applicant(applicant: object) -> dict:
     return {"name": name, "id_number": ric.compact(id_number), "phone": phone}
 
 
-def person_upsert(*, name: str, id_number: str, phone: str = "", home_node: str = "") -> Person:
-    index = blind_index(id_number)
-    person = Person.objects.filter(id_number_index=index).first()
-    if person is None:
-        return Person.objects.create(
-            name=name,
-            id_number_encrypted=encrypt_identifier(id_number),
-            id_number_index=index,
-            phone_encrypted=encrypt_identifier(phone),
-            home_node=home_node,
-        )
-    if phone and not person.phone_encrypted:
-        person.phone_encrypted = encrypt_identifier(phone)
-        person.save(update_fields=["phone_encrypted"])
-    return person
-
-
 # --- intake at a window --------------------------------------------------------
+
+
+def _implementation(item_code: str, organization_code: str) -> tuple[ServiceItem, Implementation]:
+    item = ServiceItem.objects.filter(basic_code=item_code, active=True).first()
+    if item is None:
+        raise NotFound(_("事项不存在"))
+    implementation = (
+        Implementation.objects.select_related("organization__node")
+        .filter(item=item, organization_id=organization_code, organization__active=True)
+        .first()
+    )
+    if implementation is None:
+        raise DomainError("no_such_implementation", _("所选机构不办理该事项"))
+    return item, implementation
+
+
+def _case_create(
+    *,
+    user,
+    actor: Actor,
+    item: ServiceItem,
+    implementation: Implementation,
+    channel: str,
+    window: Window | None,
+    person: dict,
+    assertion: dict,
+    cleaned: dict,
+    checked: list[CheckedFile],
+    enterprise: dict | None = None,
+) -> Case:
+    """Record a new case here and, if another node decides it, send it there — atomically."""
+    org = implementation.organization
+    handling_node = org.node.node_id
+    here = settings.TONGBAN_NODE
+    now = timezone.now()
+    with transaction.atomic():
+        number = case_number_allocate(
+            implementation_code=implementation.code, day=local_date(now), province=_province(here)
+        )
+        case = Case(
+            number=number,
+            perspective="local" if handling_node == here else "origin",
+            channel=channel,
+            item=item,
+            item_name=item.name,
+            implementation_code=implementation.code,
+            handling_organization=org,
+            handling_node=handling_node,
+            receiving_node=here,
+            receiving_window=window,
+            receiving_window_name=window.name if window else "",
+            applicant_name=person["name"],
+            applicant_id_encrypted=encrypt_identifier(person["id_number"]),
+            applicant_id_index=blind_index(person["id_number"]),
+            applicant_phone_encrypted=encrypt_identifier(person["phone"]),
+            applicant_account=user if channel == "online" else None,
+            enterprise_code=(enterprise or {}).get("code", ""),
+            enterprise_name=(enterprise or {}).get("name", ""),
+            identity_assertion=assertion_for_storage(assertion),
+            form_data=form_for_storage(item.form_schema, cleaned),
+            status=CaseStatus.SUBMITTED,
+            status_changed_at=now,
+            submitted_at=now,
+            created_by=user,
+            created_by_name=actor.name,
+        )
+        if case.perspective == "local":
+            case.received_at = now
+            deadline_clock_start(case, local_date(now))
+        case.save()
+        person_upsert(name=person["name"], id_number=person["id_number"], phone=person["phone"])
+        materials_attach(case, checked, source="submission", at=now)
+        status_record(
+            case,
+            to_status=CaseStatus.SUBMITTED,
+            actor=actor,
+            occurred_at=now,
+            from_status="",
+            details={"materials": len(checked), "channel": channel},
+        )
+        if case.perspective == "origin":
+            outbox_enqueue(
+                type="case.submit",
+                recipient=handling_node,
+                correlation=number,
+                subject=assertion,
+                body={
+                    "case": {
+                        "number": number,
+                        "item": item.basic_code,
+                        "implementation_code": implementation.code,
+                        "organization": org.code,
+                        "channel": channel,
+                        "window": {"code": window.code, "name": window.name} if window else None,
+                        "applicant": {
+                            "name": person["name"],
+                            "id_number": person["id_number"],
+                            "phone": person["phone"],
+                        },
+                        "enterprise": enterprise,
+                        "form": cleaned,
+                        "materials": _material_refs(checked),
+                        "submitted_at": iso(now),
+                        "actor": actor.as_dict(),
+                    }
+                },
+                blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
+            )
+    return case
 
 
 def case_submit_at_window(
@@ -208,106 +307,130 @@ def case_submit_at_window(
     )
     if window is None or window.pk not in access.clerk_windows:
         raise PermissionDenied(_("您不是该窗口的受理人员"))
-    item = ServiceItem.objects.filter(basic_code=item_code, active=True).first()
-    if item is None:
-        raise NotFound(_("事项不存在"))
-    implementation = (
-        Implementation.objects.select_related("organization__node")
-        .filter(item=item, organization_id=organization_code, organization__active=True)
-        .first()
-    )
-    if implementation is None:
-        raise DomainError("no_such_implementation", _("所选机构不办理该事项"))
+    item, implementation = _implementation(item_code, organization_code)
     person = _clean_applicant(applicant)
     cleaned = application_form_clean(item.form_schema, form_data)
     checked = _check_uploads(item, files, require_all=True)
-
-    org = implementation.organization
-    handling_node = org.node.node_id
     here = settings.TONGBAN_NODE
-    now = timezone.now()
     actor = Actor(name=user.display_name or user.username, place=window.name, node=here)
     assertion = {
         "subject": {"name": person["name"], "id_type": "111", "id_number": person["id_number"]},
         "assurance": "L3",
         "method": "in_person",
-        "authenticated_at": iso(now),
+        "authenticated_at": iso(timezone.now()),
         "authenticated_by": {
             "node": here,
             "window": {"code": window.code, "name": window.name},
             "officer": actor.name,
         },
     }
-    with transaction.atomic():
-        number = case_number_allocate(
-            implementation_code=implementation.code, day=local_date(now), province=_province(here)
-        )
-        case = Case(
-            number=number,
-            perspective="local" if handling_node == here else "origin",
-            channel="window",
-            item=item,
-            item_name=item.name,
-            implementation_code=implementation.code,
-            handling_organization=org,
-            handling_node=handling_node,
-            receiving_node=here,
-            receiving_window=window,
-            receiving_window_name=window.name,
-            applicant_name=person["name"],
-            applicant_id_encrypted=encrypt_identifier(person["id_number"]),
-            applicant_id_index=blind_index(person["id_number"]),
-            applicant_phone_encrypted=encrypt_identifier(person["phone"]),
-            identity_assertion=assertion,
-            form_data=cleaned,
-            status=CaseStatus.SUBMITTED,
-            status_changed_at=now,
-            submitted_at=now,
-            created_by=user,
-            created_by_name=actor.name,
-        )
-        if case.perspective == "local":
-            case.received_at = now
-            deadline_clock_start(case, local_date(now))
-        case.save()
-        person_upsert(name=person["name"], id_number=person["id_number"], phone=person["phone"])
-        materials_attach(case, checked, source="submission", at=now)
-        status_record(
-            case,
-            to_status=CaseStatus.SUBMITTED,
-            actor=actor,
-            occurred_at=now,
-            from_status="",
-            details={"materials": len(checked)},
-        )
-        if case.perspective == "origin":
-            outbox_enqueue(
-                type="case.submit",
-                recipient=handling_node,
-                correlation=number,
-                subject=assertion,
-                body={
-                    "case": {
-                        "number": number,
-                        "item": item.basic_code,
-                        "implementation_code": implementation.code,
-                        "organization": org.code,
-                        "channel": "window",
-                        "window": {"code": window.code, "name": window.name},
-                        "applicant": {
-                            "name": person["name"],
-                            "id_number": person["id_number"],
-                            "phone": person["phone"],
-                        },
-                        "form": cleaned,
-                        "materials": _material_refs(checked),
-                        "submitted_at": iso(now),
-                        "actor": actor.as_dict(),
-                    }
-                },
-                blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
+    return _case_create(
+        user=user,
+        actor=actor,
+        item=item,
+        implementation=implementation,
+        channel="window",
+        window=window,
+        person=person,
+        assertion=assertion,
+        cleaned=cleaned,
+        checked=checked,
+    )
+
+
+def case_submit_online(
+    *,
+    user,
+    item_code: str,
+    organization_code: str,
+    form_data: dict,
+    files: list[IncomingFile],
+    enterprise_code: str = "",
+    authenticated_at: dt.datetime | None = None,
+    authentication_method: str = "password+sms_otp",
+) -> Case:
+    """全程网办: a signed-in resident (or an enterprise's agent) applies from their home node.
+
+    The home node vouches for them in the envelope (一地认证、全网通办): who they
+    are, their real-name assurance level, how and when they authenticated.
+    """
+    if user.kind != "person" or not user.person_id or user.federated_issuer:
+        raise PermissionDenied(_("请使用本省（市）个人账号网上申请"))
+    item, implementation = _implementation(item_code, organization_code)
+    if not assurance_at_least(user.assurance, item.min_assurance):
+        raise DomainError(
+            "assurance_too_low",
+            _(
+                "该事项要求实名认证等级 %(need)s，您当前为 %(have)s。请先完成更高等级的实名认证（如到窗口当面核验）。"
             )
-    return case
+            % {"need": item.min_assurance, "have": user.assurance},
+            status=403,
+        )
+    enterprise = None
+    authorization = None
+    if enterprise_code:
+        if item.audience != "enterprise":
+            raise DomainError("not_an_enterprise_item", _("该事项不是法人事项"))
+        represented = Enterprise.objects.filter(
+            code=enterprise_code, legal_representative=user.person
+        ).first()
+        authorization = agent_authorization_for(
+            user=user, enterprise_code=enterprise_code, item_code=item.basic_code
+        )
+        if represented is None and authorization is None:
+            security_event(
+                "agent_not_authorized", user=user, enterprise=enterprise_code, item=item.basic_code
+            )
+            raise PermissionDenied(
+                _("您没有代表该企业办理此事项的有效授权（授权可能已过期或未包含此事项）")
+            )
+        target = represented or authorization.enterprise
+        enterprise = {
+            "code": target.code,
+            "name": target.name,
+            "role": "legal_representative" if represented else "agent",
+        }
+    elif item.audience == "enterprise" and item.result_kind != "business_licence":
+        raise DomainError("enterprise_required", _("法人事项须以企业名义申请：请选择企业"))
+    person_row = user.person
+    person = {"name": person_row.name, "id_number": person_row.id_number, "phone": person_row.phone}
+    cleaned = application_form_clean(item.form_schema, form_data)
+    checked = _check_uploads(item, files, require_all=True)
+    here = settings.TONGBAN_NODE
+    actor = Actor(name=user.display_name or user.username, place=_("网上申请"), node=here)
+    assertion = {
+        "subject": {"name": person["name"], "id_type": "111", "id_number": person["id_number"]},
+        "assurance": user.assurance,
+        "method": authentication_method,
+        "authenticated_at": iso(authenticated_at or timezone.now()),
+        "authenticated_by": {"node": here, "home_node": person_row.home_node or here},
+    }
+    if enterprise:
+        assertion["acting_for"] = {
+            **enterprise,
+            "authorization": (
+                {
+                    "id": authorization.pk,
+                    "items": authorization.item_codes,
+                    "expires_at": iso(authorization.expires_at),
+                }
+                if authorization and enterprise["role"] == "agent"
+                else None
+            ),
+        }
+    return _case_create(
+        user=user,
+        actor=actor,
+        item=item,
+        implementation=implementation,
+        channel="online",
+        window=None,
+        person=person,
+        assertion=assertion,
+        cleaned=cleaned,
+        checked=checked,
+        enterprise=enterprise,
+    )
 
 
 # --- the deciding authority ---------------------------------------------------------

@@ -14,9 +14,10 @@ _handlers: dict[str, Handler] = {}
 
 
 class HandlerRefusal(Exception):
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, code: str = "not_applicable"):
         super().__init__(message)
         self.message = message
+        self.code = code
 
 
 def inbox_handler(message_type: str) -> Callable[[Handler], Handler]:

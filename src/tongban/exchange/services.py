@@ -27,8 +27,10 @@ from tongban.exchange.models import (
     SequenceCounter,
 )
 from tongban.gm.canonical import canonical_json
+from tongban.identity.security_log import security_event
 
 log = logging.getLogger(__name__)
+SECURITY_REFUSALS = {"forged_assertion"}
 
 
 def outbox_enqueue(
@@ -141,8 +143,15 @@ def _apply(message: InboxMessage, verified: VerifiedEnvelope) -> None:
             handler(verified)
     except HandlerRefusal as refusal:
         message.status = "refused"
-        message.refusal_code = "not_applicable"
+        message.refusal_code = refusal.code
         log.warning("refused %s %s: %s", message.type, message.message_id, refusal.message)
+        if refusal.code in SECURITY_REFUSALS:
+            security_event(
+                refusal.code,
+                username=f"node:{message.sender}",
+                message=message.message_id,
+                reason=refusal.message,
+            )
     else:
         message.status = "applied"
         message.applied_at = timezone.now()

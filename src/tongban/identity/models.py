@@ -42,6 +42,13 @@ class Person(models.Model):
         return mask_phone(self.phone)
 
 
+ASSURANCE_CHOICES = [
+    ("L1", _("L1 自助注册，未核验")),
+    ("L2", _("L2 实名信息核验 + 手机验证")),
+    ("L3", _("L3 当面核验或国家平台认证")),
+]
+
+
 class User(AbstractUser):
     KIND_CHOICES = [("staff", _("工作人员")), ("person", _("个人用户"))]
 
@@ -50,10 +57,24 @@ class User(AbstractUser):
     person = models.OneToOneField(
         Person, null=True, blank=True, on_delete=models.PROTECT, related_name="account"
     )
+    assurance = models.CharField(
+        _("实名等级"), max_length=2, choices=ASSURANCE_CHOICES, default="L1"
+    )
+    # Accounts signed in through another node (single sign-on) or an upstream
+    # identity provider: who vouched for them. Empty for local accounts.
+    federated_issuer = models.CharField(max_length=200, blank=True)
+    federated_subject = models.CharField(max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("账号")
         verbose_name_plural = _("账号")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["federated_issuer", "federated_subject"],
+                condition=~models.Q(federated_issuer=""),
+                name="unique_federated_identity",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -66,7 +87,9 @@ class StaffAssignment(models.Model):
         ("clerk", _("窗口受理人员")),
         ("official", _("审批人员")),
         ("supervisor", _("监督人员")),
+        ("data_officer", _("数据专员")),
         ("node_admin", _("节点管理员")),
+        ("hub_admin", _("枢纽管理员")),
     ]
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="assignments")
@@ -97,6 +120,7 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=64)
     prefix = models.CharField(max_length=8)
     key_digest = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(_("权限范围"), default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -108,3 +132,87 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+
+class Enterprise(models.Model):
+    """A legal person (法人) keyed by its 统一社会信用代码."""
+
+    code = models.CharField(_("统一社会信用代码"), max_length=18, unique=True)
+    name = models.CharField(_("名称"), max_length=128)
+    legal_representative = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="represented_enterprises"
+    )
+    home_node = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("法人")
+        verbose_name_plural = _("法人")
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code}）"
+
+
+class AgentAuthorization(models.Model):
+    """经办人授权: the legal representative lets a person act for the enterprise."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="authorizations"
+    )
+    agent = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="agent_authorizations")
+    item_codes = models.JSONField(_("授权事项（空为全部）"), default=list)
+    granted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("有效期至"))
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at"]
+        verbose_name = _("经办人授权")
+        verbose_name_plural = _("经办人授权")
+
+    def __str__(self) -> str:
+        return f"{self.enterprise} → {self.agent.name}"
+
+    def covers(self, item_code: str, at) -> bool:
+        return (
+            self.revoked_at is None
+            and self.expires_at > at
+            and (not self.item_codes or item_code in self.item_codes)
+        )
+
+
+class OneTimeCode(models.Model):
+    """A one-time code sent by SMS; only its SM3 digest is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=16)
+    code_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code for {self.user_id}"
+
+
+class SecurityEvent(models.Model):
+    """The security log: sign-ins, lockouts, refused assertions, bad codes (identifiers masked)."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=48, db_index=True)
+    username = models.CharField(max_length=150, blank=True)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("安全日志")
+        verbose_name_plural = _("安全日志")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username}"

@@ -5,11 +5,48 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from stdnum.cn import ric, uscc
 
+from tongban.errors import DomainError, PermissionDenied
 from tongban.gm.sm3 import sm3_hex
-from tongban.identity.models import ApiToken, StaffAssignment, User
+from tongban.identity.models import (
+    AgentAuthorization,
+    ApiToken,
+    Enterprise,
+    OneTimeCode,
+    Person,
+    StaffAssignment,
+    User,
+)
+from tongban.identity.pii import blind_index, encrypt_identifier
+from tongban.identity.security_log import security_event
+from tongban.identity.sms import sms_send
+
+PHONE_DIGITS = 11
+ASSURANCE_ORDER = {"L1": 1, "L2": 2, "L3": 3}
+
+
+def person_upsert(*, name: str, id_number: str, phone: str = "", home_node: str = "") -> Person:
+    index = blind_index(id_number)
+    person = Person.objects.filter(id_number_index=index).first()
+    if person is None:
+        return Person.objects.create(
+            name=name,
+            id_number_encrypted=encrypt_identifier(id_number),
+            id_number_index=index,
+            phone_encrypted=encrypt_identifier(phone),
+            home_node=home_node,
+        )
+    if phone and not person.phone_encrypted:
+        person.phone_encrypted = encrypt_identifier(phone)
+        person.save(update_fields=["phone_encrypted"])
+    return person
 
 
 @transaction.atomic
@@ -124,3 +161,237 @@ def pii_reencrypt_all(*, batch_size: int = 500) -> dict[str, int]:
                 last_pk = rows[-1].pk
         counts[f"{label}.{field}"] = changed
     return counts
+
+
+def _clean_person_fields(*, name: str, id_number: str, phone: str) -> tuple[str, str, str]:
+    name = (name or "").strip()
+    id_number = (id_number or "").strip().upper()
+    phone = (phone or "").strip()
+    errors = {}
+    if not name or len(name) > 64:
+        errors["name"] = _("请填写姓名（不超过64字）")
+    if not ric.is_valid(id_number):
+        errors["id_number"] = _("身份证号码无效")
+    if not (phone.isdigit() and len(phone) == PHONE_DIGITS and phone.startswith("1")):
+        errors["phone"] = _("手机号码格式不正确")
+    if errors:
+        raise DomainError("invalid_person", _("个人信息有误"), details={"fields": errors})
+    return name, ric.compact(id_number), phone
+
+
+def person_register(
+    *, username: str, name: str, id_number: str, phone: str, password: str, request=None
+) -> User:
+    """Online registration at the home node: the account is L1 until the phone is verified."""
+    name, id_number, phone = _clean_person_fields(name=name, id_number=id_number, phone=phone)
+    username = (username or "").strip()
+    if not username or len(username) > 150:
+        raise DomainError("invalid_username", _("请填写用户名"))
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise DomainError("weak_password", " ".join(exc.messages)) from exc
+    with transaction.atomic():
+        if User.objects.filter(username=username).exists():
+            raise DomainError("username_taken", _("用户名已被使用"), status=409)
+        existing = Person.objects.filter(id_number_index=blind_index(id_number)).first()
+        if existing is not None and existing.name != name:
+            raise DomainError("identity_mismatch", _("姓名与身份证号不匹配"))
+        if existing is not None and User.objects.filter(person=existing).exists():
+            raise DomainError(
+                "already_registered", _("该身份证号已注册账号，请直接登录"), status=409
+            )
+        person = person_upsert(
+            name=name, id_number=id_number, phone=phone, home_node=settings.TONGBAN_NODE
+        )
+        if not person.home_node:
+            person.home_node = settings.TONGBAN_NODE
+            person.save(update_fields=["home_node"])
+        user = User(
+            username=username, kind="person", display_name=name, person=person, assurance="L1"
+        )
+        user.set_password(password)
+        user.save()
+        security_event("account_registered", request=request, user=user)
+    return user
+
+
+def otp_issue(*, user: User, purpose: str) -> None:
+    """Send a fresh six-digit code to the account's phone (earlier codes stop working)."""
+    phone = user.person.phone if user.person_id else ""
+    if not phone:
+        raise DomainError("no_phone", _("该账号没有登记手机号码"))
+    code = f"{secrets.randbelow(10**6):06d}"
+    with transaction.atomic():
+        OneTimeCode.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+        OneTimeCode.objects.create(
+            user=user,
+            purpose=purpose,
+            code_digest=sm3_hex(f"{user.pk}:{purpose}:{code}".encode()),
+            expires_at=timezone.now() + dt.timedelta(seconds=settings.TONGBAN_OTP_TTL_SECONDS),
+        )
+    minutes = settings.TONGBAN_OTP_TTL_SECONDS // 60
+    sms_send(phone, f"【通办】您的验证码为 {code}，{minutes} 分钟内有效。请勿泄露。")
+
+
+def otp_verify(*, user: User, purpose: str, code: str, request=None) -> None:
+    """Check a code; too many wrong tries void it. Raises DomainError when wrong."""
+    wrong = None
+    with transaction.atomic():
+        otp = (
+            OneTimeCode.objects.select_for_update()
+            .filter(user=user, purpose=purpose, used_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        now = timezone.now()
+        if (
+            otp is None
+            or otp.expires_at <= now
+            or otp.attempts >= settings.TONGBAN_OTP_MAX_ATTEMPTS
+        ):
+            wrong = DomainError("otp_expired", _("验证码已失效，请重新获取"))
+        elif not secrets.compare_digest(
+            sm3_hex(f"{user.pk}:{purpose}:{str(code or '').strip()}".encode()), otp.code_digest
+        ):
+            otp.attempts += 1
+            otp.save(update_fields=["attempts"])
+            wrong = DomainError("otp_wrong", _("验证码错误"))
+        else:
+            otp.used_at = now
+            otp.save(update_fields=["used_at"])
+            if purpose == "register" and user.assurance == "L1":
+                user.assurance = "L2"
+                user.save(update_fields=["assurance"])
+    if wrong is not None:
+        security_event(wrong.code, request=request, user=user, purpose=purpose)
+        raise wrong
+
+
+def assurance_at_least(level: str, required: str) -> bool:
+    return ASSURANCE_ORDER.get(level, 0) >= ASSURANCE_ORDER.get(required, 3)
+
+
+# --- enterprises and their agents (法人 / 经办人) ------------------------------------------
+
+
+def enterprise_register(*, user: User, code: str, name: str, request=None) -> Enterprise:
+    """The signed-in legal representative registers their enterprise (sample: no registry check)."""
+    if not user.person_id or not assurance_at_least(user.assurance, "L2"):
+        raise PermissionDenied(_("法定代表人须为实名核验（L2 及以上）的个人用户"))
+    code = (code or "").strip().upper()
+    if not uscc.is_valid(code):
+        raise DomainError("invalid_uscc", _("统一社会信用代码无效"))
+    name = (name or "").strip()
+    if not name or len(name) > 128:
+        raise DomainError("invalid_name", _("请填写企业名称"))
+    with transaction.atomic():
+        if Enterprise.objects.filter(code=code).exists():
+            raise DomainError("enterprise_exists", _("该企业已登记"), status=409)
+        enterprise = Enterprise.objects.create(
+            code=code, name=name, legal_representative=user.person, home_node=settings.TONGBAN_NODE
+        )
+        security_event("enterprise_registered", request=request, user=user, enterprise=code)
+    return enterprise
+
+
+def _represented(user: User, enterprise_code: str) -> Enterprise:
+    enterprise = Enterprise.objects.filter(code=enterprise_code).first()
+    if (
+        enterprise is None
+        or not user.person_id
+        or enterprise.legal_representative_id != user.person_id
+    ):
+        raise PermissionDenied(_("只有法定代表人可以管理经办人授权"))
+    return enterprise
+
+
+def agent_authorize(
+    *,
+    user: User,
+    enterprise_code: str,
+    agent_name: str,
+    agent_id_number: str,
+    item_codes: list[str],
+    expires_at: dt.datetime,
+    request=None,
+) -> AgentAuthorization:
+    from tongban.catalog.models import ServiceItem
+
+    enterprise = _represented(user, enterprise_code)
+    agent_name = (agent_name or "").strip()
+    agent_id_number = (agent_id_number or "").strip().upper()
+    if not agent_name or not ric.is_valid(agent_id_number):
+        raise DomainError("invalid_agent", _("经办人姓名或身份证号码无效"))
+    now = timezone.now()
+    if expires_at <= now:
+        raise DomainError("invalid_expiry", _("授权有效期须晚于当前时间"))
+    if expires_at > now + dt.timedelta(days=366 * 3):
+        raise DomainError("invalid_expiry", _("授权有效期最长三年"))
+    codes = sorted(set(item_codes or []))
+    known = set(
+        ServiceItem.objects.filter(basic_code__in=codes, active=True).values_list(
+            "basic_code", flat=True
+        )
+    )
+    if set(codes) - known:
+        raise DomainError(
+            "unknown_item",
+            _("授权事项不存在：%(codes)s") % {"codes": "、".join(sorted(set(codes) - known))},
+        )
+    with transaction.atomic():
+        agent = Person.objects.filter(id_number_index=blind_index(agent_id_number)).first()
+        if agent is None:
+            agent = person_upsert(name=agent_name, id_number=agent_id_number)
+        elif agent.name != agent_name:
+            raise DomainError("identity_mismatch", _("经办人姓名与身份证号不匹配"))
+        authorization = AgentAuthorization.objects.create(
+            enterprise=enterprise,
+            agent=agent,
+            item_codes=codes,
+            granted_by=user,
+            expires_at=expires_at,
+        )
+        security_event(
+            "agent_authorized",
+            request=request,
+            user=user,
+            enterprise=enterprise.code,
+            agent=agent.id_number_masked,
+            items=",".join(codes) or "*",
+        )
+    return authorization
+
+
+def agent_authorization_revoke(*, user: User, authorization_id: int, request=None) -> None:
+    with transaction.atomic():
+        authorization = (
+            AgentAuthorization.objects.select_for_update().filter(pk=authorization_id).first()
+        )
+        if authorization is None:
+            raise DomainError("not_found", _("授权不存在"), status=404)
+        _represented(user, authorization.enterprise.code)
+        if authorization.revoked_at is None:
+            authorization.revoked_at = timezone.now()
+            authorization.save(update_fields=["revoked_at"])
+            security_event(
+                "agent_revoked", request=request, user=user, authorization=authorization.pk
+            )
+
+
+def agent_authorization_for(
+    *, user: User, enterprise_code: str, item_code: str
+) -> AgentAuthorization | None:
+    """The authorization under which ``user`` may act for the enterprise on this item now."""
+    if not user.person_id:
+        return None
+    now = timezone.now()
+    authorizations = AgentAuthorization.objects.filter(
+        enterprise__code=enterprise_code,
+        agent_id=user.person_id,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+    ).select_related("enterprise")
+    return next((a for a in authorizations if a.covers(item_code, now)), None)

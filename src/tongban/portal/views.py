@@ -25,14 +25,18 @@ from django.views.decorators.http import require_POST
 from tongban.cases import documents, selectors, services
 from tongban.cases.materials import material_read
 from tongban.cases.models import CaseStatus
-from tongban.cases.presenters import case_result, masked_assertion, material_digest_ok
+from tongban.cases.presenters import (
+    case_result,
+    masked_assertion,
+    masked_form,
+    material_digest_ok,
+)
 from tongban.catalog.models import AUDIENCE_CHOICES, MODE_CHOICES
 from tongban.catalog.selectors import item_detail, item_search
 from tongban.directory.models import Window
 from tongban.errors import DomainError
 from tongban.errors import NotFound as DomainNotFound
 from tongban.errors import PermissionDenied as DomainPermissionDenied
-from tongban.identity.masking import mask_id_number, mask_phone
 from tongban.identity.selectors import Access, access_for
 from tongban.portal.forms import (
     ApplyForm,
@@ -362,21 +366,17 @@ def _assertion_view(case) -> dict:
 
 def _form_rows(case) -> list[dict]:
     """The application form in the item's field order, labelled; identifiers masked."""
-    data = case.form_data or {}
+    data = masked_form(case)
     schema = {spec["name"]: spec for spec in case.item.form_schema}
     names = [n for n in schema if n in data] + [n for n in data if n not in schema]
-    rows = []
-    for name in names:
-        value = data[name]
-        spec = schema.get(name, {})
-        kind = spec.get("type")
-        shown = str(value)
-        if kind == "id_number":
-            shown = mask_id_number(shown)
-        elif kind == "phone":
-            shown = mask_phone(shown)
-        rows.append({"label": spec.get("label", name), "value": shown, "long": kind == "textarea"})
-    return rows
+    return [
+        {
+            "label": schema.get(name, {}).get("label", name),
+            "value": str(data[name]),
+            "long": schema.get(name, {}).get("type") == "textarea",
+        }
+        for name in names
+    ]
 
 
 def _timeline(case) -> list[dict]:

@@ -4,7 +4,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from tongban.cases.services import person_upsert
 from tongban.directory.models import Organization, Window
 from tongban.directory.services import configuration_poll, current_configuration
 from tongban.identity.demo_accounts import (
@@ -14,7 +13,7 @@ from tongban.identity.demo_accounts import (
     WINDOW_CLERKS,
 )
 from tongban.identity.models import StaffAssignment, User
-from tongban.identity.services import staff_create
+from tongban.identity.services import person_upsert, staff_create
 
 
 class Command(BaseCommand):
