@@ -32,7 +32,9 @@ PG_SERVER = os.environ.get("TONGBAN_BENCH_POSTGRES", "postgres://postgres@127.0.
 QINGPU = "上海市青浦区市场监督管理局"
 ZJ_WINDOW = "zj-330421-01"
 
-if str(REPO / "src") not in sys.path:  # runnable without an installed package too
+try:  # the installed (editable) package, or whatever PYTHONPATH points at
+    import tongban as _tongban  # noqa: F401
+except ImportError:  # runnable without an installed package too
     sys.path.insert(0, str(REPO / "src"))
 
 
@@ -324,6 +326,11 @@ def applicant_for(i: int, region: str = "330421") -> dict:
 
 
 def git_revision() -> str:
+    import tongban
+
+    source = Path(tongban.__file__).resolve().parent.parent
+    if source != REPO / "src":
+        return f"source at {source}"
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                              text=True, timeout=10).stdout.strip()

@@ -22,6 +22,7 @@ from tests.factories import (
 from tongban.cases.models import Case, CaseMaterial, CaseStatusChange
 from tongban.exchange.models import OutboxMessage
 from tongban.gm.canonical import canonical_json
+from tongban.identity.pii import decrypt_at_rest
 
 NUMBER = "11310118TESTCASE0000001"
 
@@ -75,7 +76,8 @@ def test_window_intake_records_case_and_outbox_in_one_go(region, api, clerk):
     assert body["applicant_id_masked"] == "3102**********" + case.applicant_id_number[-4:]
     assert "19880512" not in json.dumps(body, ensure_ascii=False)
     outbox = OutboxMessage.objects.get()
-    envelope = json.loads(outbox.envelope)
+    envelope = json.loads(decrypt_at_rest(outbox.envelope))
+    assert outbox.envelope.startswith("sm4gcm:")  # personal data inside: encrypted at rest
     assert (outbox.type, outbox.recipient, outbox.seq) == ("case.submit", "zj", 1)
     assert envelope["signed"]["subject"]["authenticated_by"]["window"]["code"] == "sh-310118-01"
     assert len(envelope["signed"]["blobs"]) == 5
@@ -185,7 +187,7 @@ def test_official_accepts_then_approves_issuing_a_signed_business_licence(region
     assert sm2.verify_b64(key, canonical_json(result["document"]), result["signature"]["value"])
     # each step was announced to zj, in order, in the same transaction as the change
     events = OutboxMessage.objects.filter(type="case.event").order_by("seq")
-    assert [json.loads(e.envelope)["signed"]["body"]["event"] for e in events] == [
+    assert [json.loads(decrypt_at_rest(e.envelope))["signed"]["body"]["event"] for e in events] == [
         "accept",
         "approve",
     ]

@@ -165,11 +165,12 @@ CRASH_AFTER_SEND = textwrap.dedent("""
     import requests
     from tongban.directory.models import Node
     from tongban.exchange.dispatcher import outbox_lease_due
+    from tongban.identity.pii import decrypt_at_rest
     due = outbox_lease_due(limit=10)
     assert due, "nothing to deliver"
     for m in due:
         url = Node.objects.get(node_id=m.recipient).base_url + "/api/v1/exchange/inbox"
-        requests.post(url, data=m.envelope.encode(), headers={"Content-Type": "application/json"}, timeout=10)
+        requests.post(url, data=decrypt_at_rest(m.envelope).encode(), headers={"Content-Type": "application/json"}, timeout=10)
     print(len(due), flush=True)
     os._exit(9)  # die after the peer applied it, before recording the receipt
 """)

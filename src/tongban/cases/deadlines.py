@@ -9,26 +9,35 @@ weekends only and the deadline is flagged provisional — never silently guessed
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+import time
 
 import chinese_calendar
 
 from tongban.cases.models import HolidayYear
 
+SCHEDULE_CACHE_SECONDS = 60
+_schedules: dict[int, tuple[float, tuple[frozenset[dt.date], frozenset[dt.date]] | None]] = {}
 
-@lru_cache(maxsize=64)
+
 def _loaded_year(year: int) -> tuple[frozenset[dt.date], frozenset[dt.date]] | None:
+    """The loaded schedule of ``year``, re-read at most every minute, so a schedule an
+    administrator loads reaches running web servers and workers without a restart."""
+    cached = _schedules.get(year)
+    if cached is not None and time.monotonic() - cached[0] < SCHEDULE_CACHE_SECONDS:
+        return cached[1]
     row = HolidayYear.objects.filter(year=year).first()
-    if row is None:
-        return None
-    return (
-        frozenset(dt.date.fromisoformat(d) for d in row.holidays),
-        frozenset(dt.date.fromisoformat(d) for d in row.workdays),
-    )
+    value = None
+    if row is not None:
+        value = (
+            frozenset(dt.date.fromisoformat(d) for d in row.holidays),
+            frozenset(dt.date.fromisoformat(d) for d in row.workdays),
+        )
+    _schedules[year] = (time.monotonic(), value)
+    return value
 
 
 def clear_schedule_cache() -> None:
-    _loaded_year.cache_clear()
+    _schedules.clear()
 
 
 def is_working_day(day: dt.date) -> tuple[bool, bool]:

@@ -276,9 +276,30 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
 
 @on_delivered("case.submit")
 def case_submit_delivered(message, receipt: dict) -> None:
-    """Origin: remember when the handling node received the case."""
-    if receipt.get("status") not in ("accepted", "queued"):
-        return
-    Case.objects.filter(number=message.correlation, perspective="origin").update(
-        received_at=parse_time(receipt["received_at"])
+    """Origin: remember when the handling node received the case — or that it would not."""
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .filter(number=message.correlation, perspective="origin")
+        .first()
     )
+    if case is None:
+        return
+    if receipt.get("status") in ("accepted", "queued"):
+        case.received_at = parse_time(receipt["received_at"])
+        case.save(update_fields=["received_at"])
+        return
+    # refused or rejected for good: the window must know the application did not arrive
+    reason = f"办理地节点拒收（{receipt.get('code') or receipt.get('status')}）"
+    status_record(
+        case,
+        to_status=CaseStatus.REFUSED,
+        actor=Actor(name="系统", place="数据共享交换", node=message.recipient),
+        occurred_at=parse_time(receipt["responded_at"]),
+        reason=reason,
+        details={"event": "undeliverable", "receipt_code": receipt.get("code", "")},
+    )
+    case.status = CaseStatus.REFUSED
+    case.status_changed_at = timezone.now()
+    case.concluded_at = parse_time(receipt["responded_at"])
+    case.decision_reason = reason
+    case.save()

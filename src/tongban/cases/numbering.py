@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from stdnum.cn import uscc
 
 from tongban.cases.models import CaseNumberCounter, CreditCodeCounter
+from tongban.errors import DomainError
 
 # 办件编号 = 实施编码 (31) + 收件日期 yyyyMMdd (8) + 收件省份代码 (2) + 当日流水号 (5)
 CASE_SEQUENCE_WIDTH = 5
@@ -29,7 +31,9 @@ def case_number_allocate(*, implementation_code: str, day: dt.date, province: st
     prefix = f"{implementation_code}{day:%Y%m%d}{province}"
     seq = _next(CaseNumberCounter, prefix=prefix)
     if seq >= 10**CASE_SEQUENCE_WIDTH:
-        raise OverflowError("daily case sequence exhausted")
+        raise DomainError(
+            "sequence_exhausted", _("该事项今日办件编号已用尽，请明日再报"), status=503
+        )
     return f"{prefix}{seq:0{CASE_SEQUENCE_WIDTH}d}"
 
 
@@ -57,11 +61,11 @@ def credit_code_allocate(*, region: str) -> str:
     seq = _next(CreditCodeCounter, region=region)
     digits = []
     n = seq
-    for _ in range(6):
+    for _position in range(6):
         n, r = divmod(n, len(_ORG_ALPHABET))
         digits.append(_ORG_ALPHABET[r])
     if n:
-        raise OverflowError("credit code space for region exhausted")
+        raise DomainError("sequence_exhausted", _("该区划统一社会信用代码号段已用尽"), status=503)
     body = "MA" + "".join(reversed(digits))
     org_code = body + gb11714_check(body)
     partial = f"91{region}{org_code}"

@@ -65,6 +65,7 @@ def global_configuration(request):
     row = model.objects.order_by("-serial").first()
     if row is None:
         return JsonResponse(
-            {"error": {"code": "not_found", "message": "尚未发布全局配置"}}, status=404
+            {"error": {"code": "not_found", "message": "尚未发布全局配置", "details": {}}},
+            status=404,
         )
     return JsonResponse(json.loads(row.document), json_dumps_params={"ensure_ascii": False})

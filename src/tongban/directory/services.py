@@ -84,17 +84,22 @@ def node_key_add(
 ) -> NodeKey:
     sm2.load_public_key(public_key)  # raises KeyFormatError on garbage
     node = Node.objects.get(node_id=node_id)
-    key, _ = NodeKey.objects.update_or_create(
+    key = NodeKey.objects.filter(kid=kid).first()
+    if key is not None:
+        if key.node_id != node.pk or key.public_key != public_key:
+            raise ValueError(f"key id {kid} is already listed with another key or node")
+        # listing a known key again keeps its validity start: older envelopes still verify
+        if not_after is not None:
+            key.not_after = not_after
+            key.save(update_fields=["not_after"])
+        return key
+    return NodeKey.objects.create(
+        node=node,
         kid=kid,
-        defaults={
-            "node": node,
-            "public_key": public_key,
-            "not_before": not_before or timezone.now() - dt.timedelta(minutes=5),
-            "not_after": not_after,
-            "revoked": False,
-        },
+        public_key=public_key,
+        not_before=not_before or timezone.now() - dt.timedelta(minutes=5),
+        not_after=not_after,
     )
-    return key
 
 
 @transaction.atomic

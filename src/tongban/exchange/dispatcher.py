@@ -25,6 +25,7 @@ from tongban.exchange.handlers import run_delivery_hooks
 from tongban.exchange.message_log import message_log_append
 from tongban.exchange.models import OutboxMessage
 from tongban.gm.canonical import canonical_json
+from tongban.identity.pii import decrypt_at_rest
 
 log = logging.getLogger(__name__)
 # Answers that can change once the peer has a newer global configuration (a key or
@@ -78,7 +79,7 @@ def outbox_deliver(message: OutboxMessage, *, session: requests.Session | None =
     try:
         response = http.post(
             f"{node.base_url}/api/v1/exchange/inbox",
-            data=message.envelope.encode(),
+            data=decrypt_at_rest(message.envelope).encode(),
             headers={"Content-Type": "application/json"},
             timeout=settings.TONGBAN_EXCHANGE_TIMEOUT_SECONDS,
         )

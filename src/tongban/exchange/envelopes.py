@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -175,6 +176,14 @@ def envelope_verify(envelope: object, *, now: dt.datetime | None = None) -> Veri
     except (ValueError, CanonicalizationError) as exc:
         raise Rejection("malformed", str(exc)) from exc
 
+    for optional in ("subject", "purpose"):
+        if signed.get(optional) is not None and not isinstance(signed.get(optional), dict):
+            raise Rejection("malformed", f"'{optional}' must be an object or null")
+    if expires_at <= now:
+        raise Rejection("expired", "envelope has expired")
+    if issued_at > now + CLOCK_SKEW:
+        raise Rejection("not_yet_valid", "envelope issued in the future")
+
     from tongban.directory.models import Node
     from tongban.directory.signing import configuration_valid_until
 
@@ -197,12 +206,23 @@ def envelope_verify(envelope: object, *, now: dt.datetime | None = None) -> Veri
         raise Rejection("bad_signature", "signature does not verify")
     if signed["recipient"] != settings.TONGBAN_NODE:
         raise Rejection("wrong_recipient", f"envelope is for {signed['recipient']}")
-    if expires_at <= now:
-        raise Rejection("expired", "envelope has expired")
-    if issued_at > now + CLOCK_SKEW:
-        raise Rejection("not_yet_valid", "envelope issued in the future")
 
-    raw_blobs = envelope.get("blobs") or {}
+    blobs = _decode_blobs(signed, envelope.get("blobs") or {})
+    return VerifiedEnvelope(signed=signed, request_sm3=sm3_hex(payload), blobs=blobs)
+
+
+def stored_envelope(text: str) -> VerifiedEnvelope:
+    """An envelope verified on arrival and stored: decoded again without re-verifying."""
+    envelope = json.loads(text)
+    signed = envelope["signed"]
+    return VerifiedEnvelope(
+        signed=signed,
+        request_sm3=request_hash(signed),
+        blobs=_decode_blobs(signed, envelope.get("blobs") or {}),
+    )
+
+
+def _decode_blobs(signed: dict, raw_blobs: object) -> dict[str, bytes]:
     if not isinstance(raw_blobs, dict):
         raise Rejection("malformed", "'blobs' must be an object")
     blobs: dict[str, bytes] = {}
@@ -218,7 +238,7 @@ def envelope_verify(envelope: object, *, now: dt.datetime | None = None) -> Veri
         if sm3_hex(content) != digest or len(content) != ref.get("size"):
             raise Rejection("blob_mismatch", f"blob {digest} does not match its digest")
         blobs[digest] = content
-    return VerifiedEnvelope(signed=signed, request_sm3=sm3_hex(payload), blobs=blobs)
+    return blobs
 
 
 def receipt_build(

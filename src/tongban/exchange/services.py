@@ -17,6 +17,7 @@ from tongban.exchange.envelopes import (
     envelope_verify,
     receipt_build,
     request_hash,
+    stored_envelope,
 )
 from tongban.exchange.handlers import HandlerRefusal, handler_for
 from tongban.exchange.message_log import message_log_append
@@ -27,6 +28,7 @@ from tongban.exchange.models import (
     SequenceCounter,
 )
 from tongban.gm.canonical import canonical_json
+from tongban.identity.pii import decrypt_at_rest, encrypt_at_rest
 from tongban.identity.security_log import security_event
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ def outbox_enqueue(
         recipient=recipient,
         correlation=correlation,
         seq=counter.last_seq,
-        envelope=json.dumps(envelope, ensure_ascii=False),
+        envelope=encrypt_at_rest(json.dumps(envelope, ensure_ascii=False)),
         request_sm3=request_hash(signed),
         next_attempt_at=timezone.now(),
     )
@@ -191,7 +193,7 @@ def inbox_receive(*, envelope: object) -> InboxResult:
                 sender=signed["sender"],
                 correlation=signed["correlation"],
                 seq=signed["seq"],
-                envelope=json.dumps(envelope, ensure_ascii=False),
+                envelope=encrypt_at_rest(json.dumps(envelope, ensure_ascii=False)),
                 request_sm3=verified.request_sm3,
                 status="pending",
                 request_in_at=received_at,
@@ -258,9 +260,8 @@ def _apply_waiting_successors(cursor: CorrelationCursor) -> None:
         ).first()
         if successor is None:
             return
-        envelope = json.loads(successor.envelope)
-        # Already verified on arrival; re-derive blobs from the stored envelope.
-        verified = envelope_verify(envelope, now=successor.request_in_at)
-        _apply(successor, verified)
+        # verified when it arrived; its signature is not checked again (a key may
+        # have been rotated since), only its blobs are decoded again
+        _apply(successor, stored_envelope(decrypt_at_rest(successor.envelope)))
         successor.save(update_fields=["status", "refusal_code", "applied_at"])
         cursor.last_applied_seq = successor.seq

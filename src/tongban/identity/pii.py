@@ -43,6 +43,15 @@ def encrypt_identifier(value: str) -> str:
     return sm4_encrypt(ring[kid], kid, value.encode())
 
 
+def encrypt_at_rest(text: str) -> str:
+    """SM4-GCM for any stored text that carries personal data (e.g. whole envelopes)."""
+    return encrypt_identifier(text)
+
+
+def decrypt_at_rest(token: str) -> str:
+    return decrypt_identifier(token)
+
+
 def decrypt_identifier(token: str) -> str:
     if not token:
         return ""

@@ -112,6 +112,8 @@ PII_FIELDS = [
     ("identity.Person", "phone_encrypted", None),
     ("cases.Case", "applicant_id_encrypted", "applicant_id_index"),
     ("cases.Case", "applicant_phone_encrypted", None),
+    ("exchange.OutboxMessage", "envelope", None),
+    ("exchange.InboxMessage", "envelope", None),
 ]
 
 
@@ -160,7 +162,51 @@ def pii_reencrypt_all(*, batch_size: int = 500) -> dict[str, int]:
                         changed += 1
                 last_pk = rows[-1].pk
         counts[f"{label}.{field}"] = changed
+    counts["cases.Case.documents"] = _reencrypt_case_documents(current, batch_size)
     return counts
+
+
+def _reencrypt_json(value, current: str):
+    """Re-encrypt every SM4 token inside a JSON value; returns (value, changed)."""
+    from tongban.gm.sm4 import sm4_key_id
+    from tongban.identity.pii import decrypt_identifier, encrypt_identifier
+
+    if isinstance(value, str) and value.startswith("sm4gcm:") and sm4_key_id(value) != current:
+        return encrypt_identifier(decrypt_identifier(value)), True
+    if isinstance(value, dict):
+        changed = False
+        out = {}
+        for k, v in value.items():
+            out[k], c = _reencrypt_json(v, current)
+            changed = changed or c
+        return out, changed
+    return value, False
+
+
+def _reencrypt_case_documents(current: str, batch_size: int) -> int:
+    """Identity assertions and form answers keep identifiers as SM4 tokens inside JSON."""
+    from tongban.cases.models import Case
+
+    changed = 0
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Case.objects.select_for_update()
+                .filter(pk__gt=last_pk)
+                .order_by("pk")
+                .only("pk", "identity_assertion", "form_data")[:batch_size]
+            )
+            if not rows:
+                return changed
+            for row in rows:
+                assertion, a = _reencrypt_json(row.identity_assertion, current)
+                form, f = _reencrypt_json(row.form_data, current)
+                if a or f:
+                    row.identity_assertion, row.form_data = assertion, form
+                    row.save(update_fields=["identity_assertion", "form_data"])
+                    changed += 1
+            last_pk = rows[-1].pk
 
 
 def _clean_person_fields(*, name: str, id_number: str, phone: str) -> tuple[str, str, str]:
