@@ -62,40 +62,42 @@ def realistic_envelope(key) -> tuple[str, dict]:
 
     django.setup()
     from tongban.cases.materials import sniff_media_type
-    from tongban.demo_seed import ESTABLISHMENT, SAMPLE_PDF, SAMPLE_PNG
+    from tongban.demo_seed import ESTABLISHMENT, form_payload, material_payload
     from tongban.exchange.envelopes import Blob, envelope_build, iso
     from tongban.gm import sm2
 
     def signer(data: bytes) -> dict:
-        return {"alg": sm2.ALGORITHM, "kid": "zj-bench", "value": key.sign_b64(data)}
+        return {"alg": sm2.ALGORITHM, "kid": "zj-20261122000000-0a1b2c3d", "value": key.sign_b64(data)}
 
+    # the item as the catalog publishes it, filled in as the benchmarks' clerks do
+    catalog = json.loads((Path(django.conf.settings.BASE_DIR) / "catalog" / "data" / "catalog_2026Q4.json")
+                         .read_text())
+    item = next(i for i in catalog["items"] if i["basic_code"] == ESTABLISHMENT)
     now = dt.datetime.now(dt.UTC)
-    materials = [SAMPLE_PDF + code.encode() for code in ("01", "02", "03", "04")] + [SAMPLE_PNG]
-    blobs = [Blob(content=m, media_type=sniff_media_type(m) or "application/pdf") for m in materials]
     applicant = {"name": "沈思远", "id_number": "330421199003071238", "phone": "13905731234"}
+    form = form_payload(item, applicant, "上海青禾数字科技有限公司")
+    uploads = material_payload(item)
+    contents = [base64.b64decode(m["content_base64"]) for m in uploads]
+    blobs = [Blob(content=c, media_type=sniff_media_type(c) or "application/pdf") for c in contents]
     window = {"code": "zj-330421-01", "name": "嘉善县行政审批服务中心长三角“一网通办”专窗"}
+    actor = {"name": "沈晓燕（嘉善县专窗）", "place": window["name"], "node": "zj"}
     assertion = {
         "subject": {"name": applicant["name"], "id_type": "111", "id_number": applicant["id_number"]},
         "assurance": "L3", "method": "in_person", "authenticated_at": iso(now),
-        "authenticated_by": {"node": "zj", "window": window, "officer": "沈晓燕（嘉善县专窗）"},
+        "authenticated_by": {"node": "zj", "window": window, "officer": actor["name"]},
     }
-    form = {
-        "company_name": "上海青禾数字科技有限公司", "company_type": "有限责任公司（自然人投资或控股）",
-        "registered_capital": "500", "business_scope": "一般项目：技术服务、技术开发、技术咨询；"
-        "软件开发；信息系统集成服务。", "address": "上海市青浦区华新镇华腾路1288号1幢2层",
-        "legal_representative": applicant["name"], "legal_representative_id": applicant["id_number"],
-        "contact_phone": applicant["phone"], "shareholders": "沈思远 100%", "operating_term": "长期",
-    }
+    number = "11310118046585438B1000301001000" + f"{now:%Y%m%d}" + "3300001"
     body = {"case": {
-        "number": "11310118046585438B1000301001000202611223300001", "item": ESTABLISHMENT,
-        "implementation_code": "11310118046585438B1000301001000", "organization": "11310118046585438B",
-        "channel": "window", "window": window, "applicant": applicant, "form": form,
-        "materials": [{"material_code": f"0{i + 1}", "name": f"申请材料{i + 1}", "filename": f"材料{i + 1}.pdf",
+        "number": number, "item": ESTABLISHMENT, "implementation_code": number[:31],
+        "organization": "11310118046585438B", "channel": "window", "window": window,
+        "applicant": applicant, "form": form,
+        "materials": [{"material_code": m["code"], "name": m["name"], "filename": u["filename"],
                        "media_type": b.media_type, "size": len(b.content), "sm3": b.sm3}
-                      for i, b in enumerate(blobs)],
-        "submitted_at": iso(now), "actor": {"name": "沈晓燕（嘉善县专窗）", "place": window["name"], "node": "zj"},
+                      for m, u, b in zip([m for m in item["materials"] if m["required"]], uploads,
+                                         blobs, strict=True)],
+        "submitted_at": iso(now), "actor": actor,
     }}
-    envelope = envelope_build(type="case.submit", recipient="sh", correlation=body["case"]["number"],
+    envelope = envelope_build(type="case.submit", recipient="sh", correlation=number,
                               seq=1, body=body, subject=assertion, blobs=blobs, sender="zj",
                               signer=signer, issued_at=now)
     return json.dumps(envelope, ensure_ascii=False), envelope

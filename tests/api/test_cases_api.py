@@ -185,13 +185,12 @@ def test_official_accepts_then_approves_issuing_a_signed_business_licence(region
 
     key = peer_public_key("sh", result["signature"]["kid"])
     assert sm2.verify_b64(key, canonical_json(result["document"]), result["signature"]["value"])
-    # each step was announced to zj, in order, in the same transaction as the change
+    # receipt (with the deadline) and each step were announced to zj, in order
     events = OutboxMessage.objects.filter(type="case.event").order_by("seq")
-    assert [json.loads(decrypt_at_rest(e.envelope))["signed"]["body"]["event"] for e in events] == [
-        "accept",
-        "approve",
-    ]
-    assert [e.seq for e in events] == [1, 2] and {e.recipient for e in events} == {"zj"}
+    bodies = [json.loads(decrypt_at_rest(e.envelope))["signed"]["body"] for e in events]
+    assert [b["event"] for b in bodies] == ["received", "accept", "approve"]
+    assert bodies[0]["deadline"] == Case.objects.get().deadline.isoformat()
+    assert [e.seq for e in events] == [1, 2, 3] and {e.recipient for e in events} == {"zj"}
     timeline = [(t["from_status"], t["to_status"]) for t in approved["timeline"]]
     assert timeline == [("", "submitted"), ("submitted", "accepted"), ("accepted", "approved")]
 
@@ -204,7 +203,8 @@ def test_refuse_and_deny_need_a_reason_and_wrong_state_is_409(region, api, offic
     response = api.post(f"/cases/{NUMBER}/approve", {})
     assert response.status_code == 409 and response.json()["error"]["code"] == "invalid_state"
     assert Case.objects.get().status == "submitted"
-    assert CaseStatusChange.objects.count() == 1 and not OutboxMessage.objects.exists()
+    assert CaseStatusChange.objects.count() == 1
+    assert OutboxMessage.objects.count() == 1  # only the "received" announcement
     assert api.post(f"/cases/{NUMBER}/refuse", {"reason": "名称重复"}).json()["status"] == "refused"
     assert api.post(f"/cases/{NUMBER}/accept", {}).status_code == 409
 

@@ -11,6 +11,7 @@ from tongban.cases.materials import CheckedFile, sniff_media_type
 from tongban.cases.models import Case, CaseResult, CaseStatus
 from tongban.cases.services import (
     Actor,
+    case_event_announce,
     deadline_clock_start,
     local_date,
     materials_attach,
@@ -85,6 +86,18 @@ def _check_assertion(
             _refuse_assertion("window is not one of the sender's windows", sender=sender)
     else:
         _refuse_assertion(f"unknown channel {channel}", sender=sender)
+
+
+CLOCK_EVENTS = {"received", "supply_received"}
+
+
+def _announce_clock(case: Case, event: str) -> None:
+    """Tell the receiving node when the time limit started and when it ends."""
+    case_event_announce(
+        case, event=event, from_status=case.status,
+        actor=Actor(name="系统", place=case.handling_organization.name, node=settings.TONGBAN_NODE),
+        occurred_at=timezone.now(),
+    )
 
 
 @inbox_handler("case.submit")
@@ -169,6 +182,7 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         from_status="",
         details={"received_from": sender, "materials": len(data.get("materials", []))},
     )
+    _announce_clock(case, "received")
 
 
 @inbox_handler("case.supplement")
@@ -202,6 +216,7 @@ def case_supplement_received(envelope: VerifiedEnvelope) -> None:
     case.status_changed_at = timezone.now()
     deadline_clock_start(case, local_date(timezone.now()))
     case.save()
+    _announce_clock(case, "supply_received")
 
 
 def _verified_result(result: dict, sender: str) -> dict:
@@ -228,6 +243,13 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
     to_status = body.get("to_status")
     if to_status not in CaseStatus.values:
         raise HandlerRefusal(f"unknown status {to_status}")
+    if body.get("event") in CLOCK_EVENTS:
+        for field in ("deadline", "legal_deadline"):
+            if body.get(field):
+                setattr(case, field, dt.date.fromisoformat(body[field]))
+        case.deadline_provisional = bool(body.get("deadline_provisional"))
+        case.save(update_fields=["deadline", "legal_deadline", "deadline_provisional"])
+        return
     try:
         occurred_at = parse_time(body.get("occurred_at"))
     except ValueError as exc:

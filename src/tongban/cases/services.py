@@ -471,7 +471,7 @@ def _check_transition(case: Case, action: str) -> str:
     return target
 
 
-def _announce(
+def case_event_announce(
     case: Case,
     *,
     event: str,
@@ -531,7 +531,7 @@ def _decide(
             case.concluded_at = now
             case.decision_reason = reason
         case.save()
-        _announce(
+        case_event_announce(
             case,
             event=action,
             from_status=from_status,
