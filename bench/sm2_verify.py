@@ -166,7 +166,7 @@ def run(*, seconds: float = 1.5) -> dict:
         results[key_name] = {"label": label, **rate(fn, seconds=secs, min_iterations=5)}
     base = results["sm2_verify_raw"]["per_second"]
     rows = []
-    for key_name, r in results.items():
+    for r in results.values():
         r["ratio_to_raw_verify"] = ratio(r["per_second"], base, 4)
         rows.append([r["label"], r["per_second"], r["us_per_op"], r["ratio_to_raw_verify"]])
     out = {

@@ -109,6 +109,10 @@ class Region:
                 key["kid"],
                 "--public-key",
                 key["public_key"],
+                "--oidc-issuer",
+                key["oidc_issuer"],
+                "--oidc-jwks",
+                json.dumps(key["oidc_jwks"]),
             )
         self.start("hub", worker=False)
         try:

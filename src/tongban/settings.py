@@ -70,6 +70,66 @@ SECRET_KEY = env("TONGBAN_SECRET_KEY") or _secret_from_file("django-secret.txt",
 TONGBAN_PII_KEYS = env("TONGBAN_PII_KEYS") or ("k1:" + _secret_from_file("pii-sm4.txt", 16))
 TONGBAN_BLIND_INDEX_KEY = env("TONGBAN_BLIND_INDEX_KEY") or _secret_from_file("pii-index.txt", 32)
 
+
+def _rsa_key_from_file(name: str) -> str:
+    """The OpenID Connect signing key (RSA, as OIDC relying parties expect RS256)."""
+    path = TONGBAN_KEY_DIR / name
+    if not path.exists():
+        if env("TONGBAN_GENERATE_KEYS", "1") != "1":
+            raise RuntimeError(
+                f"{path} is missing: create it with TONGBAN_GENERATE_KEYS=1 tongban keys create"
+            )
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+    return path.read_text()
+
+
+OIDC_RSA_PRIVATE_KEY = _rsa_key_from_file("oidc-rsa.pem")
+OAUTH2_PROVIDER = {
+    # Every node is an OpenID Connect provider for its own residents.
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OIDC_ISS_ENDPOINT": TONGBAN_BASE_URL + "/o",
+    "PKCE_REQUIRED": True,
+    "SCOPES": {"openid": "OpenID Connect", "profile": "姓名、身份证号、实名等级"},
+    "DEFAULT_SCOPES": ["openid"],
+    "OAUTH2_VALIDATOR_CLASS": "tongban.identity.oidc_provider.ResidentClaimsValidator",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 300,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],  # production: https only
+    "ALLOW_URI_WILDCARDS": False,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # follow the OAuth 2.0 Security BCP (RFC 9700) everywhere
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+# An upstream identity provider (e.g. the national government service platform),
+# optional, per node: discovery from its issuer URL.
+TONGBAN_UPSTREAM_OIDC = {
+    "issuer": env("TONGBAN_UPSTREAM_OIDC_ISSUER", ""),
+    "client_id": env("TONGBAN_UPSTREAM_OIDC_CLIENT_ID", ""),
+    "client_secret": env("TONGBAN_UPSTREAM_OIDC_CLIENT_SECRET", ""),
+    "name": env("TONGBAN_UPSTREAM_OIDC_NAME", "国家政务服务平台"),
+    "assurance": env("TONGBAN_UPSTREAM_OIDC_ASSURANCE", "L3"),
+}
+
 DEBUG = env("TONGBAN_DEBUG", "0") == "1"
 ALLOWED_HOSTS = (env("TONGBAN_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver") or "").split(
     ","
@@ -83,6 +143,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # serves its Swagger UI assets locally (no CDN)
+    "oauth2_provider",
+    "axes",
     "tongban.gm",
     "tongban.directory",
     "tongban.catalog",
@@ -103,6 +165,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tongban.urls"
@@ -142,6 +205,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "identity.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # lockout after repeated failures
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): lock an account name after 5 failures for 15 minutes.
+AXES_FAILURE_LIMIT = env_int("TONGBAN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("TONGBAN_LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
+# Locked per account name, whatever the address: rotating IPs, agents or cookies does not
+# reset the count. Not per IP address: window halls share one office NAT, and a few
+# typos by one clerk must not lock the whole hall. (Hence axes.W006 is silenced.)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tongban.identity.lockout.lockout_response"
+AXES_VERBOSE = False
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

@@ -15,6 +15,7 @@ def test_check_deploy_is_clean(tmp_path):
         TONGBAN_BLIND_INDEX_KEY="ab" * 32,
         TONGBAN_DATA_DIR=str(tmp_path),
         TONGBAN_ALLOWED_HOSTS="sh.example.gov.cn",
+        TONGBAN_GENERATE_KEYS="1",  # the deliberate key-creation step of a new deployment
     )
     result = subprocess.run(
         [sys.executable, "-m", "tongban.cli", "check", "--deploy", "--fail-level", "WARNING"],

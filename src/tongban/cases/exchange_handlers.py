@@ -94,7 +94,9 @@ CLOCK_EVENTS = {"received", "supply_received"}
 def _announce_clock(case: Case, event: str) -> None:
     """Tell the receiving node when the time limit started and when it ends."""
     case_event_announce(
-        case, event=event, from_status=case.status,
+        case,
+        event=event,
+        from_status=case.status,
         actor=Actor(name="系统", place=case.handling_organization.name, node=settings.TONGBAN_NODE),
         occurred_at=timezone.now(),
     )
@@ -166,7 +168,6 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         name=case.applicant_name,
         id_number=str(applicant.get("id_number", "")),
         phone=str(applicant.get("phone", "")),
-        home_node=sender,
     )
     materials_attach(
         case,

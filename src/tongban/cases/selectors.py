@@ -28,7 +28,15 @@ def cases_visible_to(access: Access) -> QuerySet[Case]:
             handling_organization_id__in=access.view_orgs, perspective__in=("handling", "local")
         )
     if access.person_index:
-        scope |= Q(applicant_id_index=access.person_index)
+        # their own applications; an enterprise's cases only as its representative or agent
+        scope |= Q(applicant_id_index=access.person_index, enterprise_code="")
+    if access.enterprise_codes:
+        scope |= Q(enterprise_code__in=access.enterprise_codes)
+    for enterprise_code, item_code in access.agent_scopes:
+        if item_code == "*":
+            scope |= Q(enterprise_code=enterprise_code)
+        else:
+            scope |= Q(enterprise_code=enterprise_code, item__basic_code=item_code)
     return Case.objects.filter(scope)
 
 

@@ -354,8 +354,14 @@ def case_submit_online(
     The home node vouches for them in the envelope (一地认证、全网通办): who they
     are, their real-name assurance level, how and when they authenticated.
     """
-    if user.kind != "person" or not user.person_id or user.federated_issuer:
-        raise PermissionDenied(_("请使用本省（市）个人账号网上申请"))
+    if (
+        user.kind != "person"
+        or not user.person_id
+        or user.person.home_node != settings.TONGBAN_NODE
+    ):
+        raise PermissionDenied(
+            _("请在您的户籍（常住）地平台网上申请：本平台只为本地居民出具身份担保")
+        )
     item, implementation = _implementation(item_code, organization_code)
     if not assurance_at_least(user.assurance, item.min_assurance):
         raise DomainError(

@@ -18,6 +18,9 @@ class Node(models.Model):
     app_name = models.CharField(_("服务平台"), max_length=64, blank=True)
     region = models.CharField(_("行政区划代码"), max_length=6, blank=True)
     base_url = models.URLField(_("服务地址"))
+    # single sign-on: the node's OpenID Connect issuer and public keys (JWKS)
+    oidc_issuer = models.URLField(_("OIDC 签发者"), blank=True)
+    oidc_jwks = models.JSONField(_("OIDC 公钥集"), default=dict, blank=True)
     active = models.BooleanField(_("启用"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
 

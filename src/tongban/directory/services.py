@@ -103,6 +103,18 @@ def node_key_add(
 
 
 @transaction.atomic
+def node_oidc_set(*, node_id: str, issuer: str, jwks: dict) -> Node:
+    """List a node's OpenID Connect issuer and public signing keys (for single sign-on)."""
+    from joserfc.jwk import KeySet
+
+    KeySet.import_key_set(jwks)  # raises on garbage
+    node = Node.objects.get(node_id=node_id)
+    node.oidc_issuer, node.oidc_jwks = issuer, jwks
+    node.save(update_fields=["oidc_issuer", "oidc_jwks", "updated_at"])
+    return node
+
+
+@transaction.atomic
 def node_key_revoke(*, kid: str) -> None:
     NodeKey.objects.filter(kid=kid).update(revoked=True)
 
@@ -205,6 +217,8 @@ def configuration_document(*, serial: int, issued_at: dt.datetime, expires_at: d
                 "app_name": node.app_name,
                 "region": node.region,
                 "base_url": node.base_url,
+                "oidc_issuer": node.oidc_issuer,
+                "oidc_jwks": node.oidc_jwks,
                 "active": node.active,
                 "keys": [
                     {
@@ -348,6 +362,8 @@ def configuration_apply(*, wrapper: dict) -> CachedConfiguration | None:
                 "app_name": n["app_name"],
                 "region": n["region"],
                 "base_url": n["base_url"],
+                "oidc_issuer": n.get("oidc_issuer", ""),
+                "oidc_jwks": n.get("oidc_jwks") or {},
                 "active": n["active"],
             },
         )
@@ -412,6 +428,9 @@ def configuration_apply(*, wrapper: dict) -> CachedConfiguration | None:
     )
     stale = CachedConfiguration.objects.order_by("-serial").values_list("serial", flat=True)[5:]
     CachedConfiguration.objects.filter(serial__in=list(stale)).delete()
+    from tongban.identity.oidc_provider import federation_clients_sync
+
+    federation_clients_sync()  # the other nodes, as relying parties of this one
     return cached
 
 

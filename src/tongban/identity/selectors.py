@@ -16,6 +16,8 @@ class Access:
     decide_orgs: frozenset[str] = field(default_factory=frozenset)  # officials
     view_orgs: frozenset[str] = field(default_factory=frozenset)  # officials + supervisors
     person_index: str = ""
+    enterprise_codes: frozenset[str] = field(default_factory=frozenset)  # legal representative of
+    agent_scopes: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # (uscc, item|*)
 
     @property
     def is_staff_member(self) -> bool:
@@ -48,8 +50,11 @@ def access_for(user) -> Access:
         elif role == "node_admin":
             node_admin = True
     person_index = ""
+    enterprise_codes: set[str] = set()
+    agent_scopes: set[tuple[str, str]] = set()
     if user.person_id:
         person_index = user.person.id_number_index
+        enterprise_codes, agent_scopes = _enterprise_scopes(user.person_id)
     access = Access(
         user_id=user.pk,
         display_name=user.display_name or user.username,
@@ -58,6 +63,45 @@ def access_for(user) -> Access:
         decide_orgs=frozenset(decide),
         view_orgs=frozenset(view),
         person_index=person_index,
+        enterprise_codes=frozenset(enterprise_codes),
+        agent_scopes=frozenset(agent_scopes),
     )
     user._tongban_access = access
     return access
+
+
+def _enterprise_scopes(person_id: int) -> tuple[set[str], set[tuple[str, str]]]:
+    from django.utils import timezone
+
+    from tongban.identity.models import AgentAuthorization, Enterprise
+
+    represented = set(
+        Enterprise.objects.filter(legal_representative_id=person_id).values_list("code", flat=True)
+    )
+    scopes: set[tuple[str, str]] = set()
+    for code, items in AgentAuthorization.objects.filter(
+        agent_id=person_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).values_list("enterprise__code", "item_codes"):
+        scopes |= {(code, item) for item in items} if items else {(code, "*")}
+    return represented, scopes
+
+
+def enterprises_of(user) -> dict:
+    """Enterprises the user represents (with their agents) or may act for."""
+    from django.utils import timezone
+
+    from tongban.identity.models import AgentAuthorization, Enterprise
+
+    if not user.is_authenticated or not user.person_id:
+        return {"represented": [], "agent_for": []}
+    represented = list(
+        Enterprise.objects.filter(legal_representative_id=user.person_id)
+        .prefetch_related("authorizations__agent")
+        .order_by("name")
+    )
+    agent_for = list(
+        AgentAuthorization.objects.filter(
+            agent_id=user.person_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).select_related("enterprise")
+    )
+    return {"represented": represented, "agent_for": agent_for}

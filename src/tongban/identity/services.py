@@ -250,8 +250,8 @@ def person_register(
         person = person_upsert(
             name=name, id_number=id_number, phone=phone, home_node=settings.TONGBAN_NODE
         )
-        if not person.home_node:
-            person.home_node = settings.TONGBAN_NODE
+        if person.home_node != settings.TONGBAN_NODE:
+            person.home_node = settings.TONGBAN_NODE  # registering here makes this the home node
             person.save(update_fields=["home_node"])
         user = User(
             username=username, kind="person", display_name=name, person=person, assurance="L1"

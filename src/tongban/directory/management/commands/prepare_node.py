@@ -25,8 +25,13 @@ class Command(BaseCommand):
         )
         if opts["hub_kid"]:
             trust_anchor_install(kid=opts["hub_kid"], public_key=opts["hub_public_key"])
-        self.stdout.write(
-            json.dumps(
-                {"node": settings.TONGBAN_NODE, "kid": key.kid, "public_key": key.public_key}
-            )
-        )
+        from tongban.identity.oidc_provider import public_jwks
+
+        output = {
+            "node": settings.TONGBAN_NODE,
+            "kid": key.kid,
+            "public_key": key.public_key,
+            "oidc_issuer": settings.OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"],
+            "oidc_jwks": public_jwks(),
+        }
+        self.stdout.write(json.dumps(output))
