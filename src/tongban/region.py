@@ -202,6 +202,16 @@ class Region:
         for node in reversed(("hub", *self.nodes)):
             self.stop(node)
 
+    def last_sms_code(self, node: str) -> str:
+        """The newest code the console SMS backend printed in ``node``'s web log."""
+        import re
+
+        text = (self.root / "logs" / f"{node}-web.log").read_text(encoding="utf-8", errors="replace")
+        codes = re.findall(r"验证码为 (\d{6})", text)
+        if not codes:
+            raise LookupError(f"no SMS code in {node}'s log")
+        return codes[-1]
+
     def kill_worker(self, node: str) -> None:
         """Kill -9 (no clean shutdown), as a crash would."""
         self.stop(node, web=False, sig=signal.SIGKILL)

@@ -1,6 +1,5 @@
 """/api/v1/cases — intake at the receiving node, decisions at the handling node."""
 
-from __future__ import annotations
 
 import base64
 import binascii
@@ -14,7 +13,7 @@ from tongban.cases import documents, selectors, services
 from tongban.cases.materials import IncomingFile, material_read
 from tongban.cases.presenters import case_detail_dict, case_summary_dict
 from tongban.errors import DomainError
-from tongban.identity.authentication import api_auth
+from tongban.identity.authentication import api_auth, requires_scope
 from tongban.identity.selectors import access_for
 
 router = Router(tags=["cases"], auth=api_auth)
@@ -39,6 +38,14 @@ class CaseCreateIn(Schema):
     applicant: ApplicantIn
     form: dict
     materials: list[MaterialIn] = []
+
+
+class OnlineCaseIn(Schema):
+    item: str
+    organization: str
+    form: dict
+    materials: list[MaterialIn] = []
+    enterprise: str = ""
 
 
 class NoteIn(Schema):
@@ -161,6 +168,7 @@ def _decode(materials: list[MaterialIn]) -> list[IncomingFile]:
 
 
 @router.post("", response={201: CaseDetail, **ERRORS}, summary="窗口收件：创建办件并转送办理地")
+@requires_scope("cases:write")
 def case_create(request, payload: CaseCreateIn):
     case = services.case_submit_at_window(
         user=request.user,
@@ -176,7 +184,36 @@ def case_create(request, payload: CaseCreateIn):
     )
 
 
+@router.post(
+    "/online",
+    response={201: CaseDetail, **ERRORS},
+    summary="网上申请（个人或企业经办人，本地认证、异地办理）",
+)
+@requires_scope("cases:write")
+def case_create_online(request, payload: OnlineCaseIn):
+    token = getattr(request, "api_token", None)
+    session_at = request.session.get("authenticated_at") if hasattr(request, "session") else None
+    case = services.case_submit_online(
+        user=request.user,
+        item_code=payload.item,
+        organization_code=payload.organization,
+        form_data=payload.form,
+        files=_decode(payload.materials),
+        enterprise_code=payload.enterprise,
+        authenticated_at=token.created_at
+        if token
+        else (dt.datetime.fromisoformat(session_at) if session_at else None),
+        authentication_method=token.auth_method
+        if token
+        else request.session.get("auth_method", "password"),
+    )
+    return Status(
+        201, case_detail_dict(selectors.case_detail(access_for(request.user), case.number))
+    )
+
+
 @router.get("", response=CaseList, summary="办件列表（按调用者权限范围）")
+@requires_scope("cases:read")
 def case_list(
     request,
     status: str = "",
@@ -199,6 +236,7 @@ def case_list(
 
 
 @router.get("/{number}", response={200: CaseDetail, 404: ErrorOut}, summary="办件详情与时间线")
+@requires_scope("cases:read")
 def case_get(request, number: str):
     return case_detail_dict(selectors.case_detail(access_for(request.user), number))
 
@@ -208,6 +246,7 @@ def _after(request, case) -> dict:
 
 
 @router.post("/{number}/accept", response={200: CaseDetail, **ERRORS}, summary="受理")
+@requires_scope("cases:write")
 def case_accept(request, number: str, payload: NoteIn):
     return _after(
         request, services.case_accept(user=request.user, number=number, note=payload.note)
@@ -215,6 +254,7 @@ def case_accept(request, number: str, payload: NoteIn):
 
 
 @router.post("/{number}/refuse", response={200: CaseDetail, **ERRORS}, summary="不予受理")
+@requires_scope("cases:write")
 def case_refuse(request, number: str, payload: ReasonIn):
     return _after(
         request, services.case_refuse(user=request.user, number=number, reason=payload.reason)
@@ -224,6 +264,7 @@ def case_refuse(request, number: str, payload: ReasonIn):
 @router.post(
     "/{number}/request-supplements", response={200: CaseDetail, **ERRORS}, summary="一次性告知补正"
 )
+@requires_scope("cases:write")
 def case_request_supplements(request, number: str, payload: SupplementRequestIn):
     return _after(
         request,
@@ -237,6 +278,7 @@ def case_request_supplements(request, number: str, payload: SupplementRequestIn)
 
 
 @router.post("/{number}/supply", response={200: CaseDetail, **ERRORS}, summary="提交补正材料")
+@requires_scope("cases:write")
 def case_supply(request, number: str, payload: SupplyIn):
     return _after(
         request,
@@ -249,6 +291,7 @@ def case_supply(request, number: str, payload: SupplyIn):
 @router.post(
     "/{number}/approve", response={200: CaseDetail, **ERRORS}, summary="准予许可（出具结果）"
 )
+@requires_scope("cases:write")
 def case_approve(request, number: str, payload: NoteIn):
     return _after(
         request, services.case_approve(user=request.user, number=number, note=payload.note)
@@ -256,6 +299,7 @@ def case_approve(request, number: str, payload: NoteIn):
 
 
 @router.post("/{number}/deny", response={200: CaseDetail, **ERRORS}, summary="不予许可")
+@requires_scope("cases:write")
 def case_deny(request, number: str, payload: ReasonIn):
     return _after(
         request, services.case_deny(user=request.user, number=number, reason=payload.reason)
@@ -263,6 +307,7 @@ def case_deny(request, number: str, payload: ReasonIn):
 
 
 @router.get("/{number}/materials/{material_id}", response={404: ErrorOut}, summary="下载材料")
+@requires_scope("cases:read")
 def case_material_download(request, number: str, material_id: int):
     material = selectors.case_material(access_for(request.user), number, material_id)
     response = HttpResponse(material_read(material.storage_path), content_type=material.media_type)
@@ -277,6 +322,7 @@ def case_material_download(request, number: str, material_id: int):
     response={404: ErrorOut},
     summary="受理回执 / 办结通知 / 结果 PDF",
 )
+@requires_scope("cases:read")
 def case_document(request, number: str, kind: str):
     case = selectors.case_detail(access_for(request.user), number)
     pdf = documents.render(case, kind)

@@ -1,6 +1,5 @@
 """/api/v1/exchange — the inbox peers deliver to, and delivery monitoring."""
 
-from __future__ import annotations
 
 import datetime as dt
 import json
@@ -12,7 +11,7 @@ from ninja import Router, Schema
 from tongban.errors import PermissionDenied
 from tongban.exchange.models import OutboxMessage
 from tongban.exchange.services import inbox_receive
-from tongban.identity.authentication import api_auth
+from tongban.identity.authentication import api_auth, requires_scope
 from tongban.identity.selectors import access_for
 
 router = Router(tags=["exchange"])
@@ -58,6 +57,7 @@ class OutboxOut(Schema):
     response=list[OutboxOut],
     summary="发件箱与投递记录（节点管理员）",
 )
+@requires_scope("exchange:monitor")
 def outbox(request, status: str = "", limit: int = 100):
     if not access_for(request.user).node_admin:
         raise PermissionDenied(_("仅节点管理员可查看"))

@@ -19,7 +19,9 @@ def password_check(request, *, username: str, password: str) -> User:
     """First factor. Raises DomainError on a wrong password (axes counts it)."""
     user = authenticate(request, username=username, password=password)
     if getattr(request, "axes_locked_out", False):
-        raise DomainError("locked_out", _("登录失败次数过多，账号已暂时锁定，请稍后再试。"), status=429)
+        raise DomainError(
+            "locked_out", _("登录失败次数过多，账号已暂时锁定，请稍后再试。"), status=429
+        )
     if user is None:
         security_event("login_failed", request=request, username=username)
         raise DomainError("invalid_credentials", _("用户名或密码错误"), status=401)

@@ -121,6 +121,7 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=8)
     key_digest = models.CharField(max_length=64, unique=True)
     scopes = models.JSONField(_("权限范围"), default=list)
+    auth_method = models.CharField(_("认证方式"), max_length=32, default="password")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -67,15 +67,39 @@ def staff_create(
     return user
 
 
+# What an API token may be limited to; a token carries a subset of its holder's rights.
+API_SCOPES = {
+    "cases:read": _("查看办件"),
+    "cases:write": _("办理办件（收件、审批、补正、网上申请）"),
+    "exchange:monitor": _("查看交换投递记录（节点管理员）"),
+    "identity:manage": _("管理法人与经办人授权"),
+}
+
+
 @transaction.atomic
-def api_token_create(*, user: User, name: str, valid_days: int | None = 90) -> tuple[ApiToken, str]:
+def api_token_create(
+    *,
+    user: User,
+    name: str,
+    valid_days: int | None = 90,
+    scopes: list[str] | None = None,
+    auth_method: str = "password",
+) -> tuple[ApiToken, str]:
     """Returns the token row and the secret (shown once; only its SM3 is stored)."""
+    scopes = sorted(set(scopes)) if scopes else sorted(API_SCOPES)
+    unknown = set(scopes) - set(API_SCOPES)
+    if unknown:
+        raise DomainError(
+            "invalid_scope", _("未知的权限范围：%(s)s") % {"s": "、".join(sorted(unknown))}
+        )
     secret = "tb_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
         name=name[:64],
         prefix=secret[:8],
         key_digest=sm3_hex(secret.encode()),
+        scopes=scopes,
+        auth_method=auth_method[:32],
         expires_at=timezone.now() + dt.timedelta(days=valid_days) if valid_days else None,
     )
     return token, secret
@@ -90,7 +114,7 @@ def api_token_revoke(*, user: User, token_id: int) -> bool:
     )
 
 
-def api_token_authenticate(secret: str) -> User | None:
+def api_token_authenticate(secret: str) -> ApiToken | None:
     if not secret or not secret.startswith("tb_"):
         return None
     token = (
@@ -103,7 +127,7 @@ def api_token_authenticate(secret: str) -> User | None:
         return None
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
 
 
 # (model label, encrypted field, blind-index field or None)

@@ -20,6 +20,17 @@ def node_name(node_id: str) -> str:
     return str(entry[0]) if entry else (node_id or "")
 
 
+def node_app_name(node_id: str) -> str:
+    """The province's service app ("随申办"); for an unknown node, its directory entry."""
+    entry = NODE_NAMES.get(node_id or "")
+    if entry:
+        return entry[1]
+    from tongban.directory.models import Node
+
+    node = Node.objects.filter(node_id=node_id).only("app_name", "name").first()
+    return (node.app_name or node.name) if node else (node_id or "")
+
+
 def node_context(request) -> dict:
     name, app = NODE_NAMES.get(settings.TONGBAN_NODE, (settings.TONGBAN_NODE, "通办"))
     return {

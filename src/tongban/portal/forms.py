@@ -7,7 +7,11 @@ details are put back onto these forms by ``apply_domain_error``.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tongban.cases.materials import IncomingFile
@@ -312,3 +316,294 @@ class SupplyForm(PortalForm):
 
     def uploads(self) -> list[IncomingFile]:
         return _incoming(self.cleaned_data, self.materials)
+
+
+# --- signing in and registering -------------------------------------------------
+
+
+class LoginForm(PortalForm):
+    username = forms.CharField(
+        label=_("用户名"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    password = forms.CharField(
+        label=_("密码"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class CodeForm(PortalForm):
+    code = forms.CharField(
+        label=_("短信验证码"),
+        min_length=6,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "maxlength": "6",
+                "pattern": "[0-9]{6}",
+                "class": "code-input mono",
+            }
+        ),
+        error_messages={
+            "required": _("请输入短信验证码"),
+            "min_length": _("验证码为 6 位数字"),
+            "max_length": _("验证码为 6 位数字"),
+        },
+    )
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if not code.isdigit():
+            raise forms.ValidationError(_("验证码为 6 位数字"), code="digits")
+        return code
+
+
+class RegisterForm(PortalForm):
+    """个人注册: real name, 身份证号 and mobile are checked by the service."""
+
+    name = forms.CharField(
+        label=_("姓名"), max_length=64, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    id_number = forms.CharField(
+        label=_("身份证号"),
+        max_length=18,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "class": "mono", "maxlength": "18"}
+        ),
+    )
+    phone = forms.CharField(
+        label=_("手机号码"),
+        max_length=11,
+        help_text=_("用于接收验证码；验证通过后账号实名等级为 L2"),
+        widget=forms.TextInput(
+            attrs={"type": "tel", "inputmode": "numeric", "autocomplete": "tel", "maxlength": "11"}
+        ),
+    )
+    username = forms.CharField(
+        label=_("用户名"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    password1 = forms.CharField(
+        label=_("设置密码"),
+        strip=False,
+        help_text=_("至少 8 位，不要使用常见密码"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("确认密码"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    FIELD_MAP = {"name": "name", "id_number": "id_number", "phone": "phone"}
+    CODE_FIELDS = {
+        "invalid_username": "username",
+        "username_taken": "username",
+        "weak_password": "password1",
+    }
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("password1")
+            and cleaned.get("password2")
+            and cleaned["password1"] != cleaned["password2"]
+        ):
+            self.add_error("password2", _("两次输入的密码不一致"))
+        return cleaned
+
+    def apply_register_error(self, error: DomainError) -> None:
+        target = self.CODE_FIELDS.get(error.code)
+        if target:
+            self.add_error(target, error.message)
+        else:
+            self.apply_domain_error(error, self.FIELD_MAP)
+
+
+# --- online application (全程网办) ------------------------------------------------
+
+# Schema fields about the applicant that the signed-in account already answers.
+ACCOUNT_FIELDS = ("applicant_name", "applicant_id_number")
+USCC_CHARS = re.compile(r"[0-9A-Z]{18}")
+
+
+class EnterpriseChoiceField(forms.ChoiceField):
+    """The enterprises the person may act for are offered, but any well-formed code is
+    passed on: whether the person may act for it (now, for this item) is the service's
+    decision, and its refusal explains why."""
+
+    def valid_value(self, value) -> bool:
+        return value == "" or bool(USCC_CHARS.fullmatch(str(value)))
+
+
+class OnlineApplyForm(PortalForm):
+    organization = forms.ChoiceField(label=_("办理机构"))
+    enterprise = EnterpriseChoiceField(label=_("以企业名义申请"), required=False)
+
+    def __init__(self, *args, item, person, enterprises: list[tuple[str, str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item = item
+        self.person = person
+        self.materials = list(item.materials.all())
+        self.enterprise_names = {code: name for code, name, _label in enterprises}
+        self.fields["organization"].choices = [("", _("请选择"))] + [
+            (
+                impl.organization.code,
+                f"{impl.organization.name}（{node_name(impl.organization.node.node_id)}）",
+            )
+            for impl in item.implementations.all()
+        ]
+        # an existing enterprise's code and name can come from the chosen enterprise
+        self.fills_from_enterprise = (
+            item.audience == "enterprise" and item.result_kind != "business_licence"
+        )
+        if item.audience == "enterprise":
+            empty = (
+                _("不以企业名义（新设企业）")
+                if item.result_kind == "business_licence"
+                else _("请选择企业")
+            )
+            self.fields["enterprise"].choices = [("", empty)] + [
+                (code, label) for code, _name, label in enterprises
+            ]
+            self.fields["enterprise"].help_text = _(
+                "可选择您担任法定代表人的企业，或授权您办理此事项的企业"
+            )
+        else:
+            del self.fields["enterprise"]
+        self.schema = [s for s in item.form_schema if s["name"] not in ACCOUNT_FIELDS]
+        for spec in self.schema:
+            field = schema_field(spec)
+            if spec["name"] == "contact_name":
+                field.initial = person.name
+            elif spec["name"] == "contact_phone":
+                field.initial = person.phone
+            if self.fills_from_enterprise and (
+                spec.get("type") == "uscc" or spec["name"] == "company_name"
+            ):
+                field.required = False
+                field.help_text = _("留空则使用所选企业的信息")
+            self.fields[f"f_{spec['name']}"] = field
+        for material in self.materials:
+            self.fields[f"m_{material.code}"] = material_field(material, required=material.required)
+
+    def schema_fields(self):
+        return [self[f"f_{spec['name']}"] for spec in self.schema]
+
+    def material_fields(self):
+        return [self[f"m_{m.code}"] for m in self.materials]
+
+    def clean(self):
+        cleaned = super().clean()
+        for material in self.materials:
+            try:
+                check_size(cleaned.get(f"m_{material.code}"), material)
+            except forms.ValidationError as exc:
+                self.add_error(f"m_{material.code}", exc)
+        return cleaned
+
+    def field_map(self) -> dict[str, str]:
+        return {
+            **{spec["name"]: f"f_{spec['name']}" for spec in self.schema},
+            "enterprise_code": "enterprise",
+        }
+
+    @property
+    def enterprise_code(self) -> str:
+        return self.cleaned_data.get("enterprise") or ""
+
+    def form_data(self) -> dict:
+        data = {
+            spec["name"]: self.cleaned_data.get(f"f_{spec['name']}", "")
+            for spec in self.schema
+            if self.cleaned_data.get(f"f_{spec['name']}", "") not in ("", None)
+        }
+        names = {s["name"] for s in self.item.form_schema}
+        if "applicant_name" in names:
+            data["applicant_name"] = self.person.name
+        if "applicant_id_number" in names:
+            data["applicant_id_number"] = self.person.id_number
+        code = self.enterprise_code
+        if self.fills_from_enterprise and code:
+            for spec in self.schema:
+                if spec.get("type") == "uscc":
+                    data.setdefault(spec["name"], code)
+                elif spec["name"] == "company_name" and code in self.enterprise_names:
+                    data.setdefault(spec["name"], self.enterprise_names[code])
+        return data
+
+    def uploads(self) -> list[IncomingFile]:
+        return _incoming(self.cleaned_data, self.materials)
+
+
+# --- enterprises and agents ------------------------------------------------------
+
+
+class EnterpriseRegisterForm(PortalForm):
+    code = forms.CharField(
+        label=_("统一社会信用代码"),
+        max_length=18,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono", "maxlength": "18"}),
+    )
+    name = forms.CharField(label=_("企业名称"), max_length=128)
+
+    def apply_register_error(self, error: DomainError) -> None:
+        target = {"invalid_uscc": "code", "enterprise_exists": "code", "invalid_name": "name"}
+        if error.code in target:
+            self.add_error(target[error.code], error.message)
+        else:
+            self.apply_domain_error(error)
+
+
+class AgentAuthorizeForm(PortalForm):
+    agent_name = forms.CharField(label=_("经办人姓名"), max_length=64)
+    agent_id_number = forms.CharField(
+        label=_("经办人身份证号"),
+        max_length=18,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono", "maxlength": "18"}),
+    )
+    all_items = forms.BooleanField(
+        label=_("全部事项"), required=False, help_text=_("授权办理本企业的全部法人事项")
+    )
+    items = forms.MultipleChoiceField(
+        label=_("授权事项"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    expires_on = forms.DateField(
+        label=_("授权有效期至"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("含当日，最长三年"),
+    )
+
+    def __init__(self, *args, items, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["items"].choices = [(i.basic_code, i.name) for i in items]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("all_items") and not cleaned.get("items"):
+            self.add_error("items", _("请选择授权事项，或勾选“全部事项”"))
+        return cleaned
+
+    def item_codes(self) -> list[str]:
+        return [] if self.cleaned_data.get("all_items") else list(self.cleaned_data["items"])
+
+    def expires_at(self):
+        day = self.cleaned_data["expires_on"]
+        return timezone.make_aware(dt.datetime.combine(day, dt.time(23, 59, 59)))
+
+    def apply_authorize_error(self, error: DomainError) -> None:
+        target = {
+            "invalid_agent": "agent_id_number",
+            "identity_mismatch": "agent_name",
+            "invalid_expiry": "expires_on",
+            "unknown_item": "items",
+        }
+        if error.code in target:
+            self.add_error(target[error.code], error.message)
+        else:
+            self.apply_domain_error(error)

@@ -1,23 +1,25 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from tongban.portal import views
+from tongban.portal import account_views, online_views, views
 
 app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="portal/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    # signing in: password, then an SMS code for residents; or through another node
+    path("login/", account_views.login_view, name="login"),
+    path("login/code/", account_views.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("sso/<slug:provider>/start/", account_views.sso_start, name="sso_start"),
+    path("sso/callback/<slug:provider>/", account_views.sso_callback, name="sso_callback"),
+    path("register/", account_views.register, name="register"),
+    path("register/verify/", account_views.register_verify, name="register_verify"),
     # catalog (public)
     path("items/", views.item_list, name="items"),
     path("items/<str:basic_code>/", views.item_page, name="item"),
+    # online application by a signed-in resident (全程网办)
+    path("apply/<str:basic_code>/", online_views.online_apply, name="online_apply"),
     # window intake (clerks)
     path("window/", views.window_console, name="window"),
     path("window/apply/", views.window_apply_choose, name="window_apply_choose"),
@@ -26,6 +28,16 @@ urlpatterns = [
     path("work/", views.worklist, name="work"),
     # applicants
     path("me/cases/", views.my_cases, name="my_cases"),
+    path("me/enterprises/", online_views.my_enterprises, name="enterprises"),
+    path("me/enterprises/register/", online_views.enterprise_register, name="enterprise_register"),
+    path(
+        "me/enterprises/<str:code>/agents/", online_views.agent_authorize, name="agent_authorize"
+    ),
+    path(
+        "me/authorizations/<int:authorization_id>/revoke/",
+        online_views.agent_revoke,
+        name="agent_revoke",
+    ),
     # one case
     path("cases/<str:number>/", views.case_page, name="case"),
     path("cases/<str:number>/actions/<slug:action>/", views.case_action, name="case_action"),

@@ -16,8 +16,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
@@ -31,13 +32,15 @@ from tongban.cases.presenters import (
     masked_form,
     material_digest_ok,
 )
-from tongban.catalog.models import AUDIENCE_CHOICES, MODE_CHOICES
+from tongban.catalog.models import AUDIENCE_CHOICES, MODE_CHOICES, ServiceItem
 from tongban.catalog.selectors import item_detail, item_search
-from tongban.directory.models import Window
+from tongban.directory.models import Node, Window
 from tongban.errors import DomainError
 from tongban.errors import NotFound as DomainNotFound
 from tongban.errors import PermissionDenied as DomainPermissionDenied
+from tongban.identity.models import ASSURANCE_CHOICES
 from tongban.identity.selectors import Access, access_for
+from tongban.portal.context import node_app_name
 from tongban.portal.forms import (
     ApplyForm,
     ItemSearchForm,
@@ -341,6 +344,50 @@ def _action_form(action: str, case, data=None, files=None):
     return form_class(data, files, **kwargs)
 
 
+def method_label(method: str) -> str:
+    """How the applicant was authenticated, readably ("password+sms_otp" → 密码+短信验证码)."""
+    method = method or ""
+    if method.startswith("sso:"):
+        provider = method[4:]
+        if provider == "upstream":
+            app = settings.TONGBAN_UPSTREAM_OIDC.get("name") or provider
+        else:
+            app = node_app_name(provider)
+        return _("经%(app)s单点登录") % {"app": app}
+    labels = {
+        "in_person": _("窗口当面核验"),
+        "password+sms_otp": _("密码+短信验证码"),
+        "password": _("密码"),
+        "sms_otp": _("短信验证码"),
+    }
+    return str(labels.get(method, method))
+
+
+ASSURANCE_LABELS = dict(ASSURANCE_CHOICES)
+ROLE_LABELS = {
+    "legal_representative": pgettext_lazy("enterprise role", "法定代表人"),
+    "agent": pgettext_lazy("enterprise role", "经办人"),
+}
+
+
+def _acting_for_view(acting_for) -> dict | None:
+    if not isinstance(acting_for, dict) or not acting_for.get("code"):
+        return None
+    authorization = acting_for.get("authorization") or {}
+    codes = [str(c) for c in authorization.get("items") or []]
+    names = dict(
+        ServiceItem.objects.filter(basic_code__in=codes).values_list("basic_code", "name")
+    )
+    return {
+        "code": acting_for.get("code", ""),
+        "name": acting_for.get("name", ""),
+        "role": str(ROLE_LABELS.get(acting_for.get("role"), acting_for.get("role", ""))),
+        "expires_at": parse_datetime(authorization.get("expires_at") or ""),
+        "items": [names.get(c, c) for c in codes],
+        "authorized": bool(authorization),
+    }
+
+
 def _assertion_view(case) -> dict:
     assertion = masked_assertion(case.identity_assertion)
     by = assertion.get("authenticated_by") or {}
@@ -351,16 +398,45 @@ def _assertion_view(case) -> dict:
         or (case.receiving_window_name if by.get("node") == case.receiving_node else "")
         or window.get("code", "")
     )
+    assurance = assertion.get("assurance", "")
     return {
         "subject": assertion.get("subject") or {},
-        "assurance": assertion.get("assurance", ""),
+        "assurance": assurance,
+        "assurance_label": str(ASSURANCE_LABELS.get(assurance, assurance)),
         "method": assertion.get("method", ""),
+        "method_label": method_label(assertion.get("method", "")),
         "in_person": assertion.get("method") == "in_person",
         "place": place,
         "node": by.get("node", ""),
+        "home_node": by.get("home_node", ""),
         "officer": by.get("officer", ""),
         "at": parse_datetime(assertion.get("authenticated_at") or ""),
+        "acting_for": _acting_for_view(assertion.get("acting_for")),
         "present": bool(assertion),
+    }
+
+
+def _view_at_handling_node(request, access: Access, case) -> dict | None:
+    """A resident's own online case, decided elsewhere: follow it at the handling node,
+    signed in there through this (their home) node."""
+    user = request.user
+    if (
+        case.perspective != "origin"
+        or case.channel != "online"
+        or case.enterprise_code
+        or not access.person_index
+        or case.applicant_id_index != access.person_index
+        or not getattr(user, "person_id", None)
+        or user.person.home_node != settings.TONGBAN_NODE
+    ):
+        return None
+    node = Node.objects.filter(node_id=case.handling_node, role="node", active=True).first()
+    if node is None or node.node_id == settings.TONGBAN_NODE:
+        return None
+    query = urlencode({"next": reverse("portal:case", args=[case.number])})
+    return {
+        "url": f"{node.base_url.rstrip('/')}/sso/{settings.TONGBAN_NODE}/start/?{query}",
+        "app": node.app_name or node_app_name(node.node_id),
     }
 
 
@@ -432,6 +508,7 @@ def _render_case(request, case, *, bound: dict | None = None, status: int = 200)
             "timeline": _timeline(case),
             "form_rows": _form_rows(case),
             "assertion": _assertion_view(case),
+            "elsewhere": _view_at_handling_node(request, access, case),
             "documents": _documents(case),
             "actions": forms,
             "supplement_request": case.supplement_request or {},

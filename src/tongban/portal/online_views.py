@@ -1,0 +1,291 @@
+"""Residents online: 全程网办 applications and their enterprises (法人, 经办人授权).
+
+The home node vouches for the signed-in person in what it sends
+(``cases.services.case_submit_online``); the enterprise and agent rules are in
+``identity.services``. A refusal is shown on the page it came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tongban.cases import services as case_services
+from tongban.catalog.models import ServiceItem
+from tongban.catalog.selectors import item_detail
+from tongban.errors import DomainError
+from tongban.errors import NotFound as DomainNotFound
+from tongban.identity import services as identity_services
+from tongban.identity.models import AgentAuthorization
+from tongban.identity.selectors import enterprises_of
+from tongban.portal.context import node_name
+from tongban.portal.forms import AgentAuthorizeForm, EnterpriseRegisterForm, OnlineApplyForm
+
+
+def _require_person(user) -> None:
+    if getattr(user, "kind", "") != "person" or not user.person_id:
+        raise PermissionDenied(_("网上申请和企业管理只对个人用户开放"))
+
+
+def _status(error: DomainError) -> int:
+    return error.status if 400 <= error.status < 500 else 400
+
+
+def _is_home(user) -> bool:
+    return user.person.home_node == settings.TONGBAN_NODE
+
+
+# --- online application ---------------------------------------------------------------
+
+
+def enterprise_choices(user, item) -> list[tuple[str, str, str]]:
+    """(code, name, label) of the enterprises the person may apply for with this item."""
+    if item.audience != "enterprise":
+        return []
+    now = timezone.now()
+    mine = enterprises_of(user)
+    rows: dict[str, tuple[str, str, str]] = {}
+    for enterprise in mine["represented"]:
+        label = _("%(name)s（法定代表人）") % {"name": enterprise.name}
+        rows[enterprise.code] = (enterprise.code, enterprise.name, label)
+    for authorization in mine["agent_for"]:
+        enterprise = authorization.enterprise
+        if enterprise.code in rows or not authorization.covers(item.basic_code, now):
+            continue
+        label = _("%(name)s（经办人，授权至 %(date)s）") % {
+            "name": enterprise.name,
+            "date": timezone.localtime(authorization.expires_at).strftime("%Y-%m-%d"),
+        }
+        rows[enterprise.code] = (enterprise.code, enterprise.name, label)
+    return list(rows.values())
+
+
+def _authenticated_at(request):
+    return parse_datetime(request.session.get("authenticated_at") or "")
+
+
+@login_required
+def online_apply(request, basic_code: str):
+    user = request.user
+    _require_person(user)
+    item = item_detail(basic_code=basic_code)
+    if item is None:
+        raise Http404(_("事项不存在"))
+    person = user.person
+    home = _is_home(user)
+    form = OnlineApplyForm(
+        request.POST or None,
+        request.FILES or None,
+        item=item,
+        person=person,
+        enterprises=enterprise_choices(user, item),
+        initial={"enterprise": request.GET.get("enterprise", "")},
+    )
+    status = 200
+    if request.method == "POST" and not home:
+        status = 403
+    elif request.method == "POST":
+        if form.is_valid():
+            try:
+                case = case_services.case_submit_online(
+                    user=user,
+                    item_code=item.basic_code,
+                    organization_code=form.cleaned_data["organization"],
+                    form_data=form.form_data(),
+                    files=form.uploads(),
+                    enterprise_code=form.enterprise_code,
+                    authenticated_at=_authenticated_at(request),
+                    authentication_method=request.session.get("auth_method", "password"),
+                )
+            except DomainError as error:
+                if isinstance(error, DomainNotFound):
+                    raise Http404(error.message) from error
+                form.apply_domain_error(error, form.field_map())
+                status = _status(error)
+            else:
+                organization = case.handling_organization.name
+                if case.perspective == "origin":
+                    text = _("办件 %(number)s 已提交。已转送 %(organization)s")
+                else:
+                    text = _("办件 %(number)s 已提交，由 %(organization)s 办理")
+                messages.success(
+                    request, text % {"number": case.number, "organization": organization}
+                )
+                return redirect("portal:case", number=case.number)
+        else:
+            status = 400
+    return render(
+        request,
+        "portal/online_apply.html",
+        {
+            "item": item,
+            "form": form,
+            "person": person,
+            "home": home,
+            "home_node": person.home_node,
+            "assurance_ok": identity_services.assurance_at_least(
+                user.assurance, item.min_assurance
+            ),
+        },
+        status=status,
+    )
+
+
+# --- enterprises ---------------------------------------------------------------------------
+
+
+def _enterprise_items():
+    return list(
+        ServiceItem.objects.filter(audience="enterprise", active=True).order_by("basic_code")
+    )
+
+
+def _authorization_row(authorization: AgentAuthorization, names: dict[str, str], now) -> dict:
+    if authorization.revoked_at:
+        state, label = "revoked", _("已撤销")
+    elif authorization.expires_at <= now:
+        state, label = "expired", _("已过期")
+    else:
+        state, label = "active", _("有效")
+    return {
+        "a": authorization,
+        "items": [names.get(code, code) for code in authorization.item_codes],
+        "state": state,
+        "state_label": label,
+    }
+
+
+def _enterprises_page(request, *, register_form=None, bound: dict | None = None, status=200):
+    user = request.user
+    items = _enterprise_items()
+    names = {i.basic_code: i.name for i in items}
+    now = timezone.now()
+    mine = enterprises_of(user)
+    bound = bound or {}
+    default_expiry = (timezone.localdate() + dt.timedelta(days=365)).isoformat()
+    represented = []
+    for enterprise in mine["represented"]:
+        authorizations = sorted(
+            enterprise.authorizations.all(), key=lambda a: a.granted_at, reverse=True
+        )
+        represented.append(
+            {
+                "e": enterprise,
+                "authorizations": [_authorization_row(a, names, now) for a in authorizations],
+                "form": bound.get(enterprise.code)
+                or AgentAuthorizeForm(
+                    items=items, prefix=f"a{enterprise.pk}", initial={"expires_on": default_expiry}
+                ),
+            }
+        )
+    agent_for = [
+        {
+            "a": a,
+            "items": [(code, names.get(code, code)) for code in a.item_codes],
+        }
+        for a in sorted(mine["agent_for"], key=lambda a: (a.enterprise.name, a.pk))
+    ]
+    return render(
+        request,
+        "portal/enterprises.html",
+        {
+            "represented": represented,
+            "agent_for": agent_for,
+            "register_form": register_form or EnterpriseRegisterForm(prefix="reg"),
+            "home": _is_home(user),
+            "home_node_name": node_name(user.person.home_node),
+        },
+        status=status,
+    )
+
+
+@login_required
+def my_enterprises(request):
+    _require_person(request.user)
+    return _enterprises_page(request)
+
+
+@login_required
+@require_POST
+def enterprise_register(request):
+    _require_person(request.user)
+    form = EnterpriseRegisterForm(request.POST, prefix="reg")
+    if not form.is_valid():
+        return _enterprises_page(request, register_form=form, status=400)
+    try:
+        enterprise = identity_services.enterprise_register(
+            user=request.user,
+            code=form.cleaned_data["code"],
+            name=form.cleaned_data["name"],
+            request=request,
+        )
+    except DomainError as error:
+        form.apply_register_error(error)
+        return _enterprises_page(request, register_form=form, status=_status(error))
+    messages.success(
+        request, _("企业 %(name)s 已登记，您是其法定代表人") % {"name": enterprise.name}
+    )
+    return redirect("portal:enterprises")
+
+
+@login_required
+@require_POST
+def agent_authorize(request, code: str):
+    _require_person(request.user)
+    enterprise = next(
+        (e for e in enterprises_of(request.user)["represented"] if e.code == code), None
+    )
+    if enterprise is None:
+        raise Http404(_("企业不存在"))
+    form = AgentAuthorizeForm(request.POST, items=_enterprise_items(), prefix=f"a{enterprise.pk}")
+    if not form.is_valid():
+        return _enterprises_page(request, bound={code: form}, status=400)
+    try:
+        authorization = identity_services.agent_authorize(
+            user=request.user,
+            enterprise_code=code,
+            agent_name=form.cleaned_data["agent_name"],
+            agent_id_number=form.cleaned_data["agent_id_number"],
+            item_codes=form.item_codes(),
+            expires_at=form.expires_at(),
+            request=request,
+        )
+    except DomainError as error:
+        form.apply_authorize_error(error)
+        return _enterprises_page(request, bound={code: form}, status=_status(error))
+    messages.success(
+        request,
+        _("已授权 %(agent)s 代表 %(enterprise)s 办理，有效期至 %(date)s")
+        % {
+            "agent": authorization.agent.name,
+            "enterprise": enterprise.name,
+            "date": timezone.localtime(authorization.expires_at).strftime("%Y-%m-%d"),
+        },
+    )
+    return redirect("portal:enterprises")
+
+
+@login_required
+@require_POST
+def agent_revoke(request, authorization_id: int):
+    _require_person(request.user)
+    try:
+        identity_services.agent_authorization_revoke(
+            user=request.user, authorization_id=authorization_id, request=request
+        )
+    except DomainError as error:
+        if error.status == 404:
+            raise Http404(error.message) from error
+        raise PermissionDenied(error.message) from error
+    messages.success(request, _("授权已撤销，经办人不能再代表企业办理"))
+    return redirect("portal:enterprises")
