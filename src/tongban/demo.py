@@ -24,6 +24,9 @@ Demo logins (password for all: {password})
   嘉善县窗口 clerk (zj)        jiashan.clerk      → {zj}/window/
   青浦区市场监管局 official (sh) qingpu.official   → {sh}/work/
   applicant 张伟 (zj)          zhangwei           → {zj}/me/cases/
+  residents (L3), legal representatives: zhangwei (zj) lina (sh) wangfang (js) chenjing (ah)
+  enterprise agents (L2):   shenjia (zj) gujun (sh) xuming (js) hetao (ah) → /me/enterprises/
+  residents sign in with a one-time SMS code: the demo prints it here, as [短信 → 139****1234]
   other windows: qingpu.clerk huangpu.clerk (sh) · wujiang.clerk (js) · hefei.clerk (ah)
   node administrators: sh.admin js.admin zj.admin ah.admin (Django admin at /admin/)
   every account: {root}/accounts.txt

@@ -1,6 +1,5 @@
 """/api/v1/auth — registration and API tokens; /api/v1/enterprises — 法人 and 经办人."""
 
-
 import datetime as dt
 
 from django.utils import timezone

@@ -33,3 +33,24 @@ PERSONS = {
     "js": ("wangfang", "王芳", _id_number("32058419930818246"), "13913551234"),
     "ah": ("chenjing", "陈静", _id_number("34010419870221368"), "13955161234"),
 }
+
+
+def _credit_code(prefix16: str) -> str:
+    from stdnum.cn import uscc
+
+    return prefix16 + "0" + uscc.calc_check_digit(prefix16 + "00")
+
+
+# per province: an enterprise represented by the resident above, and its authorized agent
+ENTERPRISES = {
+    "zj": ("嘉善禾丰智能科技有限公司", _credit_code("91330421MA2D0001")),
+    "sh": ("上海青禾数字科技有限公司", _credit_code("91310118MA1K0001")),
+    "js": ("苏州松陵网络科技有限公司", _credit_code("91320509MA1W0001")),
+    "ah": ("合肥庐州生物医药有限公司", _credit_code("91340100MA2R0001")),
+}
+AGENTS = {
+    "zj": ("shenjia", "沈佳", _id_number("33042119950716242"), "13905739876"),
+    "sh": ("gujun", "顾俊", _id_number("31010119910304531"), "13801769876"),
+    "js": ("xuming", "徐明", _id_number("32010219890925173"), "13913559876"),
+    "ah": ("hetao", "何涛", _id_number("34010419930611295"), "13955169876"),
+}

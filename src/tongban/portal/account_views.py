@@ -203,7 +203,11 @@ def login_code(request):
     response = render(
         request,
         "portal/login_code.html",
-        {"form": form, "phone": user.person.phone_masked if user.person_id else ""},
+        {
+            "form": form,
+            "phone": user.person.phone_masked if user.person_id else "",
+            "minutes": settings.TONGBAN_OTP_TTL_SECONDS // 60,
+        },
         status=status,
     )
     return _allow_region_form_targets(response, next_url)
@@ -324,6 +328,10 @@ def register_verify(request):
     return render(
         request,
         "portal/register_verify.html",
-        {"form": form, "phone": user.person.phone_masked},
+        {
+            "form": form,
+            "phone": user.person.phone_masked,
+            "minutes": settings.TONGBAN_OTP_TTL_SECONDS // 60,
+        },
         status=status,
     )

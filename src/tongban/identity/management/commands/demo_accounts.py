@@ -1,18 +1,23 @@
 """Create this node's demo accounts (idempotent) and print them."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from tongban.directory.models import Organization, Window
 from tongban.directory.services import configuration_poll, current_configuration
 from tongban.identity.demo_accounts import (
+    AGENTS,
     DEMO_PASSWORD,
+    ENTERPRISES,
     NAMED_OFFICIALS,
     PERSONS,
     WINDOW_CLERKS,
 )
-from tongban.identity.models import StaffAssignment, User
+from tongban.identity.models import AgentAuthorization, Enterprise, StaffAssignment, User
 from tongban.identity.services import person_upsert, staff_create
 
 
@@ -60,15 +65,47 @@ class Command(BaseCommand):
                 )
                 lines.append((username, f"审批 · {org.name}"))
             if node in PERSONS:
-                username, name, id_number, phone = PERSONS[node]
-                person = person_upsert(name=name, id_number=id_number, phone=phone, home_node=node)
-                user, created = User.objects.get_or_create(
-                    username=username,
-                    defaults={"kind": "person", "display_name": name, "person": person},
+                resident = self._resident(*PERSONS[node], node=node, assurance="L3")
+                lines.append(
+                    (resident.username, f"个人用户（L3，已当面核验）· {resident.display_name}")
                 )
-                if created:
-                    user.set_password(DEMO_PASSWORD)
-                    user.save()
-                lines.append((username, f"个人用户 · {name}"))
+                agent = self._resident(*AGENTS[node], node=node, assurance="L2")
+                name, code = ENTERPRISES[node]
+                enterprise, _ = Enterprise.objects.get_or_create(
+                    code=code,
+                    defaults={
+                        "name": name,
+                        "legal_representative": resident.person,
+                        "home_node": node,
+                    },
+                )
+                if not enterprise.authorizations.filter(
+                    agent=agent.person, revoked_at__isnull=True
+                ).exists():
+                    AgentAuthorization.objects.create(
+                        enterprise=enterprise,
+                        agent=agent.person,
+                        item_codes=[],
+                        granted_by=resident,
+                        expires_at=timezone.now() + dt.timedelta(days=365),
+                    )
+                lines.append((resident.username, f"法定代表人 · {name}（{code}）"))
+                lines.append((agent.username, f"企业经办人（L2，全部事项，一年）· {name}"))
         for username, what in lines:
             self.stdout.write(f"{username:28} {what}")
+
+    def _resident(self, username, name, id_number, phone, *, node, assurance):
+        person = person_upsert(name=name, id_number=id_number, phone=phone, home_node=node)
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={
+                "kind": "person",
+                "display_name": name,
+                "person": person,
+                "assurance": assurance,
+            },
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        return user
