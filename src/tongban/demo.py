@@ -35,6 +35,28 @@ Data and logs under {root}. Ctrl-C stops everything.
 """
 
 
+class SmsRelay:
+    """The console SMS backend writes to each web server's log; show those texts here."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.offsets = {p: p.stat().st_size for p in logs.glob("*-web.log")}
+
+    def relay(self) -> None:
+        for path in self.logs.glob("*-web.log"):
+            offset = self.offsets.get(path, 0)
+            size = path.stat().st_size
+            if size <= offset:
+                continue
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read(size - offset).decode("utf-8", errors="replace")
+            self.offsets[path] = size
+            for line in chunk.splitlines():
+                if "[短信" in line:
+                    print(f"{path.stem.removesuffix('-web')}: {line.strip()}", flush=True)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="tongban demo")
     parser.add_argument("--base-port", type=int, default=8000)
@@ -75,8 +97,10 @@ def main(argv: list[str]) -> None:
             seeded.write_text(json.dumps({"cases": count}))
         urls = {n: region.url(n) for n in ("hub", *PROVINCES)}
         print(BANNER.format(password=DEMO_PASSWORD, root=region.root, **urls), flush=True)
+        sms = SmsRelay(region.root / "logs")
         while not stopping and not args.prepare_only:
             time.sleep(0.5)
+            sms.relay()
             for name, proc in list(region.processes.items()):
                 if proc.poll() is not None:
                     print(

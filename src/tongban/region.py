@@ -206,7 +206,9 @@ class Region:
         """The newest code the console SMS backend printed in ``node``'s web log."""
         import re
 
-        text = (self.root / "logs" / f"{node}-web.log").read_text(encoding="utf-8", errors="replace")
+        text = (self.root / "logs" / f"{node}-web.log").read_text(
+            encoding="utf-8", errors="replace"
+        )
         codes = re.findall(r"验证码为 (\d{6})", text)
         if not codes:
             raise LookupError(f"no SMS code in {node}'s log")
@@ -218,16 +220,34 @@ class Region:
 
 
 class ApiClient:
-    """A small JSON client for one node's /api/v1 with a bearer token."""
+    """A small JSON client for one node's /api/v1 with a bearer token.
 
-    def __init__(self, base_url: str, username: str | None = None, password: str | None = None):
+    Residents sign in with a one-time SMS code: ``otp`` is called to read it
+    (e.g. ``lambda: region.last_sms_code("zj")``) when the node asks for one.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str | None = None,
+        password: str | None = None,
+        otp=None,
+        scopes: list[str] | None = None,
+    ):
         self.base = base_url.rstrip("/") + "/api/v1"
         self.http = requests.Session()
         if username:
-            r = self.http.post(
-                f"{self.base}/auth/tokens",
-                json={"username": username, "password": password, "name": "client"},
-            )
+            body = {
+                "username": username,
+                "password": password,
+                "name": "client",
+                "scopes": scopes or [],
+            }
+            r = self.http.post(f"{self.base}/auth/tokens", json=body, timeout=30)
+            if r.status_code == 202 and otp is not None:
+                r = self.http.post(
+                    f"{self.base}/auth/tokens", json={**body, "otp": otp()}, timeout=30
+                )
             r.raise_for_status()
             self.http.headers["Authorization"] = f"Bearer {r.json()['token']}"
 

@@ -12,82 +12,24 @@ locally and fails under CI.
 
 from __future__ import annotations
 
-import os
-import random
 import re
-import socket
-import time
-from pathlib import Path
 
 import pytest
 
-from tongban.identity.demo_accounts import DEMO_PASSWORD, PERSONS
-from tongban.region import ORDER, Region
+from tests.browser.support import DESKTOP, PDF, PHONE, Actor, SmsLog, free_port_block
+from tongban.identity.demo_accounts import PERSONS
+from tongban.region import Region
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 ESTABLISHMENT = "000301001000"  # 内资有限公司设立登记
 QINGPU_AMR = "上海市青浦区市场监督管理局"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-ARRIVAL_TIMEOUT = 60.0  # seconds for an envelope to travel between the nodes
-
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"browser test cannot run under CI: {reason}")
-    pytest.skip(reason)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port_block(size: int = len(ORDER)) -> int:
-    for _ in range(100):
-        base = random.randint(20000, 40000 - size)
-        if all(_port_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free block of loopback ports")
-
-
-@pytest.fixture(scope="module")
-def sync_playwright():
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    return sync_playwright
 
 
 @pytest.fixture(scope="module")
 def live_region(tmp_path_factory):
     region = Region(
-        root=tmp_path_factory.mktemp("region"), base_port=_free_port_block(), nodes=("sh", "zj")
+        root=tmp_path_factory.mktemp("region"), base_port=free_port_block(), nodes=("sh", "zj")
     )
     region.prepare(log=lambda *_: None)
     try:
@@ -95,82 +37,6 @@ def live_region(tmp_path_factory):
         yield region
     finally:
         region.stop_all()
-
-
-@pytest.fixture(scope="module")
-def browser(sync_playwright):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class Actor:
-    """One person at one node: a browser context of their own (own cookies)."""
-
-    def __init__(self, browser, base_url: str, viewport: dict, name: str):
-        self.base = base_url
-        self.name = name
-        self.context = browser.new_context(viewport=viewport, locale="zh-CN")
-        self.context.set_default_timeout(20_000)
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
-
-    def _console(self, message) -> None:
-        # CSP violations and script errors show up as console errors
-        if message.type == "error":
-            self.problems.append(f"{message.text} ({message.location.get('url', '')})")
-
-    def goto(self, path: str):
-        response = self.page.goto(self.base + path)
-        assert response is not None and response.status < 500, (
-            f"{path}: {response and response.status}"
-        )
-        return response
-
-    def login(self, username: str) -> None:
-        self.goto("/login/")
-        self.page.get_by_label("用户名").fill(username)
-        self.page.get_by_label("密码").fill(DEMO_PASSWORD)
-        self.page.get_by_role("button", name="登录").click()
-        self.page.wait_for_load_state()
-        assert "/login/" not in self.page.url, f"{username} could not sign in"
-
-    def text(self) -> str:
-        return self.page.locator("body").inner_text()
-
-    def wait_for(self, path: str, predicate, what: str, timeout: float = ARRIVAL_TIMEOUT) -> None:
-        """Reload ``path`` until ``predicate(text)`` holds (envelopes travel asynchronously)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.goto(path)
-            if predicate(self.text()):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: {what} not seen on {path} within {timeout}s")
-            time.sleep(0.5)
-
-    def screenshot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
-
-    def assert_fits_the_screen(self) -> None:
-        overflow = self.page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, (
-            f"{self.name}: page is {overflow}px wider than the screen at {self.page.url}"
-        )
-
-    def close(self) -> None:
-        self.context.close()
-        assert not self.problems, f"{self.name}: browser console errors: {self.problems}"
 
 
 def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
@@ -284,8 +150,10 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     clerk.screenshot("04-zj-case-approved-phone")
 
     # --- 6. the applicant ----------------------------------------------------------------
-    applicant = Actor(browser, zj, PHONE, username)
-    applicant.login(username)
+    applicant = Actor(
+        browser, zj, PHONE, username, sms=SmsLog(live_region.root / "logs" / "zj-web.log")
+    )
+    applicant.login(username)  # a resident: password, then the SMS code
     applicant.goto("/me/cases/")
     text = applicant.text()
     assert number in text and "准予许可（已办结）" in text and uscc in text

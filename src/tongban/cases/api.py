@@ -99,6 +99,8 @@ class MaterialOut(Schema):
 
 class CaseSummary(Schema):
     number: str
+    enterprise_code: str = ""
+    enterprise_name: str = ""
     item: str
     item_name: str
     status: str

@@ -37,6 +37,8 @@ def masked_form(case: Case) -> dict:
 def case_summary_dict(case: Case) -> dict:
     return {
         "number": case.number,
+        "enterprise_code": case.enterprise_code,
+        "enterprise_name": case.enterprise_name,
         "item": case.item.basic_code,
         "item_name": case.item_name,
         "status": case.status,
@@ -65,8 +67,6 @@ def case_detail_dict(case: Case) -> dict:
         "implementation_code": case.implementation_code,
         "applicant_phone_masked": case.applicant_phone_masked,
         "form": masked_form(case),
-        "enterprise_code": case.enterprise_code,
-        "enterprise_name": case.enterprise_name,
         "identity_assertion": masked_assertion(case.identity_assertion),
         "accepted_at": case.accepted_at,
         "concluded_at": case.concluded_at,

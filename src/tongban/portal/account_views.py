@@ -320,7 +320,8 @@ def register_verify(request):
                 sign_in(request, user, method="password+sms_otp")
                 messages.success(
                     request,
-                    _("注册成功，手机号已验证，您的实名等级为 %(level)s") % {"level": user.assurance},
+                    _("注册成功，手机号已验证，您的实名等级为 %(level)s")
+                    % {"level": user.assurance},
                 )
                 return redirect("portal:my_cases")
         else:

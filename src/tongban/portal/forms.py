@@ -371,9 +371,7 @@ class RegisterForm(PortalForm):
     id_number = forms.CharField(
         label=_("身份证号"),
         max_length=18,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "off", "class": "mono", "maxlength": "18"}
-        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono", "maxlength": "18"}),
     )
     phone = forms.CharField(
         label=_("手机号码"),
@@ -481,8 +479,9 @@ class OnlineApplyForm(PortalForm):
             field = schema_field(spec)
             if spec["name"] == "contact_name":
                 field.initial = person.name
-            elif spec["name"] == "contact_phone":
-                field.initial = person.phone
+            elif spec["name"] == "contact_phone" and person.phone:
+                field.required = False
+                field.help_text = _("留空则使用注册手机 %(phone)s") % {"phone": person.phone_masked}
             if self.fills_from_enterprise and (
                 spec.get("type") == "uscc" or spec["name"] == "company_name"
             ):
@@ -528,6 +527,8 @@ class OnlineApplyForm(PortalForm):
             data["applicant_name"] = self.person.name
         if "applicant_id_number" in names:
             data["applicant_id_number"] = self.person.id_number
+        if "contact_phone" in names and not data.get("contact_phone") and self.person.phone:
+            data["contact_phone"] = self.person.phone
         code = self.enterprise_code
         if self.fills_from_enterprise and code:
             for spec in self.schema:

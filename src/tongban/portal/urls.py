@@ -30,9 +30,7 @@ urlpatterns = [
     path("me/cases/", views.my_cases, name="my_cases"),
     path("me/enterprises/", online_views.my_enterprises, name="enterprises"),
     path("me/enterprises/register/", online_views.enterprise_register, name="enterprise_register"),
-    path(
-        "me/enterprises/<str:code>/agents/", online_views.agent_authorize, name="agent_authorize"
-    ),
+    path("me/enterprises/<str:code>/agents/", online_views.agent_authorize, name="agent_authorize"),
     path(
         "me/authorizations/<int:authorization_id>/revoke/",
         online_views.agent_revoke,

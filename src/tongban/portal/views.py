@@ -375,9 +375,7 @@ def _acting_for_view(acting_for) -> dict | None:
         return None
     authorization = acting_for.get("authorization") or {}
     codes = [str(c) for c in authorization.get("items") or []]
-    names = dict(
-        ServiceItem.objects.filter(basic_code__in=codes).values_list("basic_code", "name")
-    )
+    names = dict(ServiceItem.objects.filter(basic_code__in=codes).values_list("basic_code", "name"))
     return {
         "code": acting_for.get("code", ""),
         "name": acting_for.get("name", ""),

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tongban.cases.presenters import STATUS_LABELS
+from tongban.identity.masking import mask_name
 from tongban.portal.context import node_name
 
 register = template.Library()
@@ -37,3 +38,9 @@ def overdue(case) -> bool:
 def short_digest(value: str, length: int = 16) -> str:
     value = value or ""
     return value if len(value) <= length else f"{value[:length]}…"
+
+
+@register.filter
+def masked_name(value: str) -> str:
+    """ "张伟" → "张*"."""
+    return mask_name(value or "")
