@@ -3,15 +3,13 @@ online applications vouched for by the home node, enterprises and their agents."
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
-from django.utils import timezone
 from stdnum.cn import uscc
 
 from tests.conftest import utc
-from tests.factories import JIAXING_AMR, PDF, id_number, materials_payload
+from tests.factories import PDF, id_number, materials_payload
 from tongban.cases.models import Case
 from tongban.exchange.models import InboxMessage, OutboxMessage
 from tongban.identity import sms
@@ -39,8 +37,16 @@ def last_code(outbox) -> str:
 
 def register(api, outbox, username="lina", name="李娜", number=None, phone="13801761234"):
     number = number or id_number("31022919880512456")
-    r = api.post("/auth/register", {"username": username, "name": name, "id_number": number,
-                                    "phone": phone, "password": PASSWORD})
+    r = api.post(
+        "/auth/register",
+        {
+            "username": username,
+            "name": name,
+            "id_number": number,
+            "phone": phone,
+            "password": PASSWORD,
+        },
+    )
     assert r.status_code == 202, r.content
     r = api.post("/auth/register/verify", {"username": username, "code": last_code(outbox)})
     assert r.json()["assurance"] == "L2"
@@ -58,23 +64,49 @@ def token_for(api, outbox, username, scopes=()):
 
 
 def test_registration_validates_and_needs_the_phone_code(region, api, sms_outbox):
-    r = api.post("/auth/register", {"username": "x", "name": "李娜", "id_number": "310229198805124561",
-                                    "phone": "13801761234", "password": PASSWORD})
+    r = api.post(
+        "/auth/register",
+        {
+            "username": "x",
+            "name": "李娜",
+            "id_number": "310229198805124561",
+            "phone": "13801761234",
+            "password": PASSWORD,
+        },
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_person"
     assert not User.objects.exists() and not sms_outbox
-    r = api.post("/auth/register", {"username": "lina", "name": "李娜", "id_number": id_number("31022919880512456"),
-                                    "phone": "13801761234", "password": PASSWORD})
+    r = api.post(
+        "/auth/register",
+        {
+            "username": "lina",
+            "name": "李娜",
+            "id_number": id_number("31022919880512456"),
+            "phone": "13801761234",
+            "password": PASSWORD,
+        },
+    )
     assert r.status_code == 202 and "138****1234" in r.json()["message"]
-    r = api.post("/auth/register/verify", {"username": "lina", "code": "000000"
-                                           if last_code(sms_outbox) != "000000" else "111111"})
+    r = api.post(
+        "/auth/register/verify",
+        {"username": "lina", "code": "000000" if last_code(sms_outbox) != "000000" else "111111"},
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "otp_wrong"
     assert User.objects.get(username="lina").assurance == "L1"
     assert SecurityEvent.objects.filter(kind="otp_wrong").exists()
     r = api.post("/auth/register/verify", {"username": "lina", "code": last_code(sms_outbox)})
     assert r.json()["assurance"] == "L2"
     # the same 身份证号 cannot register twice
-    r = api.post("/auth/register", {"username": "lina2", "name": "李娜", "id_number": id_number("31022919880512456"),
-                                    "phone": "13801761234", "password": PASSWORD})
+    r = api.post(
+        "/auth/register",
+        {
+            "username": "lina2",
+            "name": "李娜",
+            "id_number": id_number("31022919880512456"),
+            "phone": "13801761234",
+            "password": PASSWORD,
+        },
+    )
     assert r.status_code == 409
 
 
@@ -85,7 +117,10 @@ def test_resident_tokens_need_the_sms_code_and_lockout_after_failures(region, ap
     token = token_for(api, sms_outbox, "lina")
     assert set(token["scopes"]) >= {"cases:read", "cases:write"}
     for _ in range(5):
-        assert api.post("/auth/tokens", {"username": "lina", "password": "wrong"}).status_code in (401, 429)
+        assert api.post("/auth/tokens", {"username": "lina", "password": "wrong"}).status_code in (
+            401,
+            429,
+        )
     r = api.post("/auth/tokens", {"username": "lina", "password": PASSWORD})
     assert r.status_code == 429 and r.json()["error"]["code"] == "locked_out"
     assert SecurityEvent.objects.filter(kind="login_locked_out", username="lina").exists()
@@ -97,8 +132,13 @@ def test_token_scopes_and_revocation(region, api, sms_outbox):
     assert api.get("/cases").status_code == 200
     r = api.post("/cases/online", {"item": HUJI, "organization": "x", "form": {}})
     assert r.status_code == 403 and r.json()["error"]["code"] == "insufficient_scope"
-    assert api.post("/auth/tokens", {"username": "lina", "password": PASSWORD, "scopes": ["root"],
-                                     "otp": "000000"}).status_code == 400
+    assert (
+        api.post(
+            "/auth/tokens",
+            {"username": "lina", "password": PASSWORD, "scopes": ["root"], "otp": "000000"},
+        ).status_code
+        == 400
+    )
     from django.test import Client
 
     revoke = Client().delete(f"/api/v1/auth/tokens/{token['id']}", **api.headers)
@@ -107,12 +147,21 @@ def test_token_scopes_and_revocation(region, api, sms_outbox):
 
 
 def huji_form(user) -> dict:
-    return {"applicant_name": user.person.name, "applicant_id_number": user.person.id_number,
-            "contact_phone": user.person.phone, "proof_kind": "户籍证明", "purpose": "办理入学"}
+    return {
+        "applicant_name": user.person.name,
+        "applicant_id_number": user.person.id_number,
+        "contact_phone": user.person.phone,
+        "proof_kind": "户籍证明",
+        "purpose": "办理入学",
+    }
 
 
 def org_of(api, item, node):
-    return next(i["organization"] for i in api.get(f"/items/{item}").json()["implementations"] if i["node"] == node)
+    return next(
+        i["organization"]
+        for i in api.get(f"/items/{item}").json()["implementations"]
+        if i["node"] == node
+    )
 
 
 def test_online_application_is_vouched_for_by_the_home_node(region, api, sms_outbox):
@@ -121,16 +170,32 @@ def test_online_application_is_vouched_for_by_the_home_node(region, api, sms_out
     form = huji_form(user)
     from tongban.catalog.models import ServiceItem
 
-    choices = next(f for f in ServiceItem.objects.get(basic_code=HUJI).form_schema if f["name"] == "proof_kind")
+    choices = next(
+        f for f in ServiceItem.objects.get(basic_code=HUJI).form_schema if f["name"] == "proof_kind"
+    )
     form["proof_kind"] = choices["choices"][0]
     # 有无犯罪记录证明 requires L3: refused at submission with a clear message
-    r = api.post("/cases/online", {"item": CRIMINAL, "organization": org_of(api, CRIMINAL, "zj"),
-                                   "form": {}, "materials": materials_payload(("M01",))})
+    r = api.post(
+        "/cases/online",
+        {
+            "item": CRIMINAL,
+            "organization": org_of(api, CRIMINAL, "zj"),
+            "form": {},
+            "materials": materials_payload(("M01",)),
+        },
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "assurance_too_low"
     assert "L3" in r.json()["error"]["message"] and not Case.objects.exists()
     # 户籍事项证明 (L2) decided by 浙江省公安厅: recorded here, vouched for in the envelope
-    r = api.post("/cases/online", {"item": HUJI, "organization": org_of(api, HUJI, "zj"), "form": form,
-                                   "materials": materials_payload(("M01", "M02"))})
+    r = api.post(
+        "/cases/online",
+        {
+            "item": HUJI,
+            "organization": org_of(api, HUJI, "zj"),
+            "form": form,
+            "materials": materials_payload(("M01", "M02")),
+        },
+    )
     assert r.status_code == 201, r.content
     case = Case.objects.get()
     assert (case.channel, case.perspective, case.handling_node) == ("online", "origin", "zj")
@@ -151,12 +216,22 @@ def test_forged_identity_assertions_are_refused_and_logged(region, api):
     envelope = region.case_submit_envelope(number=number)
     body = envelope["signed"]["body"]
     body["case"]["channel"] = "online"
-    subject = envelope["signed"]["subject"] | {"authenticated_by": {"node": "zj", "home_node": "js"}}
-    blobs = [Blob(content=PDF + code.encode(), media_type="application/pdf") for code in ("M01", "M02", "M03", "M04", "M05")]
-    forged = region.envelope(type="case.submit", correlation=number, seq=1, body=body, subject=subject, blobs=blobs)
+    subject = envelope["signed"]["subject"] | {
+        "authenticated_by": {"node": "zj", "home_node": "js"}
+    }
+    blobs = [
+        Blob(content=PDF + code.encode(), media_type="application/pdf")
+        for code in ("M01", "M02", "M03", "M04", "M05")
+    ]
+    forged = region.envelope(
+        type="case.submit", correlation=number, seq=1, body=body, subject=subject, blobs=blobs
+    )
     r = api.post("/exchange/inbox", raw=json.dumps(forged).encode())
     assert r.status_code == 409
-    assert (r.json()["signed"]["status"], r.json()["signed"]["code"]) == ("refused", "forged_assertion")
+    assert (r.json()["signed"]["status"], r.json()["signed"]["code"]) == (
+        "refused",
+        "forged_assertion",
+    )
     assert not Case.objects.exists() and InboxMessage.objects.get().status == "refused"
     assert SecurityEvent.objects.filter(kind="forged_assertion", username="node:zj").exists()
     # a window that is not the sender's own
@@ -164,8 +239,14 @@ def test_forged_identity_assertions_are_refused_and_logged(region, api):
     envelope = region.case_submit_envelope(number=number2)
     envelope_subject = envelope["signed"]["subject"]
     envelope_subject["authenticated_by"]["window"] = {"code": "sh-310118-01"}
-    forged = region.envelope(type="case.submit", correlation=number2, seq=1, body=envelope["signed"]["body"],
-                             subject=envelope_subject, blobs=blobs)
+    forged = region.envelope(
+        type="case.submit",
+        correlation=number2,
+        seq=1,
+        body=envelope["signed"]["body"],
+        subject=envelope_subject,
+        blobs=blobs,
+    )
     r = api.post("/exchange/inbox", raw=json.dumps(forged).encode())
     assert r.json()["signed"]["code"] == "forged_assertion"
 
@@ -182,13 +263,30 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
     token_for(api, sms_outbox, "rep")
     r = api.post("/enterprises", {"code": "91310118MA1K00010X", "name": "x"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_uscc"
-    assert api.post("/enterprises", {"code": code, "name": "上海青禾数字科技有限公司"}).status_code == 201
+    assert (
+        api.post("/enterprises", {"code": code, "name": "上海青禾数字科技有限公司"}).status_code
+        == 201
+    )
     agent_id = id_number("33042119900307123")
-    r = api.post(f"/enterprises/{code}/agents", {"name": "张伟", "id_number": agent_id, "items": [SCOPE_CHANGE],
-                                                 "expires_at": utc(days=-1).isoformat()})
+    r = api.post(
+        f"/enterprises/{code}/agents",
+        {
+            "name": "张伟",
+            "id_number": agent_id,
+            "items": [SCOPE_CHANGE],
+            "expires_at": utc(days=-1).isoformat(),
+        },
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_expiry"
-    r = api.post(f"/enterprises/{code}/agents", {"name": "张伟", "id_number": agent_id, "items": [SCOPE_CHANGE],
-                                                 "expires_at": utc(days=30).isoformat()})
+    r = api.post(
+        f"/enterprises/{code}/agents",
+        {
+            "name": "张伟",
+            "id_number": agent_id,
+            "items": [SCOPE_CHANGE],
+            "expires_at": utc(days=30).isoformat(),
+        },
+    )
     assert r.status_code == 201, r.content
     authorization_id = r.json()["id"]
     rep_headers = api.headers
@@ -199,7 +297,10 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
     from tongban.catalog.models import ServiceItem
 
     item = ServiceItem.objects.get(basic_code=SCOPE_CHANGE)
-    form = {f["name"]: ("上海青禾数字科技有限公司" if f["type"] == "text" else "") for f in item.form_schema}
+    form = {
+        f["name"]: ("上海青禾数字科技有限公司" if f["type"] == "text" else "")
+        for f in item.form_schema
+    }
     form.update({f["name"]: code for f in item.form_schema if f["type"] == "uscc"})
     form.update({f["name"]: "13905731234" for f in item.form_schema if f["type"] == "phone"})
     form.update({f["name"]: f["choices"][0] for f in item.form_schema if f["type"] == "select"})
@@ -209,13 +310,24 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
     form = {k: v for k, v in form.items() if v}
     materials = materials_payload(tuple(m.code for m in item.materials.filter(required=True)))
     org = org_of(api, SCOPE_CHANGE, "zj")
-    apply = {"item": SCOPE_CHANGE, "organization": org, "form": form, "materials": materials, "enterprise": code}
+    apply = {
+        "item": SCOPE_CHANGE,
+        "organization": org,
+        "form": form,
+        "materials": materials,
+        "enterprise": code,
+    }
     r = api.post("/cases/online", apply)
     assert r.status_code == 201, r.content
     case = Case.objects.get()
     assert case.enterprise_code == code and case.applicant_name == "张伟"
-    assertion = json.loads(decrypt_at_rest(OutboxMessage.objects.get(type="case.submit").envelope))["signed"]["subject"]
-    assert assertion["acting_for"]["role"] == "agent" and assertion["acting_for"]["authorization"]["id"] == authorization_id
+    assertion = json.loads(decrypt_at_rest(OutboxMessage.objects.get(type="case.submit").envelope))[
+        "signed"
+    ]["subject"]
+    assert (
+        assertion["acting_for"]["role"] == "agent"
+        and assertion["acting_for"]["authorization"]["id"] == authorization_id
+    )
     # not authorized for another item
     r = api.post("/cases/online", {**apply, "item": "000301001000"})
     assert r.status_code == 403
@@ -223,14 +335,21 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
     api.headers = rep_headers
     assert api.get(f"/cases/{case.number}").status_code == 200
     api.headers = {}
-    stranger = register(api, sms_outbox, "stranger", "陈静", id_number("34010419870221368"), "13955161234")
+    stranger = register(
+        api, sms_outbox, "stranger", "陈静", id_number("34010419870221368"), "13955161234"
+    )
     token_for(api, sms_outbox, stranger.username)
     assert api.get(f"/cases/{case.number}").status_code == 404
     # after revocation the agent can neither apply nor see the case
     api.headers = rep_headers
     from django.test import Client
 
-    assert Client().delete(f"/api/v1/enterprises/{code}/agents/{authorization_id}", **rep_headers).status_code == 204
+    assert (
+        Client()
+        .delete(f"/api/v1/enterprises/{code}/agents/{authorization_id}", **rep_headers)
+        .status_code
+        == 204
+    )
     assert AgentAuthorization.objects.get().revoked_at is not None
     token_for(api, sms_outbox, "zhangwei")
     r = api.post("/cases/online", apply)

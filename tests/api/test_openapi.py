@@ -4,9 +4,16 @@
 def test_openapi_document_lists_the_api(client, db):
     spec = client.get("/api/v1/openapi.json").json()
     assert spec["openapi"].startswith("3.")
-    for path in ("/api/v1/health", "/api/v1/items", "/api/v1/items/{basic_code}", "/api/v1/cases",
-                 "/api/v1/cases/{number}", "/api/v1/cases/{number}/accept",
-                 "/api/v1/exchange/inbox", "/api/v1/global-configuration"):
+    for path in (
+        "/api/v1/health",
+        "/api/v1/items",
+        "/api/v1/items/{basic_code}",
+        "/api/v1/cases",
+        "/api/v1/cases/{number}",
+        "/api/v1/cases/{number}/accept",
+        "/api/v1/exchange/inbox",
+        "/api/v1/global-configuration",
+    ):
         assert path in spec["paths"], path
 
 

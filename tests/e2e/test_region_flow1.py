@@ -127,8 +127,12 @@ def test_flow1_window_to_remote_authority_and_back(live_region, actors):
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
     # the applicant sees it at home (zj) under "my cases"
-    applicant = ApiClient(live_region.url("zj"), PERSONS["zj"][0], DEMO_PASSWORD,
-                          otp=lambda: live_region.last_sms_code("zj"))
+    applicant = ApiClient(
+        live_region.url("zj"),
+        PERSONS["zj"][0],
+        DEMO_PASSWORD,
+        otp=lambda: live_region.last_sms_code("zj"),
+    )
     mine = applicant.get("/cases").json()
     assert number in [c["number"] for c in mine["results"]]
 

@@ -22,13 +22,22 @@ PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\
 def pdfs(*codes):
     import base64
 
-    return [{"material_code": c, "filename": f"{c}.pdf",
-             "content_base64": base64.b64encode(PDF + c.encode()).decode()} for c in codes]
+    return [
+        {
+            "material_code": c,
+            "filename": f"{c}.pdf",
+            "content_base64": base64.b64encode(PDF + c.encode()).decode(),
+        }
+        for c in codes
+    ]
 
 
 def org(client, item, name):
-    return next(i["organization"] for i in client.get(f"/items/{item}").json()["implementations"]
-                if i["organization_name"] == name)
+    return next(
+        i["organization"]
+        for i in client.get(f"/items/{item}").json()["implementations"]
+        if i["organization_name"] == name
+    )
 
 
 def test_register_at_home_apply_in_shanghai_follow_at_home(live_region):
@@ -36,24 +45,53 @@ def test_register_at_home_apply_in_shanghai_follow_at_home(live_region):
     anonymous = ApiClient(zj)
     prefix = "33042119960521" + "135"
     id_number = prefix + ric.calc_check_digit(prefix + "0")
-    r = anonymous.post("/auth/register", {"username": "lu.xiaoyu", "name": "陆小雨", "id_number": id_number,
-                                          "phone": "13905730001", "password": "Lu-Xiaoyu-2026"})
+    r = anonymous.post(
+        "/auth/register",
+        {
+            "username": "lu.xiaoyu",
+            "name": "陆小雨",
+            "id_number": id_number,
+            "phone": "13905730001",
+            "password": "Lu-Xiaoyu-2026",
+        },
+    )
     assert r.status_code == 202, r.text
     code = wait_for(lambda: live_region.last_sms_code("zj"), what="registration SMS")
-    assert anonymous.post("/auth/register/verify", {"username": "lu.xiaoyu", "code": code}).json()["assurance"] == "L2"
-    person = ApiClient(zj, "lu.xiaoyu", "Lu-Xiaoyu-2026", otp=lambda: live_region.last_sms_code("zj"))
+    assert (
+        anonymous.post("/auth/register/verify", {"username": "lu.xiaoyu", "code": code}).json()[
+            "assurance"
+        ]
+        == "L2"
+    )
+    person = ApiClient(
+        zj, "lu.xiaoyu", "Lu-Xiaoyu-2026", otp=lambda: live_region.last_sms_code("zj")
+    )
 
     police = org(person, HUJI, "上海市公安局")
     item = person.get(f"/items/{HUJI}").json()
     proof_kind = next(f for f in item["form"] if f["name"] == "proof_kind")["choices"][0]
-    form = {"applicant_name": "陆小雨", "applicant_id_number": id_number, "contact_phone": "13905730001",
-            "proof_kind": proof_kind, "purpose": "子女入学"}
+    form = {
+        "applicant_name": "陆小雨",
+        "applicant_id_number": id_number,
+        "contact_phone": "13905730001",
+        "proof_kind": proof_kind,
+        "purpose": "子女入学",
+    }
     # L3 item refused at submission, with the reason
-    r = person.post("/cases/online", {"item": CRIMINAL, "organization": org(person, CRIMINAL, "上海市公安局"),
-                                      "form": form, "materials": pdfs("M01")})
+    r = person.post(
+        "/cases/online",
+        {
+            "item": CRIMINAL,
+            "organization": org(person, CRIMINAL, "上海市公安局"),
+            "form": form,
+            "materials": pdfs("M01"),
+        },
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "assurance_too_low"
-    r = person.post("/cases/online", {"item": HUJI, "organization": police, "form": form,
-                                      "materials": pdfs("M01", "M02")})
+    r = person.post(
+        "/cases/online",
+        {"item": HUJI, "organization": police, "form": form, "materials": pdfs("M01", "M02")},
+    )
     assert r.status_code == 201, r.text
     number = r.json()["number"]
 
@@ -66,14 +104,19 @@ def test_register_at_home_apply_in_shanghai_follow_at_home(live_region):
     assert assertion["subject"]["id_number"] == id_number[:4] + "*" * 10 + id_number[-4:]
     assert official.post(f"/cases/{number}/accept", {}).status_code == 200
     assert official.post(f"/cases/{number}/approve", {}).status_code == 200
-    final = wait_for(lambda: (c := person.get(f"/cases/{number}").json())["status"] == "approved" and c,
-                     what="result at home")
+    final = wait_for(
+        lambda: (c := person.get(f"/cases/{number}").json())["status"] == "approved" and c,
+        what="result at home",
+    )
     assert final["result"]["document"]["issuer"]["name"] == "上海市公安局"
     # never registered in Shanghai: no such account there
     import requests
 
-    r = requests.post(f"{live_region.url('sh')}/api/v1/auth/tokens",
-                      json={"username": "lu.xiaoyu", "password": "Lu-Xiaoyu-2026"}, timeout=10)
+    r = requests.post(
+        f"{live_region.url('sh')}/api/v1/auth/tokens",
+        json={"username": "lu.xiaoyu", "password": "Lu-Xiaoyu-2026"},
+        timeout=10,
+    )
     assert r.status_code == 401
 
 
@@ -85,13 +128,31 @@ def test_enterprise_agent_applies_within_authorization(live_region):
     mine = agent.get("/enterprises").json()
     assert [(e["code"], e["role"]) for e in mine] == [(enterprise_code, "agent")]
     item = agent.get(f"/items/{SCOPE_CHANGE}").json()
-    values = {"text": enterprise_name, "uscc": enterprise_code, "phone": "13905739876", "textarea": "技术开发",
-              "date": "2026-11-20", "decimal": "100", "integer": "1"}
-    form = {f["name"]: (f["choices"][0] if f["type"] == "select" else values[f["type"]]) for f in item["form"]
-            if f["type"] in values or f["type"] == "select"}
+    values = {
+        "text": enterprise_name,
+        "uscc": enterprise_code,
+        "phone": "13905739876",
+        "textarea": "技术开发",
+        "date": "2026-11-20",
+        "decimal": "100",
+        "integer": "1",
+    }
+    form = {
+        f["name"]: (f["choices"][0] if f["type"] == "select" else values[f["type"]])
+        for f in item["form"]
+        if f["type"] in values or f["type"] == "select"
+    }
     materials = pdfs(*[m["code"] for m in item["materials"] if m["required"]])
-    r = agent.post("/cases/online", {"item": SCOPE_CHANGE, "organization": org(agent, SCOPE_CHANGE, "上海市青浦区市场监督管理局"),
-                                     "form": form, "materials": materials, "enterprise": enterprise_code})
+    r = agent.post(
+        "/cases/online",
+        {
+            "item": SCOPE_CHANGE,
+            "organization": org(agent, SCOPE_CHANGE, "上海市青浦区市场监督管理局"),
+            "form": form,
+            "materials": materials,
+            "enterprise": enterprise_code,
+        },
+    )
     assert r.status_code == 201, r.text
     number = r.json()["number"]
     official = ApiClient(live_region.url("sh"), "qingpu.official", DEMO_PASSWORD)

@@ -7,7 +7,6 @@ import logging
 import pytest
 
 from tests.factories import id_number
-from tongban.identity.services import person_upsert
 from tongban.identity.masking import (
     MaskPersonalIdentifiersFilter,
     mask_id_number,
@@ -16,7 +15,7 @@ from tongban.identity.masking import (
 )
 from tongban.identity.models import Person
 from tongban.identity.pii import blind_index, decrypt_identifier, reset_key_cache
-from tongban.identity.services import pii_reencrypt_all
+from tongban.identity.services import person_upsert, pii_reencrypt_all
 
 
 def test_masks():

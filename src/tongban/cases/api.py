@@ -1,6 +1,5 @@
 """/api/v1/cases — intake at the receiving node, decisions at the handling node."""
 
-
 import base64
 import binascii
 import datetime as dt

@@ -1,6 +1,5 @@
 """/api/v1/exchange — the inbox peers deliver to, and delivery monitoring."""
 
-
 import datetime as dt
 import json
 
