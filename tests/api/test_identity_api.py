@@ -257,7 +257,7 @@ def enterprise_code() -> str:
 
 
 def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbox):
-    rep = register(api, sms_outbox, "rep", "王芳", id_number("32058419930818246"), "13913551234")
+    register(api, sms_outbox, "rep", "王芳", id_number("32058419930818246"), "13913551234")
     code = enterprise_code()
     assert uscc.is_valid(code)
     token_for(api, sms_outbox, "rep")
@@ -292,7 +292,7 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
     rep_headers = api.headers
 
     # the agent registers online (same person as authorized, L2) and applies
-    agent = register(api, sms_outbox, "zhangwei", "张伟", agent_id, "13905731234")
+    register(api, sms_outbox, "zhangwei", "张伟", agent_id, "13905731234")
     token_for(api, sms_outbox, "zhangwei")
     from tongban.catalog.models import ServiceItem
 
