@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import requests  # noqa: E402
 from common import (  # noqa: E402
     Intake,
+    PgActivitySampler,
     bench_region,
     cpu_delta,
     cpu_snapshot,
@@ -46,6 +47,7 @@ from common import (  # noqa: E402
     pgbench_baseline,
     ratio,
     table,
+    wait_quiet,
     write_result,
 )
 
@@ -88,6 +90,9 @@ def run_load(make_client, request, *, clients: int, total: int, seconds: float,
     threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(clients)]
     for t in threads:
         t.start()
+    sampler = PgActivitySampler(region.database_urls) if region is not None else None
+    if sampler:
+        sampler.__enter__()
     cpu_before = cpu_snapshot(region)
     start = time.perf_counter()
     deadline_box.append(start + seconds)
@@ -95,6 +100,8 @@ def run_load(make_client, request, *, clients: int, total: int, seconds: float,
     for t in threads:
         t.join(timeout=seconds + 120)
     wall = time.perf_counter() - start
+    if sampler:
+        sampler.__exit__(None, None, None)
     cpu = cpu_delta(cpu_before, cpu_snapshot(region), units=len(latencies), wall=wall)
     return {
         "clients": clients,
@@ -104,6 +111,7 @@ def run_load(make_client, request, *, clients: int, total: int, seconds: float,
         "per_second": round(len(latencies) / wall, 2) if wall else None,
         "latency": percentiles(latencies),
         "cpu": cpu,
+        "postgres_activity": sampler.report() if sampler else None,
     }
 
 
@@ -183,17 +191,20 @@ def run(region=None, *, clients=(1, 4, 8), cases: int = 200, seconds: float = 30
             wait_drained(admin)
         result["passes"][mode] = {}
         for c in clients:
+            quiet = wait_quiet()
             p = run_load(intake.client, submit, clients=c, total=cases, seconds=seconds,
                          first_index=index["next"], region=region)
             index["next"] += 10_000
             p["backlog_after"] = outbox_pending(admin)
+            p["machine"] = quiet
             result["passes"][mode][str(c)] = p
             print(f"  intake {mode:<14} -c {c}: {p['per_second']:.1f} cases/s, p50 "
                   f"{p['latency'].get('p50_ms')} ms, p95 {p['latency'].get('p95_ms')} ms, "
                   f"p99 {p['latency'].get('p99_ms')} ms, errors {p['errors'] or 0}, "
                   f"zj outbox backlog {p['backlog_after']}")
-            print(f"      CPU ms/case {p['cpu']['cpu_ms_per_unit']} "
-                  f"(machine {p['cpu']['cores_busy']} of 2 cores busy)")
+            print(f"      CPU ms/case {p['cpu']['cpu_ms_per_unit']} (machine "
+                  f"{p['cpu']['cores_busy']} of 2 cores busy, {p['cpu']['other_cores_busy']} by "
+                  f"others); zj backends {p['postgres_activity']['mean_backends'].get('zj')}")
         if mode == "worker_stopped":
             backlog = outbox_pending(admin)
             before = cpu_snapshot(region)

@@ -408,14 +408,14 @@ def cpu_delta(before: dict[str, float], after: dict[str, float], *, units: int,
     """CPU milliseconds per unit of work by component, and how busy the machine was."""
     per_unit = {}
     for name, value in after.items():
-        if name.startswith("_") or name not in before:
+        if name.startswith("_"):
             continue
-        used = value - before[name]
+        used = value - before.get(name, 0.0)  # a process started meanwhile counts from zero
         if used > 0.0005 * max(units, 1):
             per_unit[name] = round(used * 1000 / max(units, 1), 2)
     busy = after["_machine_busy"] - before["_machine_busy"]
     total = after["_machine_total"] - before["_machine_total"]
-    accounted = sum(after[n] - before[n] for n in after if not n.startswith("_") and n in before)
+    accounted = sum(after[n] - before.get(n, 0.0) for n in after if not n.startswith("_"))
     return {
         "cpu_ms_per_unit": dict(sorted(per_unit.items(), key=lambda kv: -kv[1])),
         "cpu_ms_per_unit_total": round(sum(per_unit.values()), 2),
@@ -434,8 +434,14 @@ def machine_load(seconds: float = 1.0) -> float:
     return round((b["_machine_busy"] - a["_machine_busy"]) / seconds, 2)
 
 
-def wait_quiet(*, max_wait: float = 30, threshold: float = 0.3) -> dict:
+# How long to wait for other work on the machine to finish before a measurement
+# (run_all lowers it to stay within its time budget).
+QUIET_WAIT = {"seconds": float(os.environ.get("TONGBAN_BENCH_QUIET_WAIT", "10"))}
+
+
+def wait_quiet(*, max_wait: float | None = None, threshold: float = 0.3) -> dict:
     """Wait (bounded) until the machine is nearly idle; report what we found."""
+    max_wait = QUIET_WAIT["seconds"] if max_wait is None else min(max_wait, QUIET_WAIT["seconds"])
     t0 = time.monotonic()
     load = machine_load()
     while load > threshold and time.monotonic() - t0 < max_wait:
@@ -444,3 +450,77 @@ def wait_quiet(*, max_wait: float = 30, threshold: float = 0.3) -> dict:
     if load > threshold:
         print(f"  note: the machine is busy with other work ({load} cores) — figures will be lower")
     return {"cores_busy_before_start": load, "waited_seconds": waited}
+
+
+class PgActivitySampler:
+    """Samples pg_stat_activity of some databases every ``interval`` s in a thread.
+
+    Reports, per sample on average, how many client backends were running a
+    statement, waiting for a lock (and on which table's ``FOR UPDATE``), or
+    idle inside a transaction (the application holding a transaction open
+    while Python works) — evidence for where concurrent requests queue.
+    """
+
+    def __init__(self, database_urls: dict[str, str], *, interval: float = 0.05,
+                 max_seconds: float = 600):
+        import threading
+
+        self.names = {url.rsplit("/", 1)[1]: node for node, url in database_urls.items()}
+        self.interval, self.max_seconds = interval, max_seconds
+        self.stop_event = threading.Event()
+        self.samples = 0
+        self.counts: dict[str, dict[str, float]] = {}
+        self.lock_tables: dict[str, dict[str, int]] = {}
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import re
+
+        import psycopg
+
+        deadline = time.monotonic() + self.max_seconds
+        table_re = re.compile(r'FROM\s+"(\w+)"', re.IGNORECASE)
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            while not self.stop_event.is_set() and time.monotonic() < deadline:
+                rows = conn.execute(
+                    "SELECT datname, state, wait_event_type, wait_event, query FROM pg_stat_activity "
+                    "WHERE datname = ANY(%s) AND backend_type = 'client backend' "
+                    "AND pid <> pg_backend_pid()", [list(self.names)]).fetchall()
+                self.samples += 1
+                for datname, state, wtype, wevent, query in rows:
+                    node = self.names[datname]
+                    c = self.counts.setdefault(node, {})
+                    if state == "idle in transaction":
+                        key = "idle_in_transaction"
+                    elif state == "active" and wtype == "Lock":
+                        key = "waiting_for_lock"
+                        m = table_re.search(query or "")
+                        tables = self.lock_tables.setdefault(node, {})
+                        name = m.group(1) if m else (wevent or "?")
+                        tables[name] = tables.get(name, 0) + 1
+                    elif state == "active" and wtype in ("IO", "LWLock"):
+                        key = f"active_{wtype.lower()}_{(wevent or '').lower()}"
+                    elif state == "active":
+                        key = "active"
+                    else:
+                        continue
+                    c[key] = c.get(key, 0) + 1
+                self.stop_event.wait(self.interval)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+
+    def report(self) -> dict:
+        n = max(self.samples, 1)
+        return {
+            "samples": self.samples,
+            "mean_backends": {node: {k: round(v / n, 2) for k, v in sorted(c.items())}
+                              for node, c in self.counts.items()},
+            "lock_waits_by_table": {node: {t: round(v / n, 2) for t, v in sorted(
+                c.items(), key=lambda kv: -kv[1])} for node, c in self.lock_tables.items()},
+        }

@@ -6,8 +6,10 @@
 2. From the case page at js, "在随申办查看" signs the resident in at sh through
    js (single sign-on, no password at sh) and shows the case there.
 3. The resident registers an enterprise and authorizes a second resident as its
-   agent; the agent applies for the enterprise at an sh authority; the legal
-   representative sees the enterprise's case.
+   agent for 内资有限公司经营范围变更登记; the agent applies for the enterprise
+   at 青浦 (sh); the legal representative sees the enterprise's case.
+   The agent also signs in at sh from sh's login page, with the js account
+   (password and SMS code at js).
 4. Five wrong passwords lock the account.
 
 SMS codes are read where the demo "sends" them: the node's web process log.
@@ -27,7 +29,7 @@ from tongban.region import Region
 pytestmark = pytest.mark.browser
 
 HOUSEHOLD_PROOF = "000501001000"  # 户籍事项证明 — personal, L2
-SIMPLE_DEREGISTRATION = "000306002000"  # 企业简易注销登记 — enterprise, L2
+SCOPE_CHANGE = "000302001000"  # 内资有限公司经营范围变更登记 — enterprise, L2
 SH_POLICE = "上海市公安局"
 QINGPU_AMR = "上海市青浦区市场监督管理局"
 
@@ -74,7 +76,7 @@ def live_region(tmp_path_factory):
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("files")
     paths = {}
-    for code in ("M01", "M02", "M03"):
+    for code in ("M01", "M02", "M03", "M04"):
         paths[code] = folder / f"{code}.pdf"
         paths[code].write_bytes(PDF + f"% {code}\n".encode())
     return paths
@@ -178,7 +180,7 @@ def test_residents_online(live_region, browser, files):
     person.page.locator("summary", has_text="授权经办人").click()
     person.page.get_by_label("经办人姓名", exact=True).fill(AGENT["name"])
     person.page.get_by_label("经办人身份证号", exact=True).fill(AGENT["id"])
-    person.page.get_by_label("企业简易注销登记", exact=True).check()
+    person.page.get_by_label("内资有限公司经营范围变更登记", exact=True).check()
     expires = (dt.date.today() + dt.timedelta(days=90)).isoformat()
     person.page.get_by_label("授权有效期至", exact=True).fill(expires)
     person.assert_fits_the_screen()
@@ -186,18 +188,23 @@ def test_residents_online(live_region, browser, files):
     person.page.get_by_role("button", name="授权", exact=True).click()
     person.page.wait_for_load_state()
     text = person.text()
-    assert f"已授权 {AGENT['name']}" in text and "企业简易注销登记" in text and "有效" in text
+    assert f"已授权 {AGENT['name']}" in text and "内资有限公司经营范围变更登记" in text
+    assert "有效" in text
 
     agent.goto("/me/enterprises/")
     assert ENTERPRISE["name"] in agent.text()
-    agent.page.get_by_role("link", name="网上申请：企业简易注销登记").click()
-    assert f"/apply/{SIMPLE_DEREGISTRATION}/?enterprise={ENTERPRISE['code']}" in agent.page.url
+    agent.page.get_by_role(
+        "link", name=re.compile("^网上申请.*：内资有限公司经营范围变更登记$")
+    ).click()
+    assert f"/apply/{SCOPE_CHANGE}/?enterprise={ENTERPRISE['code']}" in agent.page.url
     form = agent.page
     form.get_by_label("办理机构", exact=True).select_option(label=f"{QINGPU_AMR}（上海）")
     chosen = form.get_by_label("以企业名义申请", exact=True)
     assert chosen.input_value() == ENTERPRISE["code"]
-    form.get_by_label("简易注销公告日期", exact=True).fill("2026-10-01")
-    for code in ("M01", "M02", "M03"):
+    # 企业名称 and 统一社会信用代码 are left empty: they come from the chosen enterprise
+    form.get_by_label("变更后经营范围", exact=True).fill("技术服务、技术开发、软件开发")
+    form.get_by_label("决议日期", exact=True).fill("2026-10-01")
+    for code in ("M01", "M02", "M03", "M04"):
         form.locator(f"#id_m_{code}").set_input_files(str(files[code]))
     agent.screenshot("id-07-js-agent-apply-phone")
     form.get_by_role("button", name="提交申请").click()
@@ -218,6 +225,25 @@ def test_residents_online(live_region, browser, files):
     assert "在随申办查看" not in text  # the enterprise's case, not the person's own
     person.screenshot("id-08-js-legal-representative-sees-enterprise-case-phone")
 
+    # --- 3b. sign in at sh with the js account: password and code at js, back to sh -----------
+    visitor = Actor(browser, sh, PHONE, "agent at sh", sms=js_sms)
+    visitor.goto("/login/")
+    visitor.assert_fits_the_screen()
+    visitor.screenshot("id-09-sh-login-phone")
+    visitor.page.get_by_role("link", name="苏服办（江苏）账号登录").click()
+    visitor.page.wait_for_url(js + "/login/**")
+    visitor.page.get_by_label("用户名").fill(AGENT["username"])
+    visitor.page.get_by_label("密码").fill(PASSWORD)
+    offset = js_sms.mark()
+    visitor.page.get_by_role("button", name="登录", exact=True).click()
+    visitor.page.wait_for_url(js + "/login/code/")
+    visitor.enter_sms_code(offset, "验证并登录")
+    # js's authorization endpoint sends the browser on to sh's callback (the form's CSP
+    # allows that redirect), and sh signs the agent in
+    visitor.page.wait_for_url(sh + "/")
+    assert AGENT["name"] in visitor.page.locator(".whoami").inner_text()
+    assert "我的办件" in visitor.text() and "我的企业" not in visitor.text()
+
     # --- 4. five wrong passwords lock the account ----------------------------------------------
     intruder = Actor(browser, js, PHONE, "intruder", sms=js_sms)
     intruder.allowed_errors.append("status of 401")
@@ -231,7 +257,7 @@ def test_residents_online(live_region, browser, files):
     text = intruder.text()
     assert "账号已暂时锁定" in text and "分钟后再试" in text
     intruder.assert_fits_the_screen()
-    intruder.screenshot("id-09-js-locked-out-phone")
+    intruder.screenshot("id-10-js-locked-out-phone")
 
-    for actor in (person, official, agent, intruder):
+    for actor in (person, official, agent, visitor, intruder):
         actor.close()

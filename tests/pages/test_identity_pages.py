@@ -646,3 +646,26 @@ def test_method_codes_are_shown_readably(region):
     assert method_label("password+sms_otp") == "密码+短信验证码"
     assert method_label("sso:js") == "经苏服办单点登录"
     assert method_label("sso:upstream") == "经国家政务服务平台单点登录"
+
+
+def test_the_new_pages_have_nothing_inline_and_speak_english(client, region, outbox):
+    user = resident("lina")
+    client.post("/login/", {"username": "lina", "password": PASSWORD})
+    pages = [client.get("/login/"), client.get("/login/code/"), client.get("/register/")]
+    client.post("/login/code/", {"action": "verify", "code": last_code(outbox, "13801761234")})
+    pages += [client.get(f"/apply/{HOUSEHOLD_PROOF}/"), client.get("/me/enterprises/")]
+    for page in pages:
+        assert page.status_code == 200
+        assert "<script" not in html(page) and 'style="' not in html(page)
+        assert "script-src 'self'" in page["Content-Security-Policy"]
+
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    text = texts(client.get("/me/enterprises/"))
+    assert "My enterprises" in text and "Enterprises I may act for" in text
+    assert "Register an enterprise" in text and "我可代办的企业" not in text
+    text = texts(client.get(f"/apply/{HOUSEHOLD_PROOF}/"))
+    assert "Apply online" in text and "Submit application" in text
+    client.logout()
+    text = texts(client.get("/login/"))
+    assert "Sign in" in text and "Register a personal account" in text
+    assert user.person.phone not in text

@@ -322,7 +322,10 @@ def test_official_requests_supplements(client, region, official):
     ]
     text = texts(response)
     assert "待补正" in text and "章程缺少全体股东签字" in text
-    assert OutboxMessage.objects.filter(correlation=NUMBER, type="case.event").latest("seq").recipient == "zj"
+    assert (
+        OutboxMessage.objects.filter(correlation=NUMBER, type="case.event").latest("seq").recipient
+        == "zj"
+    )
 
 
 def test_request_supplements_needs_something_to_supply(client, region, official):

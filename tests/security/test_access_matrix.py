@@ -1,0 +1,489 @@
+"""Every role × every page and API endpoint, generated from the URL registry.
+
+Each named route must have a rule below; a new endpoint without one fails
+``test_every_route_has_a_rule``. Objects outside the caller's scope are 404
+(existence is not leaked); a role that may never use an endpoint gets
+401/403 (or the login page); allowed roles get through (a 4xx about the
+request itself — a missing reason, a case in another state — still shows that
+access was granted). Each request runs in a savepoint that is rolled back, so
+one fixture serves the whole matrix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from stdnum.cn import uscc
+
+from tests.conftest import utc
+from tests.factories import (
+    ESTABLISHMENT,
+    JIAXING_AMR,
+    QINGPU_AMR,
+    establishment_form,
+    id_number,
+    materials_payload,
+    user_with,
+)
+from tongban.identity.models import AgentAuthorization, Enterprise
+from tongban.identity.services import api_token_create, person_upsert
+
+ROLES = (
+    "anonymous",
+    "applicant",
+    "other_person",
+    "clerk",
+    "other_clerk",
+    "official",
+    "other_official",
+    "supervisor",
+    "node_admin",
+)
+# Third-party protocol and back-office routes with their own, separately tested, rules.
+EXCLUDED_NAMESPACES = ("admin:", "oauth2_provider:")
+
+OK, VISIBLE, HIDDEN, DENIED = "ok", "visible", "hidden", "denied"
+
+
+def walk(patterns, ns=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from walk(p.url_patterns, ns + (f"{p.namespace}:" if p.namespace else ""))
+        elif isinstance(p, URLPattern) and p.name:
+            yield ns + p.name
+
+
+def registered_routes() -> set[str]:
+    return {
+        name
+        for name in walk(get_resolver().url_patterns)
+        if not name.startswith(EXCLUDED_NAMESPACES)
+    }
+
+
+@dataclass
+class Rule:
+    method: str
+    path: Callable[[dict], str]
+    expect: dict[str, str]
+    body: Callable[[dict], dict] | None = None
+    api: bool = True
+    default: str = DENIED
+    extra: dict = field(default_factory=dict)
+
+    def expected(self, role: str) -> str:
+        return self.expect.get(role, self.default)
+
+
+def everyone(outcome):
+    return dict.fromkeys(ROLES, outcome)
+
+
+def staff_and_people(outcome, anonymous=DENIED):
+    return {**everyone(outcome), "anonymous": anonymous}
+
+
+ORIGIN, HANDLING = "origin_number", "handling_number"
+
+# who may see each of the two cases (everyone else: 404)
+SEES_ORIGIN = {"applicant", "clerk", "node_admin"}
+SEES_HANDLING = {"applicant", "official", "supervisor", "node_admin"}
+
+
+def case_rule(method, suffix, case, *, allowed: set[str], body=None, api=True, denied=frozenset()):
+    """A rule for an endpoint on one case: ``allowed`` get through, ``denied`` are refused
+    (they may know the case, not act on it), everyone else is told it does not exist."""
+    expect = {"anonymous": DENIED}
+    for role in ROLES[1:]:
+        expect[role] = VISIBLE if role in allowed else DENIED if role in denied else HIDDEN
+    prefix = "/api/v1/cases/" if api else "/cases/"
+    return Rule(method, lambda c: f"{prefix}{c[case]}{suffix}", expect, body=body, api=api)
+
+
+def api_decision(action):
+    # the deciding organization's officials act; its supervisors see but may not decide
+    return case_rule(
+        "post",
+        f"/{action}",
+        HANDLING,
+        allowed={"official"},
+        denied={"supervisor"},
+        body=lambda c: {"reason": "理由", "note": "", "missing": [{"material_code": "M02"}]},
+    )
+
+
+def page_decision(action, data):
+    return case_rule(
+        "post",
+        f"/actions/{action}/",
+        HANDLING,
+        allowed={"official"},
+        denied={"supervisor"},
+        api=False,
+        body=lambda c: data,
+    )
+
+
+PEOPLE_ONLY = {**everyone(DENIED), "applicant": VISIBLE, "other_person": VISIBLE}
+ONLINE_BODY = {"item": "000501001000", "organization": "x", "form": {}, "materials": []}
+
+RULES: dict[str, Rule] = {
+    # --- public --------------------------------------------------------------------------
+    "api:openapi-json": Rule("get", lambda c: "/api/v1/openapi.json", everyone(OK)),
+    "api:openapi-view": Rule("get", lambda c: "/api/v1/docs", everyone(OK)),
+    "api:api-root": Rule("get", lambda c: "/api/v1/", everyone(HIDDEN)),
+    "api:health": Rule("get", lambda c: "/api/v1/health", everyone(OK)),
+    "api:global_configuration": Rule("get", lambda c: "/api/v1/global-configuration", everyone(OK)),
+    "api:item_list": Rule("get", lambda c: "/api/v1/items", everyone(OK)),
+    "api:item_get": Rule("get", lambda c: f"/api/v1/items/{ESTABLISHMENT}", everyone(OK)),
+    "api:release_get": Rule("get", lambda c: "/api/v1/catalog/releases/2026Q4", everyone(OK)),
+    "api:inbox": Rule(
+        "post", lambda c: "/api/v1/exchange/inbox", everyone(VISIBLE), body=lambda c: {}
+    ),
+    "api:token_create": Rule(
+        "post",
+        lambda c: "/api/v1/auth/tokens",
+        everyone(DENIED),
+        body=lambda c: {"username": "nobody", "password": "x"},
+    ),
+    "api:register": Rule(
+        "post", lambda c: "/api/v1/auth/register", everyone(VISIBLE), body=lambda c: {}
+    ),
+    "api:register_verify": Rule(
+        "post",
+        lambda c: "/api/v1/auth/register/verify",
+        everyone(VISIBLE),
+        body=lambda c: {"username": "nobody", "code": "1"},
+    ),
+    "set_language": Rule(
+        "post",
+        lambda c: "/i18n/setlang/",
+        everyone(OK),
+        api=False,
+        body=lambda c: {"language": "en", "next": "/"},
+    ),
+    "portal:home": Rule("get", lambda c: "/", everyone(OK), api=False),
+    "portal:items": Rule("get", lambda c: "/items/?q=登记", everyone(OK), api=False),
+    "portal:item": Rule("get", lambda c: f"/items/{ESTABLISHMENT}/", everyone(OK), api=False),
+    "portal:login": Rule("get", lambda c: "/login/", everyone(OK), api=False),
+    "portal:login_code": Rule(
+        "get", lambda c: "/login/code/", {**everyone(VISIBLE), "anonymous": DENIED}, api=False
+    ),
+    "portal:register": Rule("get", lambda c: "/register/", everyone(OK), api=False),
+    "portal:register_verify": Rule(
+        "get", lambda c: "/register/verify/", everyone(VISIBLE), api=False
+    ),
+    "portal:sso_start": Rule("get", lambda c: "/sso/zj/start/", everyone(OK), api=False),
+    "portal:sso_callback": Rule(
+        "get", lambda c: "/sso/callback/zj/?code=x&state=forged", everyone(VISIBLE), api=False
+    ),
+    "portal:logout": Rule("post", lambda c: "/logout/", everyone(OK), api=False),
+    # --- tokens, enterprises ---------------------------------------------------------------
+    "api:token_revoke": Rule(
+        "delete", lambda c: "/api/v1/auth/tokens/999999", staff_and_people(VISIBLE)
+    ),
+    "api:enterprise_list": Rule("get", lambda c: "/api/v1/enterprises", staff_and_people(OK)),
+    "api:enterprise_create": Rule(
+        "post",
+        lambda c: "/api/v1/enterprises",
+        {**everyone(DENIED), "applicant": VISIBLE, "other_person": VISIBLE},
+        body=lambda c: {"code": "bad", "name": "x"},
+    ),
+    "api:agent_create": Rule(
+        "post",
+        lambda c: f"/api/v1/enterprises/{c['enterprise']}/agents",
+        {**staff_and_people(DENIED), "applicant": OK},
+        body=lambda c: {
+            "name": "张伟",
+            "id_number": id_number(),
+            "items": [],
+            "expires_at": utc(days=30).isoformat(),
+        },
+    ),
+    "api:agent_revoke": Rule(
+        "delete",
+        lambda c: f"/api/v1/enterprises/{c['enterprise']}/agents/{c['authorization']}",
+        {**staff_and_people(DENIED), "applicant": OK},
+    ),
+    "portal:enterprises": Rule(
+        "get", lambda c: "/me/enterprises/", PEOPLE_ONLY | {"anonymous": DENIED}, api=False
+    ),
+    "portal:enterprise_register": Rule(
+        "post",
+        lambda c: "/me/enterprises/register/",
+        PEOPLE_ONLY | {"anonymous": DENIED},
+        api=False,
+        body=lambda c: {"code": "bad", "name": ""},
+    ),
+    "portal:agent_authorize": Rule(
+        "post",
+        lambda c: f"/me/enterprises/{c['enterprise']}/agents/",
+        {**everyone(DENIED), "applicant": VISIBLE, "other_person": HIDDEN},
+        api=False,
+        body=lambda c: {"name": "", "id_number": ""},
+    ),
+    "portal:agent_revoke": Rule(
+        "post",
+        lambda c: f"/me/authorizations/{c['authorization']}/revoke/",
+        {**everyone(DENIED), "applicant": VISIBLE, "other_person": DENIED},
+        api=False,
+    ),
+    # --- cases: lists ------------------------------------------------------------------------
+    "api:case_list": Rule("get", lambda c: "/api/v1/cases", staff_and_people(OK)),
+    "api:case_create": Rule(
+        "post",
+        lambda c: "/api/v1/cases",
+        {**staff_and_people(DENIED), "clerk": OK, "other_clerk": DENIED},
+        body=lambda c: c["window_application"],
+    ),
+    "api:case_create_online": Rule(
+        "post",
+        lambda c: "/api/v1/cases/online",
+        {**staff_and_people(DENIED), "applicant": VISIBLE, "other_person": VISIBLE},
+        body=lambda c: ONLINE_BODY,
+    ),
+    "api:outbox": Rule(
+        "get", lambda c: "/api/v1/exchange/outbox", {**staff_and_people(DENIED), "node_admin": OK}
+    ),
+    "portal:window": Rule(
+        "get", lambda c: "/window/", {**everyone(DENIED), "clerk": OK, "other_clerk": OK}, api=False
+    ),
+    "portal:window_apply_choose": Rule(
+        "get",
+        lambda c: "/window/apply/",
+        {**everyone(DENIED), "clerk": OK, "other_clerk": OK},
+        api=False,
+    ),
+    "portal:window_apply": Rule(
+        "get",
+        lambda c: f"/window/apply/{ESTABLISHMENT}/",
+        {**everyone(DENIED), "clerk": OK, "other_clerk": OK},
+        api=False,
+    ),
+    "portal:work": Rule(
+        "get",
+        lambda c: "/work/",
+        {**everyone(DENIED), "official": OK, "other_official": OK, "supervisor": OK},
+        api=False,
+    ),
+    "portal:my_cases": Rule(
+        "get",
+        lambda c: "/me/cases/",
+        {**everyone(DENIED), "applicant": OK, "other_person": OK},
+        api=False,
+    ),
+    "portal:online_apply": Rule(
+        "get",
+        lambda c: "/apply/000501001000/",
+        {**everyone(DENIED), "applicant": OK, "other_person": OK},
+        api=False,
+    ),
+    # --- cases: one case ---------------------------------------------------------------------
+    "api:case_get": case_rule("get", "", HANDLING, allowed=SEES_HANDLING),
+    "api:case_material_download": case_rule(
+        "get", "/materials/MATERIAL", HANDLING, allowed=SEES_HANDLING
+    ),
+    "api:case_document": case_rule(
+        "get", "/documents/acceptance.pdf", HANDLING, allowed=SEES_HANDLING
+    ),
+    "api:case_accept": api_decision("accept"),
+    "api:case_refuse": api_decision("refuse"),
+    "api:case_request_supplements": api_decision("request-supplements"),
+    "api:case_approve": api_decision("approve"),
+    "api:case_deny": api_decision("deny"),
+    "api:case_supply": case_rule(
+        "post",
+        "/supply",
+        ORIGIN,
+        allowed={"clerk"},
+        body=lambda c: {"materials": materials_payload(("M02",))},
+    ),
+    "portal:case": case_rule("get", "/", HANDLING, allowed=SEES_HANDLING, api=False),
+    "portal:case_material": case_rule(
+        "get", "/materials/MATERIAL/", HANDLING, allowed=SEES_HANDLING, api=False
+    ),
+    "portal:case_document": case_rule(
+        "get", "/acceptance.pdf".replace("/", "", 0), HANDLING, allowed=SEES_HANDLING, api=False
+    ),
+    "portal:case_action": page_decision("accept", {"accept-note": "予以受理"}),
+}
+RULES["portal:case_document"].path = lambda c: f"/cases/{c[HANDLING]}/acceptance.pdf"
+# the same endpoints on the other case (received at the clerk's window, decided in zj)
+MORE_CHECKS = {
+    "api:case_get (origin case)": case_rule("get", "", ORIGIN, allowed=SEES_ORIGIN),
+    "portal:case (origin case)": case_rule("get", "/", ORIGIN, allowed=SEES_ORIGIN, api=False),
+    "portal:case_action supply (origin case)": case_rule(
+        "post", "/actions/supply/", ORIGIN, allowed={"clerk"}, api=False, body=lambda c: {}
+    ),
+    "api:case_accept (origin case: decided elsewhere)": case_rule(
+        "post", "/accept", ORIGIN, allowed=set(), body=lambda c: {}
+    ),
+}
+
+
+def test_every_route_has_a_rule():
+    missing = registered_routes() - set(RULES)
+    assert not missing, f"routes without an access rule: {sorted(missing)}"
+    stale = set(RULES) - registered_routes()
+    assert not stale, f"rules for routes that no longer exist: {sorted(stale)}"
+
+
+@pytest.fixture
+def world(region, settings):
+    settings.TONGBAN_SMS_BACKEND = "tongban.identity.sms.LocmemBackend"
+    from tongban.identity import sms
+
+    sms._backend.cache_clear()
+    applicant_id = id_number()
+    person = person_upsert(name="张伟", id_number=applicant_id, phone="13905731234", home_node="sh")
+    other = person_upsert(
+        name="王芳", id_number=id_number("32058419930818246"), phone="13913551234", home_node="sh"
+    )
+    users = {
+        "applicant": user_with("applicant", person=person),
+        "other_person": user_with("other_person", person=other),
+        "clerk": user_with("clerk", role="clerk", window=region.window("sh-310118-01")),
+        "other_clerk": user_with("other_clerk", role="clerk", window=region.window("sh-310101-01")),
+        "official": user_with("official", role="official", organization=region.org(QINGPU_AMR)),
+        "other_official": user_with(
+            "other_official", role="official", organization=region.org("上海市松江区市场监督管理局")
+        ),
+        "supervisor": user_with(
+            "supervisor", role="supervisor", organization=region.org(QINGPU_AMR)
+        ),
+        "node_admin": user_with("node_admin", role="node_admin"),
+    }
+    for u in users.values():
+        if u.kind == "person":
+            u.assurance = "L2"
+            u.save()
+    client = Client()
+    # a case received from zj, decided here by 青浦
+    handling = "11310118TESTCASE0000001"
+    envelope = region.case_submit_envelope(number=handling, applicant_id=applicant_id)
+    assert (
+        client.post(
+            "/api/v1/exchange/inbox", json.dumps(envelope), content_type="application/json"
+        ).status_code
+        == 200
+    )
+    # a case received at the sh window for the applicant, decided by 嘉兴 (zj), awaiting supplements
+    _, clerk_token = api_token_create(user=users["clerk"], name="t")
+    window_application = {
+        "window": "sh-310118-01",
+        "item": ESTABLISHMENT,
+        "organization": region.org(JIAXING_AMR).code,
+        "applicant": {"name": "张伟", "id_number": applicant_id, "phone": "13905731234"},
+        "form": establishment_form(),
+        "materials": materials_payload(),
+    }
+    r = client.post(
+        "/api/v1/cases",
+        json.dumps(window_application),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {clerk_token}",
+    )
+    origin = r.json()["number"]
+    event = region.envelope(
+        type="case.event",
+        correlation=origin,
+        seq=1,
+        body={
+            "number": origin,
+            "event": "request_supplements",
+            "to_status": "supplement_requested",
+            "occurred_at": utc().isoformat(),
+            "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"},
+            "details": {"missing": [{"material_code": "M02", "name": "公司章程"}]},
+        },
+    )
+    assert (
+        client.post(
+            "/api/v1/exchange/inbox", json.dumps(event), content_type="application/json"
+        ).status_code
+        == 200
+    )
+    from tongban.cases.models import CaseMaterial
+    from tongban.directory.models import Node
+    from tongban.identity.oidc_provider import public_jwks
+
+    Node.objects.filter(node_id="zj").update(
+        oidc_jwks=public_jwks(), oidc_issuer="http://127.0.0.1:8003/o"
+    )
+
+    prefix = "91310118MA1K0001"
+    code = prefix + "0" + uscc.calc_check_digit(prefix + "00")
+    enterprise = Enterprise.objects.create(
+        code=code, name="上海青禾数字科技有限公司", legal_representative=person, home_node="sh"
+    )
+    authorization = AgentAuthorization.objects.create(
+        enterprise=enterprise,
+        agent=other,
+        item_codes=[],
+        granted_by=users["applicant"],
+        expires_at=utc(days=30),
+    )
+    return {
+        "users": users,
+        HANDLING: handling,
+        ORIGIN: origin,
+        "material": CaseMaterial.objects.filter(case__number=handling).first().pk,
+        "enterprise": code,
+        "authorization": authorization.pk,
+        "window_application": window_application,
+    }
+
+
+def classify(response) -> str:
+    status = response.status_code
+    location = response.get("Location", "")
+    if status in (301, 302, 303) and "/login/" in location:
+        return DENIED
+    if status in (401, 403, 405) or status == 429:
+        return DENIED
+    if status == 404:
+        return HIDDEN
+    if status >= 500:
+        return "error"
+    return OK if status < 400 else VISIBLE
+
+
+def test_access_matrix(world):
+    failures = []
+    for name, rule in sorted(RULES.items()) + sorted(MORE_CHECKS.items()):
+        for role in ROLES:
+            client = Client()
+            headers = {}
+            user = world["users"].get(role)
+            if user is not None:
+                if rule.api:
+                    _, secret = api_token_create(user=user, name="matrix")
+                    headers["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+                else:
+                    client.force_login(user)
+            path = rule.path(world).replace("MATERIAL", str(world["material"]))
+            with transaction.atomic():
+                if rule.method == "get":
+                    response = client.get(path, **headers)
+                elif rule.method == "delete":
+                    response = client.delete(path, **headers)
+                elif rule.api:
+                    body = rule.body(world) if rule.body else {}
+                    response = client.post(
+                        path, json.dumps(body), content_type="application/json", **headers
+                    )
+                else:
+                    response = client.post(path, rule.body(world) if rule.body else {}, **headers)
+                transaction.set_rollback(True)
+            got, want = classify(response), rule.expected(role)
+            if got == "error" or not (got == want or (want == VISIBLE and got == OK)):
+                failures.append(
+                    f"{name} as {role}: expected {want}, got {got} ({response.status_code})"
+                )
+    assert not failures, "\n".join(failures)
