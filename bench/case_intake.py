@@ -54,8 +54,16 @@ from common import (  # noqa: E402
 NAME = "case_intake"
 
 
-def run_load(make_client, request, *, clients: int, total: int, seconds: float,
-             first_index: int = 0, region=None) -> dict:
+def run_load(
+    make_client,
+    request,
+    *,
+    clients: int,
+    total: int,
+    seconds: float,
+    first_index: int = 0,
+    region=None,
+) -> dict:
     """``clients`` threads share a budget of ``total`` requests and a deadline."""
     lock = threading.Lock()
     state = {"next": 0}
@@ -129,17 +137,37 @@ def wait_drained(admin, *, timeout: float = 180) -> float:
     raise TimeoutError("the zj outbox did not drain")
 
 
-def run(region=None, *, clients=(1, 4, 8), cases: int = 200, seconds: float = 30,
-        pgbench_seconds: int = 10, health_requests: int = 400, web_workers: int = 2,
-        web_threads: int = 4, modes=("worker_stopped", "worker_running"), next_index: int = 0) -> dict:
+def run(
+    region=None,
+    *,
+    clients=(1, 4, 8),
+    cases: int = 200,
+    seconds: float = 30,
+    pgbench_seconds: int = 10,
+    health_requests: int = 400,
+    web_workers: int = 2,
+    web_threads: int = 4,
+    modes=("worker_stopped", "worker_running"),
+    next_index: int = 0,
+) -> dict:
     if region is None:
         with bench_region("intake", web_workers=web_workers, web_threads=web_threads) as own:
-            return run(own, clients=clients, cases=cases, seconds=seconds,
-                       pgbench_seconds=pgbench_seconds, health_requests=health_requests,
-                       web_workers=web_workers, web_threads=web_threads, modes=modes)
+            return run(
+                own,
+                clients=clients,
+                cases=cases,
+                seconds=seconds,
+                pgbench_seconds=pgbench_seconds,
+                health_requests=health_requests,
+                web_workers=web_workers,
+                web_threads=web_threads,
+                modes=modes,
+            )
     clients = list(clients)
-    print(f"case intake: clients {clients}, ≤{cases} cases or ≤{seconds:.0f} s per pass, "
-          f"gunicorn {region.web_workers}×{region.web_threads} per node")
+    print(
+        f"case intake: clients {clients}, ≤{cases} cases or ≤{seconds:.0f} s per pass, "
+        f"gunicorn {region.web_workers}×{region.web_threads} per node"
+    )
     intake = Intake(region)
     from tongban.identity.demo_accounts import DEMO_PASSWORD
     from tongban.region import ApiClient
@@ -156,8 +184,14 @@ def run(region=None, *, clients=(1, 4, 8), cases: int = 200, seconds: float = 30
         return r.status_code == 200, r.status_code
 
     # warm-up: every gunicorn worker/thread imports its views and opens its connection
-    warm = run_load(intake.client, submit, clients=max(clients), total=max(clients) * 3,
-                    seconds=30, first_index=index["next"])
+    warm = run_load(
+        intake.client,
+        submit,
+        clients=max(clients),
+        total=max(clients) * 3,
+        seconds=30,
+        first_index=index["next"],
+    )
     index["next"] += 10_000
     if warm["errors"]:
         raise RuntimeError(f"warm-up failed: {warm['errors']}")
@@ -165,21 +199,27 @@ def run(region=None, *, clients=(1, 4, 8), cases: int = 200, seconds: float = 30
     result: dict = {
         "revision": git_revision(),
         "setup": {
-            "nodes": ["hub", "sh", "zj"], "database": "postgresql (one fresh database per node)",
-            "web_workers": region.web_workers, "web_threads": region.web_threads,
-            "case_budget_per_pass": cases, "seconds_budget_per_pass": seconds,
+            "nodes": ["hub", "sh", "zj"],
+            "database": "postgresql (one fresh database per node)",
+            "web_workers": region.web_workers,
+            "web_threads": region.web_threads,
+            "case_budget_per_pass": cases,
+            "seconds_budget_per_pass": seconds,
             "materials_per_case": len(intake.body(0)["materials"]),
             "request_body_bytes": len(json.dumps(intake.body(0)).encode()),
             "sh_worker": "running (idle: it has nothing to send)",
             "region_prepare_seconds": getattr(region, "prepare_seconds", None),
         },
-        "health": {}, "passes": {}, "drain": {},
+        "health": {},
+        "passes": {},
+        "drain": {},
     }
 
     print("baseline: GET /api/v1/health on zj")
     for c in clients:
-        h = run_load(requests.Session, health, clients=c, total=health_requests, seconds=15,
-                     region=region)
+        h = run_load(
+            requests.Session, health, clients=c, total=health_requests, seconds=15, region=region
+        )
         result["health"][str(c)] = h
         print(f"  health -c {c}: {h['per_second']:.0f} req/s, p50 {h['latency'].get('p50_ms')} ms")
 
@@ -192,33 +232,49 @@ def run(region=None, *, clients=(1, 4, 8), cases: int = 200, seconds: float = 30
         result["passes"][mode] = {}
         for c in clients:
             quiet = wait_quiet()
-            p = run_load(intake.client, submit, clients=c, total=cases, seconds=seconds,
-                         first_index=index["next"], region=region)
+            p = run_load(
+                intake.client,
+                submit,
+                clients=c,
+                total=cases,
+                seconds=seconds,
+                first_index=index["next"],
+                region=region,
+            )
             index["next"] += 10_000
             p["backlog_after"] = outbox_pending(admin)
             p["machine"] = quiet
             result["passes"][mode][str(c)] = p
-            print(f"  intake {mode:<14} -c {c}: {p['per_second']:.1f} cases/s, p50 "
-                  f"{p['latency'].get('p50_ms')} ms, p95 {p['latency'].get('p95_ms')} ms, "
-                  f"p99 {p['latency'].get('p99_ms')} ms, errors {p['errors'] or 0}, "
-                  f"zj outbox backlog {p['backlog_after']}")
-            print(f"      CPU ms/case {p['cpu']['cpu_ms_per_unit']} (machine "
-                  f"{p['cpu']['cores_busy']} of 2 cores busy, {p['cpu']['other_cores_busy']} by "
-                  f"others); zj backends {p['postgres_activity']['mean_backends'].get('zj')}")
+            print(
+                f"  intake {mode:<14} -c {c}: {p['per_second']:.1f} cases/s, p50 "
+                f"{p['latency'].get('p50_ms')} ms, p95 {p['latency'].get('p95_ms')} ms, "
+                f"p99 {p['latency'].get('p99_ms')} ms, errors {p['errors'] or 0}, "
+                f"zj outbox backlog {p['backlog_after']}"
+            )
+            print(
+                f"      CPU ms/case {p['cpu']['cpu_ms_per_unit']} (machine "
+                f"{p['cpu']['cores_busy']} of 2 cores busy, {p['cpu']['other_cores_busy']} by "
+                f"others); zj backends {p['postgres_activity']['mean_backends'].get('zj')}"
+            )
         if mode == "worker_stopped":
             backlog = outbox_pending(admin)
             before = cpu_snapshot(region)
             region.start("zj", web=False)
             t = wait_drained(admin)
             cpu = cpu_delta(before, cpu_snapshot(region), units=backlog, wall=t)
-            result["drain"] = {"envelopes": backlog, "seconds": round(t, 2),
-                               "envelopes_per_second": round(backlog / t, 1) if t else None,
-                               "cpu": cpu,
-                               "note": "one zj worker delivering its backlog sequentially to sh; "
-                                       "capped at 500 by the outbox API page size"}
-            print(f"  zj worker drained {backlog} envelopes in {t:.1f} s "
-                  f"({result['drain']['envelopes_per_second']} envelopes/s); CPU ms/envelope "
-                  f"{cpu['cpu_ms_per_unit']} ({cpu['cores_busy']} cores busy)")
+            result["drain"] = {
+                "envelopes": backlog,
+                "seconds": round(t, 2),
+                "envelopes_per_second": round(backlog / t, 1) if t else None,
+                "cpu": cpu,
+                "note": "one zj worker delivering its backlog sequentially to sh; "
+                "capped at 500 by the outbox API page size",
+            }
+            print(
+                f"  zj worker drained {backlog} envelopes in {t:.1f} s "
+                f"({result['drain']['envelopes_per_second']} envelopes/s); CPU ms/envelope "
+                f"{cpu['cpu_ms_per_unit']} ({cpu['cores_busy']} cores busy)"
+            )
     region.start("zj", web=False)  # leave the region as found
     return result
 
@@ -234,11 +290,35 @@ def add_baselines(result: dict, pgbench: dict | None) -> dict:
             p["ratio_to_pgbench_tpcb"] = ratio(p["per_second"], tpcb, 4)
             p["ratio_to_pgbench_select_only"] = ratio(p["per_second"], sel, 5)
             p["ratio_to_health_rps"] = ratio(p["per_second"], health, 4)
-            rows.append([mode, c, p["per_second"], p["latency"].get("p50_ms"),
-                         p["latency"].get("p95_ms"), p["latency"].get("p99_ms"),
-                         tpcb, p["ratio_to_pgbench_tpcb"], health, p["ratio_to_health_rps"]])
-    result["table"] = table(rows, ["pass", "clients", "cases/s", "p50 ms", "p95 ms", "p99 ms",
-                                   "pgbench tps", "÷pgbench", "health req/s", "÷health"])
+            rows.append(
+                [
+                    mode,
+                    c,
+                    p["per_second"],
+                    p["latency"].get("p50_ms"),
+                    p["latency"].get("p95_ms"),
+                    p["latency"].get("p99_ms"),
+                    tpcb,
+                    p["ratio_to_pgbench_tpcb"],
+                    health,
+                    p["ratio_to_health_rps"],
+                ]
+            )
+    result["table"] = table(
+        rows,
+        [
+            "pass",
+            "clients",
+            "cases/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "pgbench tps",
+            "÷pgbench",
+            "health req/s",
+            "÷health",
+        ],
+    )
     return result
 
 
@@ -260,9 +340,14 @@ def main(argv=None) -> dict:
     if not args.no_pgbench:
         print("baseline: pgbench")
         pgbench = pgbench_baseline(clients, seconds=args.pgbench_seconds)
-    result = run(clients=clients, cases=args.cases, seconds=args.seconds,
-                 web_workers=args.web_workers, web_threads=args.web_threads,
-                 modes=tuple(args.modes.split(",")))
+    result = run(
+        clients=clients,
+        cases=args.cases,
+        seconds=args.seconds,
+        web_workers=args.web_workers,
+        web_threads=args.web_threads,
+        modes=tuple(args.modes.split(",")),
+    )
     add_baselines(result, pgbench)
     print(result["table"])
     write_result(NAME, result)

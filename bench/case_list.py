@@ -57,9 +57,10 @@ from common import (  # noqa: E402
 
 NAME = "case_list"
 
+
 def _bulk_script() -> str:
     """The bulk insert; runs under the sh node's environment (its settings, its DATABASE_URL)."""
-    return textwrap.dedent(r'''
+    return textwrap.dedent(r"""
     import json, sys, time
     import django
     django.setup()
@@ -131,11 +132,11 @@ def _bulk_script() -> str:
                       "vacuum_analyze_seconds": round(time.monotonic() - t1, 1),
                       "table_bytes": size, "cases": count, "organizations": 1 + len(others),
                       "items": len(items)}), flush=True)
-    ''')
+    """)
 
 
 # Runs under the sh node's environment: the selector alone, and the plans of the SQL it runs.
-IN_PROCESS = textwrap.dedent(r'''
+IN_PROCESS = textwrap.dedent(r"""
     import json, sys, time
     import django
     django.setup()
@@ -190,28 +191,40 @@ IN_PROCESS = textwrap.dedent(r'''
                           "nodes": nodes_of(plan["Plan"])[:8]})
         out[name] = {"times": times, "queries": len(ctx.captured_queries), "plans": plans}
     print(json.dumps(out))
-''')
+""")
 
 
-def run_python(region, node: str, script: str, *args: str, timeout: float = 900,
-               on_line=None) -> list[dict]:
-    proc = subprocess.Popen([sys.executable, "-c", script, *args], env=region.env(node),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run_python(
+    region, node: str, script: str, *args: str, timeout: float = 900, on_line=None
+) -> list[dict]:
+    """Run ``script`` under the node's environment; its JSON lines, killed after ``timeout``."""
+    import threading
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env=region.env(node),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
     lines = []
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.strip()
-        if line.startswith("{"):
-            lines.append(json.loads(line))
-            if on_line:
-                on_line(lines[-1])
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise TimeoutError("in-process script took too long")
-    proc.wait(timeout=60)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.strip()
+            if line.startswith("{"):
+                lines.append(json.loads(line))
+                if on_line:
+                    on_line(lines[-1])
+        proc.wait(timeout=60)
+    finally:
+        watchdog.cancel()
     if proc.returncode != 0:
-        raise RuntimeError(f"[{node}] script failed:\n{proc.stderr.read()[-3000:]}")
+        raise RuntimeError(
+            f"[{node}] script failed ({proc.returncode}):\n{proc.stderr.read()[-3000:]}"
+        )
     return lines
 
 
@@ -230,12 +243,27 @@ def http_samples(client, path: str, params: dict, *, samples: int, max_seconds: 
     return {**percentiles(times), "count": count}
 
 
-def run(region=None, *, rows: int = 1_000_000, chunk: int = 100_000, samples: int = 40,
-        max_seconds: float = 8, seed_cases: int = 3, what_if_index: bool = True) -> dict:
+def run(
+    region=None,
+    *,
+    rows: int = 1_000_000,
+    chunk: int = 100_000,
+    samples: int = 40,
+    max_seconds: float = 8,
+    seed_cases: int = 3,
+    what_if_index: bool = True,
+) -> dict:
     if region is None:
         with bench_region("list") as own:
-            return run(own, rows=rows, chunk=chunk, samples=samples, max_seconds=max_seconds,
-                       seed_cases=seed_cases, what_if_index=what_if_index)
+            return run(
+                own,
+                rows=rows,
+                chunk=chunk,
+                samples=samples,
+                max_seconds=max_seconds,
+                seed_cases=seed_cases,
+                what_if_index=what_if_index,
+            )
     import requests
 
     from tongban.identity.demo_accounts import DEMO_PASSWORD
@@ -244,8 +272,10 @@ def run(region=None, *, rows: int = 1_000_000, chunk: int = 100_000, samples: in
     intake = Intake(region)
     clerk = intake.client()
     official = ApiClient(region.url("sh"), "qingpu.official", DEMO_PASSWORD)
-    print(f"case list: {rows:,} bulk-inserted cases at sh, ≤{samples} samples or ≤{max_seconds:g} s "
-          "per query")
+    print(
+        f"case list: {rows:,} bulk-inserted cases at sh, ≤{samples} samples or ≤{max_seconds:g} s "
+        "per query"
+    )
     numbers = []
     for n in range(seed_cases):
         r = clerk.post("/cases", intake.body(6_000_000 + n))
@@ -274,13 +304,21 @@ def run(region=None, *, rows: int = 1_000_000, chunk: int = 100_000, samples: in
         out = {}
         for name, params in qs.items():
             if name == "detail":
-                out[name] = http_samples(official, f"/cases/{params['number']}", {},
-                                         samples=samples, max_seconds=max_seconds)
+                out[name] = http_samples(
+                    official,
+                    f"/cases/{params['number']}",
+                    {},
+                    samples=samples,
+                    max_seconds=max_seconds,
+                )
             else:
-                out[name] = http_samples(official, "/cases", params, samples=samples,
-                                         max_seconds=max_seconds)
-            print(f"  {label:<6} {name:<10} p50 {out[name]['p50_ms']} ms, p95 {out[name]['p95_ms']} ms, "
-                  f"p99 {out[name]['p99_ms']} ms  (count {out[name].get('count')})")
+                out[name] = http_samples(
+                    official, "/cases", params, samples=samples, max_seconds=max_seconds
+                )
+            print(
+                f"  {label:<6} {name:<10} p50 {out[name]['p50_ms']} ms, p95 {out[name]['p95_ms']} ms, "
+                f"p99 {out[name]['p99_ms']} ms  (count {out[name].get('count')})"
+            )
         return out
 
     health = []
@@ -290,9 +328,13 @@ def run(region=None, *, rows: int = 1_000_000, chunk: int = 100_000, samples: in
         session.get(f"{region.url('sh')}/api/v1/health", timeout=10)
         health.append(time.perf_counter() - t0)
 
-    result: dict = {"revision": git_revision(), "rows_requested": rows,
-                    "health": percentiles(health), "machine_before": wait_quiet(max_wait=15)}
-    empty_queries = queries(seed[:31 + 8], seed)
+    result: dict = {
+        "revision": git_revision(),
+        "rows_requested": rows,
+        "health": percentiles(health),
+        "machine_before": wait_quiet(max_wait=15),
+    }
+    empty_queries = queries(seed[: 31 + 8], seed)
     result["empty"] = measure("empty", empty_queries)
 
     print(f"  bulk insert of {rows:,} cases into the sh database …")
@@ -301,11 +343,20 @@ def run(region=None, *, rows: int = 1_000_000, chunk: int = 100_000, samples: in
         if "inserted" in line and line["inserted"] % max(chunk * 2, 1) == 0:
             print(f"    {line['inserted']:,} rows, {line['seconds']} s")
 
-    lines = run_python(region, "sh", _bulk_script(), str(rows), str(chunk), _org_code(region, QINGPU),
-                       on_line=progress)
+    lines = run_python(
+        region,
+        "sh",
+        _bulk_script(),
+        str(rows),
+        str(chunk),
+        _org_code(region, QINGPU),
+        on_line=progress,
+    )
     result["bulk"] = lines[-1]
-    print(f"  inserted in {result['bulk']['insert_seconds']} s, VACUUM ANALYZE "
-          f"{result['bulk']['vacuum_analyze_seconds']} s, table {result['bulk']['table_bytes'] / 2**20:.0f} MiB")
+    print(
+        f"  inserted in {result['bulk']['insert_seconds']} s, VACUUM ANALYZE "
+        f"{result['bulk']['vacuum_analyze_seconds']} s, table {result['bulk']['table_bytes'] / 2**20:.0f} MiB"
+    )
 
     # a bulk row: its number prefix (one day of 青浦 cases at most ~960) and a detail to open
     page = official.get("/cases", limit=5, offset=1000).json()["results"]
@@ -315,24 +366,50 @@ def run(region=None, *, rows: int = 1_000_000, chunk: int = 100_000, samples: in
     result["full"] = measure("full", full_queries)
 
     print("  the same selectors in-process (Django ORM + PostgreSQL, no HTTP)")
-    inproc = run_python(region, "sh", IN_PROCESS, json.dumps(full_queries), str(samples),
-                        str(max_seconds))[-1]
+    inproc = run_python(
+        region, "sh", IN_PROCESS, json.dumps(full_queries), str(samples), str(max_seconds)
+    )[-1]
     result["in_process"] = {}
     rows_out = []
     for name in full_queries:
-        ip = {**percentiles(inproc[name]["times"]), "queries": inproc[name]["queries"],
-              "plans": inproc[name]["plans"]}
+        ip = {
+            **percentiles(inproc[name]["times"]),
+            "queries": inproc[name]["queries"],
+            "plans": inproc[name]["plans"],
+        }
         result["in_process"][name] = ip
         full, empty = result["full"][name], result["empty"][name]
         full["ratio_p50_to_empty"] = ratio(full["p50_ms"], empty["p50_ms"], 2)
         full["ratio_p50_to_in_process"] = ratio(full["p50_ms"], ip["p50_ms"], 2)
         full["ratio_p50_to_health"] = ratio(full["p50_ms"], result["health"]["p50_ms"], 1)
         sql_ms = sum(p["execution_ms"] for p in ip["plans"]) or None
-        rows_out.append([name, full.get("count"), full["p50_ms"], full["p95_ms"], full["p99_ms"],
-                         empty["p50_ms"], full["ratio_p50_to_empty"], ip["p50_ms"],
-                         round(sql_ms, 1) if sql_ms else None])
-    result["table"] = table(rows_out, ["query", "count", "p50 ms", "p95 ms", "p99 ms",
-                                       "empty p50", "÷empty", "in-proc p50", "SQL ms"])
+        rows_out.append(
+            [
+                name,
+                full.get("count"),
+                full["p50_ms"],
+                full["p95_ms"],
+                full["p99_ms"],
+                empty["p50_ms"],
+                full["ratio_p50_to_empty"],
+                ip["p50_ms"],
+                round(sql_ms, 1) if sql_ms else None,
+            ]
+        )
+    result["table"] = table(
+        rows_out,
+        [
+            "query",
+            "count",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "empty p50",
+            "÷empty",
+            "in-proc p50",
+            "SQL ms",
+        ],
+    )
 
     if what_if_index:
         # Not part of the schema: an index that would serve "this organization's cases,
@@ -340,7 +417,10 @@ def run(region=None, *, rows: int = 1_000_000, chunk: int = 100_000, samples: in
         print(f"  what if: {WHAT_IF_INDEX}")
         t0 = time.monotonic()
         run_python(region, "sh", WHAT_IF_SCRIPT, WHAT_IF_INDEX)
-        result["what_if_index"] = {"ddl": WHAT_IF_INDEX, "build_seconds": round(time.monotonic() - t0, 1)}
+        result["what_if_index"] = {
+            "ddl": WHAT_IF_INDEX,
+            "build_seconds": round(time.monotonic() - t0, 1),
+        }
         subset = {k: full_queries[k] for k in ("list", "search", "deep_page")}
         measured = measure("index", subset)
         for name, m in measured.items():
@@ -349,9 +429,11 @@ def run(region=None, *, rows: int = 1_000_000, chunk: int = 100_000, samples: in
     return result
 
 
-WHAT_IF_INDEX = ("CREATE INDEX bench_case_org_newest ON cases_case "
-                 "(handling_organization_id, submitted_at DESC, id DESC) INCLUDE (perspective, status)")
-WHAT_IF_SCRIPT = textwrap.dedent(r'''
+WHAT_IF_INDEX = (
+    "CREATE INDEX bench_case_org_newest ON cases_case "
+    "(handling_organization_id, submitted_at DESC, id DESC) INCLUDE (perspective, status)"
+)
+WHAT_IF_SCRIPT = textwrap.dedent(r"""
     import sys
     import django
     django.setup()
@@ -364,7 +446,7 @@ WHAT_IF_SCRIPT = textwrap.dedent(r'''
     with connection.connection.cursor() as cur:
         cur.execute("VACUUM cases_case")
     print("{}")
-''')
+""")
 
 
 def _org_code(region, name: str) -> str:
@@ -374,7 +456,9 @@ def _org_code(region, name: str) -> str:
 
     clerk = ApiClient(region.url("zj"), "jiashan.clerk", DEMO_PASSWORD)
     item = clerk.get(f"/items/{ESTABLISHMENT}").json()
-    return next(i["organization"] for i in item["implementations"] if i["organization_name"] == name)
+    return next(
+        i["organization"] for i in item["implementations"] if i["organization_name"] == name
+    )
 
 
 def main(argv=None) -> dict:
@@ -383,13 +467,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--chunk", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--max-seconds", type=float, default=8, help="time budget per query")
-    parser.add_argument("--no-what-if-index", action="store_true",
-                        help="skip re-measuring with an extra (organization, newest-first) index")
+    parser.add_argument(
+        "--no-what-if-index",
+        action="store_true",
+        help="skip re-measuring with an extra (organization, newest-first) index",
+    )
     args = parser.parse_args(argv)
     if not pg_reachable():
         sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
-    result = run(rows=args.rows, chunk=args.chunk, samples=args.samples, max_seconds=args.max_seconds,
-                 what_if_index=not args.no_what_if_index)
+    result = run(
+        rows=args.rows,
+        chunk=args.chunk,
+        samples=args.samples,
+        max_seconds=args.max_seconds,
+        what_if_index=not args.no_what_if_index,
+    )
     print(result["table"])
     write_result(NAME, result)
     return result

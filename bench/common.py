@@ -28,7 +28,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 # The server (no database name); each run creates and drops its own databases.
-PG_SERVER = os.environ.get("TONGBAN_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+PG_SERVER = os.environ.get("TONGBAN_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+PG_SERVER = PG_SERVER.rstrip("/")
+_PG_HOST = PG_SERVER.split("@")[-1].split("/")[0].rsplit(":", 1)[0].strip("[]")
+if _PG_HOST not in ("127.0.0.1", "localhost", "::1"):
+    raise SystemExit(f"the benchmarks only talk to this machine (127.0.0.1), not {_PG_HOST}")
 QINGPU = "上海市青浦区市场监督管理局"
 ZJ_WINDOW = "zj-330421-01"
 
@@ -168,15 +172,27 @@ def _pg_args(url: str) -> tuple[list[str], dict[str, str]]:
     from urllib.parse import urlparse
 
     u = urlparse(url)
-    args = ["-h", u.hostname or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres"]
+    args = [
+        "-h",
+        u.hostname or "127.0.0.1",
+        "-p",
+        str(u.port or 5432),
+        "-U",
+        u.username or "postgres",
+    ]
     env = dict(os.environ)
     if u.password:
         env["PGPASSWORD"] = u.password
     return args, env
 
 
-def pgbench_baseline(client_counts: list[int], *, seconds: int = 8, scale: int | None = None,
-                     select_only: bool = True) -> dict:
+def pgbench_baseline(
+    client_counts: list[int],
+    *,
+    seconds: int = 8,
+    scale: int | None = None,
+    select_only: bool = True,
+) -> dict:
     """TPC-B-like (and select-only) pgbench runs on a scratch database; tps per client count.
 
     Scale defaults to the largest client count so that TPC-B's per-branch row
@@ -190,20 +206,43 @@ def pgbench_baseline(client_counts: list[int], *, seconds: int = 8, scale: int |
         conn_args, env = _pg_args(url)
         db = url.rsplit("/", 1)[1]
         t0 = time.monotonic()
-        subprocess.run([exe, *conn_args, "-i", "-q", "-s", str(scale), db], env=env, check=True,
-                       capture_output=True, text=True, timeout=300)
+        subprocess.run(
+            [exe, *conn_args, "-i", "-q", "-s", str(scale), db],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         out["init_seconds"] = round(time.monotonic() - t0, 1)
         modes = [("tpcb", [])] + ([("select_only", ["-S"])] if select_only else [])
         for mode, extra in modes:
             for clients in client_counts:
                 result = subprocess.run(
-                    [exe, *conn_args, "-n", "-c", str(clients), "-j", str(min(clients, 2)),
-                     "-T", str(seconds), *extra, db],
-                    env=env, check=True, capture_output=True, text=True, timeout=seconds + 120,
+                    [
+                        exe,
+                        *conn_args,
+                        "-n",
+                        "-c",
+                        str(clients),
+                        "-j",
+                        str(min(clients, 2)),
+                        "-T",
+                        str(seconds),
+                        *extra,
+                        db,
+                    ],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=seconds + 120,
                 )
                 out[mode][str(clients)] = _pgbench_parse(result.stdout)
-                print(f"  pgbench {mode:<11} -c {clients}: {out[mode][str(clients)]['tps']:.0f} tps, "
-                      f"{out[mode][str(clients)]['latency_ms']} ms avg")
+                print(
+                    f"  pgbench {mode:<11} -c {clients}: {out[mode][str(clients)]['tps']:.0f} tps, "
+                    f"{out[mode][str(clients)]['latency_ms']} ms avg"
+                )
     return out
 
 
@@ -245,9 +284,15 @@ def free_port_block(size: int = 5) -> int:
 
 
 @contextlib.contextmanager
-def bench_region(label: str, *, web_workers: int = 2, web_threads: int = 4,
-                 extra_env: dict[str, str] | None = None, start: bool = True,
-                 keep: bool = False) -> Iterator:
+def bench_region(
+    label: str,
+    *,
+    web_workers: int = 2,
+    web_threads: int = 4,
+    extra_env: dict[str, str] | None = None,
+    start: bool = True,
+    keep: bool = False,
+) -> Iterator:
     """hub + sh + zj as real processes on fresh PostgreSQL databases in a temp dir."""
     from tongban.region import Region
 
@@ -289,7 +334,9 @@ class Intake:
         probe = ApiClient(region.url("zj"), "jiashan.clerk", DEMO_PASSWORD)
         self.item = probe.get(f"/items/{ESTABLISHMENT}").json()
         self.organization = next(
-            i["organization"] for i in self.item["implementations"] if i["organization_name"] == QINGPU
+            i["organization"]
+            for i in self.item["implementations"]
+            if i["organization_name"] == QINGPU
         )
         self.token_header = probe.http.headers["Authorization"]
 
@@ -305,8 +352,11 @@ class Intake:
         applicant = applicant_for(i)
         company = f"嘉善示例{i:06d}科技有限公司"
         return {
-            "window": ZJ_WINDOW, "item": self.item_code, "organization": self.organization,
-            "applicant": applicant, "form": form_payload(self.item, applicant, company),
+            "window": ZJ_WINDOW,
+            "item": self.item_code,
+            "organization": self.organization,
+            "applicant": applicant,
+            "form": form_payload(self.item, applicant, company),
             "materials": material_payload(self.item),
         }
 
@@ -321,8 +371,11 @@ def applicant_for(i: int, region: str = "330421") -> dict:
 
     day = dt.date(1985, 1, 1) + dt.timedelta(days=(i // 1000) % 7000)
     base = f"{region}{day:%Y%m%d}{i % 1000:03d}"
-    return {"name": SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)],
-            "id_number": base + ric.calc_check_digit(base + "0"), "phone": f"139{i % 10**8:08d}"}
+    return {
+        "name": SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)],
+        "id_number": base + ric.calc_check_digit(base + "0"),
+        "phone": f"139{i % 10**8:08d}",
+    }
 
 
 def git_revision() -> str:
@@ -332,10 +385,20 @@ def git_revision() -> str:
     if source != REPO / "src":
         return f"source at {source}"
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=REPO, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return rev + ("+dirty-src" if dirty else "")
@@ -403,8 +466,9 @@ def cpu_snapshot(region=None) -> dict[str, float]:
     return out
 
 
-def cpu_delta(before: dict[str, float], after: dict[str, float], *, units: int,
-              wall: float) -> dict:
+def cpu_delta(
+    before: dict[str, float], after: dict[str, float], *, units: int, wall: float
+) -> dict:
     """CPU milliseconds per unit of work by component, and how busy the machine was."""
     per_unit = {}
     for name, value in after.items():
@@ -461,8 +525,9 @@ class PgActivitySampler:
     while Python works) — evidence for where concurrent requests queue.
     """
 
-    def __init__(self, database_urls: dict[str, str], *, interval: float = 0.05,
-                 max_seconds: float = 600):
+    def __init__(
+        self, database_urls: dict[str, str], *, interval: float = 0.05, max_seconds: float = 600
+    ):
         import threading
 
         self.names = {url.rsplit("/", 1)[1]: node for node, url in database_urls.items()}
@@ -485,7 +550,9 @@ class PgActivitySampler:
                 rows = conn.execute(
                     "SELECT datname, state, wait_event_type, wait_event, query FROM pg_stat_activity "
                     "WHERE datname = ANY(%s) AND backend_type = 'client backend' "
-                    "AND pid <> pg_backend_pid()", [list(self.names)]).fetchall()
+                    "AND pid <> pg_backend_pid()",
+                    [list(self.names)],
+                ).fetchall()
                 self.samples += 1
                 for datname, state, wtype, wevent, query in rows:
                     node = self.names[datname]
@@ -519,8 +586,12 @@ class PgActivitySampler:
         n = max(self.samples, 1)
         return {
             "samples": self.samples,
-            "mean_backends": {node: {k: round(v / n, 2) for k, v in sorted(c.items())}
-                              for node, c in self.counts.items()},
-            "lock_waits_by_table": {node: {t: round(v / n, 2) for t, v in sorted(
-                c.items(), key=lambda kv: -kv[1])} for node, c in self.lock_tables.items()},
+            "mean_backends": {
+                node: {k: round(v / n, 2) for k, v in sorted(c.items())}
+                for node, c in self.counts.items()
+            },
+            "lock_waits_by_table": {
+                node: {t: round(v / n, 2) for t, v in sorted(c.items(), key=lambda kv: -kv[1])}
+                for node, c in self.lock_tables.items()
+            },
         }

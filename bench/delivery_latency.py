@@ -80,8 +80,15 @@ def set_worker_idle(region, seconds: float | None) -> None:
 class Background:
     """Steady intake at zj from other client threads (bounded by stop() and a deadline)."""
 
-    def __init__(self, intake: Intake, *, rate: float, threads: int = 2, max_seconds: float = 600,
-                 first_index: int = 0):
+    def __init__(
+        self,
+        intake: Intake,
+        *,
+        rate: float,
+        threads: int = 2,
+        max_seconds: float = 600,
+        first_index: int = 0,
+    ):
         self.intake, self.rate, self.threads = intake, rate, threads
         self.stop_event = threading.Event()
         self.deadline = time.monotonic() + max_seconds
@@ -123,8 +130,19 @@ class Background:
             t.join(timeout=30)
 
 
-def measure(intake: Intake, clerk, official, admin, *, cases: int, poll: float, pause_max: float,
-            first_index: int, max_seconds: float, timeout: float = 30) -> dict:
+def measure(
+    intake: Intake,
+    clerk,
+    official,
+    admin,
+    *,
+    cases: int,
+    poll: float,
+    pause_max: float,
+    first_index: int,
+    max_seconds: float,
+    timeout: float = 30,
+) -> dict:
     rows = []
     t_start = time.monotonic()
     for n in range(cases):
@@ -147,8 +165,9 @@ def measure(intake: Intake, clerk, official, admin, *, cases: int, poll: float, 
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{number} did not reach sh within {timeout} s")
             time.sleep(poll)
-        rows.append({"number": number, "submit_start": t0, "submitted": t1, "visible": t2,
-                     "polls": polls})
+        rows.append(
+            {"number": number, "submit_start": t0, "submitted": t1, "visible": t2, "polls": polls}
+        )
     # the zj outbox's four timestamps for these cases
     by_number = {}
     for row in admin.get("/exchange/outbox", limit=500).json():
@@ -164,8 +183,12 @@ def measure(intake: Intake, clerk, official, admin, *, cases: int, poll: float, 
         if not o or o["status"] != "delivered":
             continue
         created, out_, in_, resp_out, resp_in = (
-            _ts(o["created_at"]), _ts(o["request_out_at"]), _ts(o["request_in_at"]),
-            _ts(o["response_out_at"]), _ts(o["response_in_at"]))
+            _ts(o["created_at"]),
+            _ts(o["request_out_at"]),
+            _ts(o["request_in_at"]),
+            _ts(o["response_out_at"]),
+            _ts(o["response_in_at"]),
+        )
         if None in (created, out_, in_, resp_out, resp_in):
             continue
         phases["queued"].append(out_ - created)
@@ -183,13 +206,27 @@ def measure(intake: Intake, clerk, official, admin, *, cases: int, poll: float, 
     }
 
 
-def run(region=None, *, cases: int = 100, poll_ms: float = 10, fast_idle: float = 0.05,
-        background_rate: float = 4.0, max_seconds: float = 90,
-        passes=("idle_default", "idle_fast", "idle_fast_loaded")) -> dict:
+def run(
+    region=None,
+    *,
+    cases: int = 100,
+    poll_ms: float = 10,
+    fast_idle: float = 0.05,
+    background_rate: float = 4.0,
+    max_seconds: float = 90,
+    passes=("idle_default", "idle_fast", "idle_fast_loaded"),
+) -> dict:
     if region is None:
         with bench_region("delivery") as own:
-            return run(own, cases=cases, poll_ms=poll_ms, fast_idle=fast_idle,
-                       background_rate=background_rate, max_seconds=max_seconds, passes=passes)
+            return run(
+                own,
+                cases=cases,
+                poll_ms=poll_ms,
+                fast_idle=fast_idle,
+                background_rate=background_rate,
+                max_seconds=max_seconds,
+                passes=passes,
+            )
     from tongban.identity.demo_accounts import DEMO_PASSWORD
     from tongban.region import ApiClient
 
@@ -199,8 +236,10 @@ def run(region=None, *, cases: int = 100, poll_ms: float = 10, fast_idle: float 
     admin = ApiClient(region.url("zj"), "zj.admin", DEMO_PASSWORD)
     poll = poll_ms / 1000
     index = 5_000_000  # applicants distinct from the other benchmarks
-    print(f"delivery latency zj → sh: ≤{cases} cases per pass (≤{max_seconds:.0f} s), "
-          f"sh polled every {poll_ms:g} ms")
+    print(
+        f"delivery latency zj → sh: ≤{cases} cases per pass (≤{max_seconds:.0f} s), "
+        f"sh polled every {poll_ms:g} ms"
+    )
 
     # baselines: a GET of an existing case at sh, and warm-up of both nodes
     r = clerk.post("/cases", intake.body(index))
@@ -216,15 +255,22 @@ def run(region=None, *, cases: int = 100, poll_ms: float = 10, fast_idle: float 
         samples.append(time.perf_counter() - t0)
     result: dict = {
         "revision": git_revision(),
-        "setup": {"poll_ms": poll_ms, "fast_idle_seconds": fast_idle,
-                  "background_rate_cases_per_second": background_rate,
-                  "web_workers": region.web_workers, "web_threads": region.web_threads,
-                  "handling_organization": QINGPU},
+        "setup": {
+            "poll_ms": poll_ms,
+            "fast_idle_seconds": fast_idle,
+            "background_rate_cases_per_second": background_rate,
+            "web_workers": region.web_workers,
+            "web_threads": region.web_threads,
+            "handling_organization": QINGPU,
+        },
         "baseline_sh_case_get": percentiles(samples),
         "passes": {},
     }
-    settings = {"idle_default": (None, 0.5, 0), "idle_fast": (fast_idle, fast_idle, 0),
-                "idle_fast_loaded": (fast_idle, fast_idle, background_rate)}
+    settings = {
+        "idle_default": (None, 0.5, 0),
+        "idle_fast": (fast_idle, fast_idle, 0),
+        "idle_fast_loaded": (fast_idle, fast_idle, background_rate),
+    }
     for name in passes:
         idle, interval, rate = settings[name]
         set_worker_idle(region, idle)
@@ -235,12 +281,30 @@ def run(region=None, *, cases: int = 100, poll_ms: float = 10, fast_idle: float 
         if rate:
             with Background(intake, rate=rate, first_index=index + 50_000) as bg:
                 time.sleep(1)
-                p = measure(intake, clerk, official, admin, cases=cases, poll=poll,
-                            pause_max=interval, first_index=index, max_seconds=max_seconds)
+                p = measure(
+                    intake,
+                    clerk,
+                    official,
+                    admin,
+                    cases=cases,
+                    poll=poll,
+                    pause_max=interval,
+                    first_index=index,
+                    max_seconds=max_seconds,
+                )
             p["background"] = {"submitted": bg.submitted, "errors": bg.errors}
         else:
-            p = measure(intake, clerk, official, admin, cases=cases, poll=poll, pause_max=interval,
-                        first_index=index, max_seconds=max_seconds)
+            p = measure(
+                intake,
+                clerk,
+                official,
+                admin,
+                cases=cases,
+                poll=poll,
+                pause_max=interval,
+                first_index=index,
+                max_seconds=max_seconds,
+            )
         wall = time.monotonic() - t0
         p["cpu"] = cpu_delta(before, cpu_snapshot(region), units=p["cases"], wall=wall)
         p["machine"] = quiet
@@ -248,10 +312,12 @@ def run(region=None, *, cases: int = 100, poll_ms: float = 10, fast_idle: float 
         index += 100_000
         result["passes"][name] = p
         lat = p["latency_after_commit"]
-        print(f"  {name:<17} idle {interval:>4} s: p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, "
-              f"p99 {lat['p99_ms']} ms  (n={lat['n']}; queued p50 "
-              f"{p['breakdown']['queued'].get('p50_ms')} ms, sh processing p50 "
-              f"{p['breakdown']['processing'].get('p50_ms')} ms)")
+        print(
+            f"  {name:<17} idle {interval:>4} s: p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, "
+            f"p99 {lat['p99_ms']} ms  (n={lat['n']}; queued p50 "
+            f"{p['breakdown']['queued'].get('p50_ms')} ms, sh processing p50 "
+            f"{p['breakdown']['processing'].get('p50_ms')} ms)"
+        )
     set_worker_idle(region, None)  # leave the region as found
 
     base_get = result["baseline_sh_case_get"]["p50_ms"]
@@ -262,13 +328,41 @@ def run(region=None, *, cases: int = 100, poll_ms: float = 10, fast_idle: float 
         p["ratio_p50_to_intake_post_p50"] = ratio(lat["p50_ms"], post_p50, 2)
         p["ratio_p50_to_sh_get_p50"] = ratio(lat["p50_ms"], base_get, 2)
         b = p["breakdown"]
-        rows.append([name, p["worker_idle_seconds"], lat["n"], lat["p50_ms"], lat["p95_ms"],
-                     lat["p99_ms"], b["queued"].get("p50_ms"), b["request"].get("p50_ms"),
-                     b["processing"].get("p50_ms"), b["response"].get("p50_ms"),
-                     b["visible"].get("p50_ms"), post_p50, p["ratio_p50_to_intake_post_p50"]])
-    result["table"] = table(rows, ["pass", "idle s", "n", "p50 ms", "p95 ms", "p99 ms", "queued",
-                                   "request", "sh proc", "response", "visible", "POST p50",
-                                   "÷POST"])
+        rows.append(
+            [
+                name,
+                p["worker_idle_seconds"],
+                lat["n"],
+                lat["p50_ms"],
+                lat["p95_ms"],
+                lat["p99_ms"],
+                b["queued"].get("p50_ms"),
+                b["request"].get("p50_ms"),
+                b["processing"].get("p50_ms"),
+                b["response"].get("p50_ms"),
+                b["visible"].get("p50_ms"),
+                post_p50,
+                p["ratio_p50_to_intake_post_p50"],
+            ]
+        )
+    result["table"] = table(
+        rows,
+        [
+            "pass",
+            "idle s",
+            "n",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "queued",
+            "request",
+            "sh proc",
+            "response",
+            "visible",
+            "POST p50",
+            "÷POST",
+        ],
+    )
     return result
 
 
@@ -277,15 +371,22 @@ def main(argv=None) -> dict:
     parser.add_argument("--cases", type=int, default=100, help="cases per pass")
     parser.add_argument("--poll-ms", type=float, default=10)
     parser.add_argument("--fast-idle", type=float, default=0.05)
-    parser.add_argument("--background-rate", type=float, default=4.0, help="cases/s in the loaded pass")
+    parser.add_argument(
+        "--background-rate", type=float, default=4.0, help="cases/s in the loaded pass"
+    )
     parser.add_argument("--max-seconds", type=float, default=90, help="time budget per pass")
     parser.add_argument("--passes", default="idle_default,idle_fast,idle_fast_loaded")
     args = parser.parse_args(argv)
     if not pg_reachable():
         sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
-    result = run(cases=args.cases, poll_ms=args.poll_ms, fast_idle=args.fast_idle,
-                 background_rate=args.background_rate, max_seconds=args.max_seconds,
-                 passes=tuple(args.passes.split(",")))
+    result = run(
+        cases=args.cases,
+        poll_ms=args.poll_ms,
+        fast_idle=args.fast_idle,
+        background_rate=args.background_rate,
+        max_seconds=args.max_seconds,
+        passes=tuple(args.passes.split(",")),
+    )
     print(result["table"])
     write_result(NAME, result)
     return result

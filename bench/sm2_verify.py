@@ -49,8 +49,11 @@ def rate(fn, *, seconds: float, min_iterations: int = 5, max_iterations: int = 1
         if n >= min_iterations and time.perf_counter() >= deadline:
             break
     elapsed = time.perf_counter() - start
-    return {"per_second": round(n / elapsed, 1), "us_per_op": round(elapsed / n * 1e6, 1),
-            "iterations": n}
+    return {
+        "per_second": round(n / elapsed, 1),
+        "us_per_op": round(elapsed / n * 1e6, 1),
+        "iterations": n,
+    }
 
 
 def realistic_envelope(key) -> tuple[str, dict]:
@@ -67,11 +70,18 @@ def realistic_envelope(key) -> tuple[str, dict]:
     from tongban.gm import sm2
 
     def signer(data: bytes) -> dict:
-        return {"alg": sm2.ALGORITHM, "kid": "zj-20261122000000-0a1b2c3d", "value": key.sign_b64(data)}
+        return {
+            "alg": sm2.ALGORITHM,
+            "kid": "zj-20261122000000-0a1b2c3d",
+            "value": key.sign_b64(data),
+        }
 
     # the item as the catalog publishes it, filled in as the benchmarks' clerks do
-    catalog = json.loads((Path(django.conf.settings.BASE_DIR) / "catalog" / "data" / "catalog_2026Q4.json")
-                         .read_text())
+    catalog = json.loads(
+        (
+            Path(django.conf.settings.BASE_DIR) / "catalog" / "data" / "catalog_2026Q4.json"
+        ).read_text()
+    )
     item = next(i for i in catalog["items"] if i["basic_code"] == ESTABLISHMENT)
     now = dt.datetime.now(dt.UTC)
     applicant = {"name": "沈思远", "id_number": "330421199003071238", "phone": "13905731234"}
@@ -82,24 +92,56 @@ def realistic_envelope(key) -> tuple[str, dict]:
     window = {"code": "zj-330421-01", "name": "嘉善县行政审批服务中心长三角“一网通办”专窗"}
     actor = {"name": "沈晓燕（嘉善县专窗）", "place": window["name"], "node": "zj"}
     assertion = {
-        "subject": {"name": applicant["name"], "id_type": "111", "id_number": applicant["id_number"]},
-        "assurance": "L3", "method": "in_person", "authenticated_at": iso(now),
+        "subject": {
+            "name": applicant["name"],
+            "id_type": "111",
+            "id_number": applicant["id_number"],
+        },
+        "assurance": "L3",
+        "method": "in_person",
+        "authenticated_at": iso(now),
         "authenticated_by": {"node": "zj", "window": window, "officer": actor["name"]},
     }
     number = "11310118046585438B1000301001000" + f"{now:%Y%m%d}" + "3300001"
-    body = {"case": {
-        "number": number, "item": ESTABLISHMENT, "implementation_code": number[:31],
-        "organization": "11310118046585438B", "channel": "window", "window": window,
-        "applicant": applicant, "form": form,
-        "materials": [{"material_code": m["code"], "name": m["name"], "filename": u["filename"],
-                       "media_type": b.media_type, "size": len(b.content), "sm3": b.sm3}
-                      for m, u, b in zip([m for m in item["materials"] if m["required"]], uploads,
-                                         blobs, strict=True)],
-        "submitted_at": iso(now), "actor": actor,
-    }}
-    envelope = envelope_build(type="case.submit", recipient="sh", correlation=number,
-                              seq=1, body=body, subject=assertion, blobs=blobs, sender="zj",
-                              signer=signer, issued_at=now)
+    body = {
+        "case": {
+            "number": number,
+            "item": ESTABLISHMENT,
+            "implementation_code": number[:31],
+            "organization": "11310118046585438B",
+            "channel": "window",
+            "window": window,
+            "applicant": applicant,
+            "form": form,
+            "materials": [
+                {
+                    "material_code": m["code"],
+                    "name": m["name"],
+                    "filename": u["filename"],
+                    "media_type": b.media_type,
+                    "size": len(b.content),
+                    "sm3": b.sm3,
+                }
+                for m, u, b in zip(
+                    [m for m in item["materials"] if m["required"]], uploads, blobs, strict=True
+                )
+            ],
+            "submitted_at": iso(now),
+            "actor": actor,
+        }
+    }
+    envelope = envelope_build(
+        type="case.submit",
+        recipient="sh",
+        correlation=number,
+        seq=1,
+        body=body,
+        subject=assertion,
+        blobs=blobs,
+        sender="zj",
+        signer=signer,
+        issued_at=now,
+    )
     return json.dumps(envelope, ensure_ascii=False), envelope
 
 
@@ -137,8 +179,9 @@ def run(*, seconds: float = 1.5) -> dict:
 
     from gmssl import sm2 as gmssl_sm2
 
-    peer = gmssl_sm2.CryptSM2(private_key=format(key._key.private_numbers().private_value, "064x"),
-                              public_key=public[2:])
+    peer = gmssl_sm2.CryptSM2(
+        private_key=format(key._key.private_numbers().private_value, "064x"), public_key=public[2:]
+    )
     r, s = decode_dss_signature(signature)
     raw_hex = f"{r:064x}{s:064x}"
     assert peer.verify_with_sm3(raw_hex, message)
@@ -146,21 +189,50 @@ def run(*, seconds: float = 1.5) -> dict:
     print(f"SM2/SM3 on one core, ≤{seconds} s per figure")
     results = {}
     cases = [
-        ("sm2_verify_raw", "SM2 verify, 64 B (tongsuopy) — baseline",
-         lambda: sm2.verify(public, message, signature), seconds),
+        (
+            "sm2_verify_raw",
+            "SM2 verify, 64 B (tongsuopy) — baseline",
+            lambda: sm2.verify(public, message, signature),
+            seconds,
+        ),
         ("sm2_sign_raw", "SM2 sign, 64 B (tongsuopy)", lambda: key.sign(message), seconds),
-        ("sm2_verify_signed_part", "SM2 verify of the canonical signed part",
-         lambda: sm2.verify_b64(public, signed_bytes, envelope["signature"]["value"]), seconds),
-        ("canonical_json_signed_part", "RFC 8785 canonical JSON of the signed part",
-         lambda: canonical_json(envelope["signed"]), seconds),
-        ("json_loads_envelope", "json.loads of the whole envelope", lambda: json.loads(wire), seconds),
-        ("envelope_verify_pure", "envelope verify, pure parts (parse+JCS+SM2+SM3+blobs)",
-         envelope_pure_verify, seconds),
-        ("envelope_sign_pure", "envelope sign, pure parts (JCS + SM2 sign)",
-         lambda: key.sign_b64(canonical_json(envelope["signed"])), seconds),
+        (
+            "sm2_verify_signed_part",
+            "SM2 verify of the canonical signed part",
+            lambda: sm2.verify_b64(public, signed_bytes, envelope["signature"]["value"]),
+            seconds,
+        ),
+        (
+            "canonical_json_signed_part",
+            "RFC 8785 canonical JSON of the signed part",
+            lambda: canonical_json(envelope["signed"]),
+            seconds,
+        ),
+        (
+            "json_loads_envelope",
+            "json.loads of the whole envelope",
+            lambda: json.loads(wire),
+            seconds,
+        ),
+        (
+            "envelope_verify_pure",
+            "envelope verify, pure parts (parse+JCS+SM2+SM3+blobs)",
+            envelope_pure_verify,
+            seconds,
+        ),
+        (
+            "envelope_sign_pure",
+            "envelope sign, pure parts (JCS + SM2 sign)",
+            lambda: key.sign_b64(canonical_json(envelope["signed"])),
+            seconds,
+        ),
         ("sm3_1mb", "SM3 over a 1 MB material", lambda: sm3_hex(material), seconds),
-        ("gmssl_verify", "SM2 verify, 64 B (gmssl, pure Python)",
-         lambda: peer.verify_with_sm3(raw_hex, message), max(seconds, 2.0)),
+        (
+            "gmssl_verify",
+            "SM2 verify, 64 B (gmssl, pure Python)",
+            lambda: peer.verify_with_sm3(raw_hex, message),
+            max(seconds, 2.0),
+        ),
     ]
     for key_name, label, fn, secs in cases:
         results[key_name] = {"label": label, **rate(fn, seconds=secs, min_iterations=5)}
@@ -187,8 +259,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--seconds", type=float, default=1.5, help="time budget per figure")
     args = parser.parse_args(argv)
     result = run(seconds=args.seconds)
-    print(f"signed part {result['sizes']['signed_part_canonical_bytes']} B canonical, "
-          f"envelope {result['sizes']['envelope_wire_bytes']} B on the wire")
+    print(
+        f"signed part {result['sizes']['signed_part_canonical_bytes']} B canonical, "
+        f"envelope {result['sizes']['envelope_wire_bytes']} B on the wire"
+    )
     print(result["table"])
     write_result(NAME, result)
     return result

@@ -237,6 +237,9 @@ def test_residents_online(live_region, browser, files):
     offset = js_sms.mark()
     visitor.page.get_by_role("button", name="登录", exact=True).click()
     visitor.page.wait_for_url(js + "/login/code/")
+    assert "请输入短信验证码" not in visitor.text()  # no complaint before anything is entered
+    visitor.assert_fits_the_screen()
+    visitor.screenshot("id-09b-js-login-code-phone")
     visitor.enter_sms_code(offset, "验证并登录")
     # js's authorization endpoint sends the browser on to sh's callback (the form's CSP
     # allows that redirect), and sh signs the agent in

@@ -28,7 +28,7 @@ def free_port_block(size: int = 5) -> int:
     raise RuntimeError("no free port block")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_region(tmp_path_factory):
     root = tmp_path_factory.mktemp("region")
     database_urls = {}

@@ -250,6 +250,7 @@ def test_resident_login_takes_a_password_then_an_sms_code(client, region, outbox
     code = last_code(outbox, "13801761234")
     page = client.get("/login/code/")
     assert "138****1234" in texts(page) and "重新发送验证码" in texts(page)
+    assert "请输入短信验证码" not in texts(page) and "未能提交" not in texts(page)
 
     wrong = client.post("/login/code/", {"action": "verify", "code": wrong_code(code)})
     assert wrong.status_code == 400 and "验证码错误" in texts(wrong)
@@ -665,7 +666,8 @@ def test_the_new_pages_have_nothing_inline_and_speak_english(client, region, out
     assert "Register an enterprise" in text and "我可代办的企业" not in text
     text = texts(client.get(f"/apply/{HOUSEHOLD_PROOF}/"))
     assert "Apply online" in text and "Submit application" in text
-    client.logout()
+    client.logout()  # the test client forgets every cookie, the language too
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     text = texts(client.get("/login/"))
     assert "Sign in" in text and "Register a personal account" in text
     assert user.person.phone not in text

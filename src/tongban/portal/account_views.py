@@ -73,6 +73,13 @@ def _allow_region_form_targets(response, next_url: str):
     return response
 
 
+def _code_input(request):
+    """The submitted code, if this request submits one (not a GET, not a resend)."""
+    if request.method == "POST" and request.POST.get("action") != "resend":
+        return request.POST
+    return None
+
+
 def _sent_recently(request, purpose: str) -> int:
     """Seconds to wait before another code may be sent (0: now)."""
     sent = (request.session.get(SMS_SENT) or {}).get(purpose)
@@ -181,7 +188,7 @@ def login_code(request):
         messages.info(request, _("请先输入用户名和密码"))
         return redirect("portal:login")
     next_url = _safe_next(request, request.session.get(LOGIN_NEXT))
-    form = CodeForm(request.POST if request.POST.get("action") != "resend" else None)
+    form = CodeForm(_code_input(request))
     status = 200
     if request.method == "POST":
         if request.POST.get("action") == "resend":
@@ -298,7 +305,7 @@ def register_verify(request):
     user = _registering_user(request)
     if user is None:
         return redirect("portal:register")
-    form = CodeForm(request.POST if request.POST.get("action") != "resend" else None)
+    form = CodeForm(_code_input(request))
     status = 200
     if request.method == "POST":
         if request.POST.get("action") == "resend":
