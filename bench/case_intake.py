@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -123,6 +125,57 @@ def run_load(
     }
 
 
+# Runs under the zj node's environment: one intake through Django's test client,
+# counting the SQL statements it runs (no HTTP server involved).
+QUERY_COUNT = textwrap.dedent(r"""
+    import json, sys
+    import django
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    username, password, body = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    client = Client()
+    r = client.post("/api/v1/auth/tokens", {"username": username, "password": password,
+                    "name": "bench"}, content_type="application/json")
+    token = r.json()["token"]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    client.post("/api/v1/cases", body, content_type="application/json", **headers)  # warm
+    body["form"]["company_name"] = body["form"].get("company_name", "") + "二"
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.post("/api/v1/cases", body, content_type="application/json", **headers)
+    kinds = {}
+    for q in ctx.captured_queries:
+        verb = q["sql"].lstrip().split(" ", 1)[0].upper()
+        kinds[verb] = kinds.get(verb, 0) + 1
+    print(json.dumps({"status": r.status_code, "statements": len(ctx.captured_queries),
+                      "by_kind": kinds}))
+""")
+
+
+def queries_per_intake(region, intake, index: int) -> dict:
+    """SQL statements of one POST /api/v1/cases (Django test client under the zj environment)."""
+    try:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                QUERY_COUNT,
+                "jiashan.clerk",
+                intake.password,
+                json.dumps(intake.body(index)),
+            ],
+            env=region.env("zj"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+        return {"error": f"{exc.__class__.__name__}: {exc}"}
+
+
 def outbox_pending(admin) -> int:
     rows = admin.get("/exchange/outbox", status="pending", limit=500).json()
     return len(rows)
@@ -143,24 +196,22 @@ def run(
     clients=(1, 4, 8),
     cases: int = 200,
     seconds: float = 30,
-    pgbench_seconds: int = 10,
     health_requests: int = 400,
     web_workers: int = 2,
     web_threads: int = 4,
     modes=("worker_stopped", "worker_running"),
-    next_index: int = 0,
+    database: str = "postgres",
 ) -> dict:
     if region is None:
-        with bench_region("intake", web_workers=web_workers, web_threads=web_threads) as own:
+        with bench_region(
+            "intake", web_workers=web_workers, web_threads=web_threads, database=database
+        ) as own:
             return run(
                 own,
                 clients=clients,
                 cases=cases,
                 seconds=seconds,
-                pgbench_seconds=pgbench_seconds,
                 health_requests=health_requests,
-                web_workers=web_workers,
-                web_threads=web_threads,
                 modes=modes,
             )
     clients = list(clients)
@@ -173,7 +224,7 @@ def run(
     from tongban.region import ApiClient
 
     admin = ApiClient(region.url("zj"), "zj.admin", DEMO_PASSWORD)
-    index = {"next": next_index + 1_000_000 * 3}  # applicants distinct from other benchmarks
+    index = {"next": 3_000_000}  # applicants distinct from the other benchmarks
 
     def submit(client, i):
         r = client.http.post(client.base + "/cases", json=intake.body(i), timeout=60)
@@ -200,14 +251,18 @@ def run(
         "revision": git_revision(),
         "setup": {
             "nodes": ["hub", "sh", "zj"],
-            "database": "postgresql (one fresh database per node)",
+            "database": (
+                "postgresql (one fresh database per node)"
+                if region.database_urls
+                else "sqlite (one file per node)"
+            ),
             "web_workers": region.web_workers,
             "web_threads": region.web_threads,
             "case_budget_per_pass": cases,
             "seconds_budget_per_pass": seconds,
             "materials_per_case": len(intake.body(0)["materials"]),
             "request_body_bytes": len(json.dumps(intake.body(0)).encode()),
-            "sh_worker": "running (idle: it has nothing to send)",
+            "sh_worker": "running (it sends sh's events, e.g. 'received', back to zj)",
             "region_prepare_seconds": getattr(region, "prepare_seconds", None),
         },
         "health": {},
@@ -215,6 +270,12 @@ def run(
         "drain": {},
     }
 
+    result["queries_per_intake"] = queries_per_intake(region, intake, index["next"])
+    index["next"] += 10
+    print(
+        f"  one intake runs {result['queries_per_intake'].get('statements')} SQL statements "
+        f"{result['queries_per_intake'].get('by_kind')}"
+    )
     print("baseline: GET /api/v1/health on zj")
     for c in clients:
         h = run_load(
@@ -332,6 +393,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--modes", default="worker_stopped,worker_running")
     parser.add_argument("--no-pgbench", action="store_true")
+    parser.add_argument(
+        "--database",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="sqlite: the nodes on SQLite files instead (results in case_intake_sqlite.json)",
+    )
     args = parser.parse_args(argv)
     if not pg_reachable():
         sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
@@ -347,10 +414,11 @@ def main(argv=None) -> dict:
         web_workers=args.web_workers,
         web_threads=args.web_threads,
         modes=tuple(args.modes.split(",")),
+        database=args.database,
     )
     add_baselines(result, pgbench)
     print(result["table"])
-    write_result(NAME, result)
+    write_result(NAME if args.database == "postgres" else f"{NAME}_sqlite", result)
     return result
 
 

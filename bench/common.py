@@ -292,12 +292,18 @@ def bench_region(
     extra_env: dict[str, str] | None = None,
     start: bool = True,
     keep: bool = False,
+    database: str = "postgres",
 ) -> Iterator:
-    """hub + sh + zj as real processes on fresh PostgreSQL databases in a temp dir."""
+    """hub + sh + zj as real processes on fresh PostgreSQL databases (or SQLite files) in a temp dir."""
     from tongban.region import Region
 
     root = Path(tempfile.mkdtemp(prefix=f"tongban-bench-{label}-"))
-    with scratch_databases(label, ("hub", "sh", "zj")) as urls:
+    databases = (
+        scratch_databases(label, ("hub", "sh", "zj"))
+        if database == "postgres"
+        else contextlib.nullcontext({})
+    )
+    with databases as urls:
         region = Region(
             root=root,
             base_port=free_port_block(),
@@ -507,9 +513,9 @@ def wait_quiet(*, max_wait: float | None = None, threshold: float = 0.3) -> dict
     """Wait (bounded) until the machine is nearly idle; report what we found."""
     max_wait = QUIET_WAIT["seconds"] if max_wait is None else min(max_wait, QUIET_WAIT["seconds"])
     t0 = time.monotonic()
-    load = machine_load()
+    load = machine_load(0.5)
     while load > threshold and time.monotonic() - t0 < max_wait:
-        load = machine_load()
+        load = machine_load(0.5)
     waited = round(time.monotonic() - t0, 1)
     if load > threshold:
         print(f"  note: the machine is busy with other work ({load} cores) — figures will be lower")

@@ -28,6 +28,7 @@ class Region:
     nodes: tuple[str, ...] = PROVINCES
     database_urls: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    node_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per-node overrides
     web_workers: int = 1
     web_threads: int = 4
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -52,6 +53,7 @@ class Region:
         if node in self.database_urls:
             env["DATABASE_URL"] = self.database_urls[node]
         env.update(self.extra_env)
+        env.update(self.node_env.get(node, {}))
         return env
 
     def manage(self, node: str, *args: str, timeout: float = 300) -> str:

@@ -186,10 +186,12 @@ def federated_user(*, provider: Provider, claims: dict) -> User:
     assurance = acr if ASSURANCE_ORDER.get(acr, 0) <= ASSURANCE_ORDER[cap] else cap
     if provider.key == UPSTREAM:
         assurance = cap  # the national platform verifies real names itself
-    home = str(
-        claims.get("home_node")
-        or (provider.key if provider.key != UPSTREAM else settings.TONGBAN_NODE)
-    )
+    # a region node vouches for its own residents; the national platform for anyone,
+    # who then lives here (this node is where they chose to sign in)
+    if provider.key == UPSTREAM:
+        home = settings.TONGBAN_NODE
+    else:
+        home = str(claims.get("home_node") or provider.key)
     with transaction.atomic():
         person = person_upsert(name=name, id_number=id_number, home_node=home)
         local = User.objects.filter(person=person).first()

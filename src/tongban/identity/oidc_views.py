@@ -22,5 +22,8 @@ class RegionAuthorizationView(AuthorizationView):
                 for uri in application.redirect_uris.split()
                 if (parts := urlsplit(uri)).scheme in ("http", "https")
             }
-            response._csp_config = {**settings.SECURE_CSP, "form-action": [CSP.SELF, *sorted(origins)]}
+            response._csp_config = {
+                **settings.SECURE_CSP,
+                "form-action": [CSP.SELF, *sorted(origins)],
+            }
         return response

@@ -25,7 +25,9 @@ class Command(BaseCommand):
             client_id=opts["client_id"],
             defaults={
                 "name": opts["name"] or opts["client_id"],
-                "client_type": Application.CLIENT_CONFIDENTIAL if secret else Application.CLIENT_PUBLIC,
+                "client_type": Application.CLIENT_CONFIDENTIAL
+                if secret
+                else Application.CLIENT_PUBLIC,
                 "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
                 "redirect_uris": " ".join(opts["redirect_uri"]),
                 "algorithm": Application.RS256_ALGORITHM,
