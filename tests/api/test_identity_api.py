@@ -356,3 +356,20 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
     assert r.status_code == 403 and Case.objects.count() == 1
     assert SecurityEvent.objects.filter(kind="agent_not_authorized").exists()
     assert api.get(f"/cases/{case.number}").status_code == 404
+
+
+def test_in_person_verification_at_a_window_raises_the_account_to_l3(region, api, sms_outbox):
+    from tests.factories import establishment_form, user_with
+
+    user = register(api, sms_outbox)  # L2, home node sh
+    clerk = user_with("qingpu.clerk", role="clerk", window=region.window("sh-310118-01"))
+    api.login(clerk)
+    r = api.post("/cases", {
+        "window": "sh-310118-01", "item": "000301001000", "organization": region.org(JIAXING_AMR).code,
+        "applicant": {"name": "李娜", "id_number": user.person.id_number, "phone": "13801761234"},
+        "form": establishment_form(), "materials": materials_payload(),
+    })
+    assert r.status_code == 201, r.content
+    user.refresh_from_db()
+    assert user.assurance == "L3"
+    assert SecurityEvent.objects.filter(kind="assurance_raised", user=user).exists()

@@ -247,7 +247,11 @@ def _case_create(
             case.received_at = now
             deadline_clock_start(case, local_date(now))
         case.save()
-        person_upsert(name=person["name"], id_number=person["id_number"], phone=person["phone"])
+        person_row = person_upsert(
+            name=person["name"], id_number=person["id_number"], phone=person["phone"]
+        )
+        if channel == "window":
+            assurance_raise_in_person(person=person_row, by=user, window=window)
         materials_attach(case, checked, source="submission", at=now)
         status_record(
             case,
@@ -286,6 +290,15 @@ def _case_create(
                 blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
             )
     return case
+
+
+def assurance_raise_in_person(*, person, by, window: Window) -> None:
+    """A clerk checked the person's ID card face to face: their account here becomes L3."""
+    account = getattr(person, "account", None)
+    if account is not None and account.assurance != "L3" and person.home_node in ("", settings.TONGBAN_NODE):
+        account.assurance = "L3"
+        account.save(update_fields=["assurance"])
+        security_event("assurance_raised", user=account, level="L3", by=by.username, window=window.code)
 
 
 def case_submit_at_window(
