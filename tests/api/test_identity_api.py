@@ -359,7 +359,7 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
 
 
 def test_in_person_verification_at_a_window_raises_the_account_to_l3(region, api, sms_outbox):
-    from tests.factories import establishment_form, user_with
+    from tests.factories import JIAXING_AMR, establishment_form, user_with
 
     user = register(api, sms_outbox)  # L2, home node sh
     clerk = user_with("qingpu.clerk", role="clerk", window=region.window("sh-310118-01"))
