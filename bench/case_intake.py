@@ -71,6 +71,7 @@ def run_load(
     state = {"next": 0}
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    examples: list[str] = []
     sessions = [make_client() for _ in range(clients)]
     barrier = threading.Barrier(clients + 1)
     deadline_box: list[float] = []
@@ -90,6 +91,9 @@ def run_load(
                 ok, code = request(session, first_index + i)
             except requests.RequestException as exc:
                 ok, code = False, exc.__class__.__name__
+                with lock:
+                    if len(examples) < 3:
+                        examples.append(f"{exc.__class__.__name__}: {exc}"[:300])
             elapsed = time.perf_counter() - t0
             with lock:
                 if ok:
@@ -117,6 +121,7 @@ def run_load(
         "clients": clients,
         "completed": len(latencies),
         "errors": errors,
+        "error_examples": examples,
         "wall_seconds": round(wall, 2),
         "per_second": round(len(latencies) / wall, 2) if wall else None,
         "latency": percentiles(latencies),
@@ -201,6 +206,7 @@ def run(
     web_threads: int = 4,
     modes=("worker_stopped", "worker_running"),
     database: str = "postgres",
+    sweep_web_workers=(),
 ) -> dict:
     if region is None:
         with bench_region(
@@ -213,6 +219,7 @@ def run(
                 seconds=seconds,
                 health_requests=health_requests,
                 modes=modes,
+                sweep_web_workers=sweep_web_workers,
             )
     clients = list(clients)
     print(
@@ -318,7 +325,9 @@ def run(
                 f"others); zj backends {p['postgres_activity']['mean_backends'].get('zj')}"
             )
         if mode == "worker_stopped":
-            backlog = outbox_pending(admin)
+            # every case submitted while the worker was stopped is waiting (the outbox
+            # API's page would cap the count at 500)
+            backlog = sum(p["completed"] for p in result["passes"][mode].values())
             before = cpu_snapshot(region)
             region.start("zj", web=False)
             t = wait_drained(admin)
@@ -328,8 +337,8 @@ def run(
                 "seconds": round(t, 2),
                 "envelopes_per_second": round(backlog / t, 1) if t else None,
                 "cpu": cpu,
-                "note": "one zj worker delivering its backlog sequentially to sh; "
-                "capped at 500 by the outbox API page size",
+                "note": "one zj worker delivering its case.submit backlog sequentially to sh "
+                "(sh's worker sends a 'received' event back to zj for each meanwhile)",
             }
             print(
                 f"  zj worker drained {backlog} envelopes in {t:.1f} s "
@@ -337,6 +346,52 @@ def run(
                 f"{cpu['cpu_ms_per_unit']} ({cpu['cores_busy']} cores busy)"
             )
     region.start("zj", web=False)  # leave the region as found
+
+    if sweep_web_workers:
+        # the same worker_stopped passes with the zj web server restarted with other
+        # gunicorn worker counts (threads unchanged)
+        original = region.web_workers
+        result["web_workers_sweep"] = {}
+        wait_drained(admin)
+        region.stop("zj", web=False)
+        for w in sweep_web_workers:
+            region.web_workers = w
+            region.stop("zj", worker=False)
+            region.start("zj", worker=False)
+            run_load(
+                intake.client,
+                submit,
+                clients=max(clients),
+                total=max(clients) * 3,
+                seconds=30,
+                first_index=index["next"],
+            )
+            index["next"] += 10_000
+            result["web_workers_sweep"][str(w)] = {}
+            for c in clients:
+                quiet = wait_quiet()
+                p = run_load(
+                    intake.client,
+                    submit,
+                    clients=c,
+                    total=cases,
+                    seconds=seconds,
+                    first_index=index["next"],
+                    region=region,
+                )
+                index["next"] += 10_000
+                p["machine"] = quiet
+                result["web_workers_sweep"][str(w)][str(c)] = p
+                print(
+                    f"  zj gunicorn {w}×{region.web_threads}, worker stopped, -c {c}: "
+                    f"{p['per_second']:.1f} cases/s, p50 {p['latency'].get('p50_ms')} ms, "
+                    f"p95 {p['latency'].get('p95_ms')} ms ({p['cpu']['other_cores_busy']} "
+                    "cores busy with other work)"
+                )
+        region.web_workers = original
+        region.stop("zj", worker=False)
+        region.start("zj")
+        wait_drained(admin, timeout=600)
     return result
 
 
@@ -399,6 +454,12 @@ def main(argv=None) -> dict:
         default="postgres",
         help="sqlite: the nodes on SQLite files instead (results in case_intake_sqlite.json)",
     )
+    parser.add_argument(
+        "--sweep-web-workers",
+        default="",
+        help="e.g. 1,2,3: also run the worker-stopped passes with the zj web server restarted "
+        "with that many gunicorn workers",
+    )
     args = parser.parse_args(argv)
     if not pg_reachable():
         sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
@@ -415,6 +476,7 @@ def main(argv=None) -> dict:
         web_threads=args.web_threads,
         modes=tuple(args.modes.split(",")),
         database=args.database,
+        sweep_web_workers=[int(w) for w in args.sweep_web_workers.split(",") if w],
     )
     add_baselines(result, pgbench)
     print(result["table"])

@@ -7,3 +7,6 @@ import tempfile
 os.environ.setdefault("TONGBAN_NODE", "sh")
 os.environ.setdefault("TONGBAN_DATA_DIR", tempfile.mkdtemp(prefix="tongban-test-"))
 os.environ.setdefault("TONGBAN_BASE_URL", "http://127.0.0.1:8001")
+# repeated sign-ins within seconds are normal in tests; throttling has its own test
+os.environ.setdefault("TONGBAN_OTP_MIN_INTERVAL_SECONDS", "0")
+os.environ.setdefault("TONGBAN_OTP_MAX_PER_HOUR", "1000")

@@ -47,6 +47,8 @@ TONGBAN_WORKER_IDLE_SECONDS = float(env("TONGBAN_WORKER_IDLE_SECONDS", "0.5"))
 TONGBAN_SMS_BACKEND = env("TONGBAN_SMS_BACKEND", "tongban.identity.sms.ConsoleBackend")
 TONGBAN_OTP_TTL_SECONDS = env_int("TONGBAN_OTP_TTL_SECONDS", 300)
 TONGBAN_OTP_MAX_ATTEMPTS = env_int("TONGBAN_OTP_MAX_ATTEMPTS", 5)
+TONGBAN_OTP_MIN_INTERVAL_SECONDS = env_int("TONGBAN_OTP_MIN_INTERVAL_SECONDS", 60)
+TONGBAN_OTP_MAX_PER_HOUR = env_int("TONGBAN_OTP_MAX_PER_HOUR", 5)
 # Materials
 TONGBAN_MATERIAL_MAX_BYTES = env_int("TONGBAN_MATERIAL_MAX_BYTES", 10 * 1024 * 1024)
 
@@ -77,7 +79,7 @@ def _rsa_key_from_file(name: str) -> str:
     if not path.exists():
         if env("TONGBAN_GENERATE_KEYS", "1") != "1":
             raise RuntimeError(
-                f"{path} is missing: create it with TONGBAN_GENERATE_KEYS=1 tongban keys create"
+                f"{path} is missing: create the keys once with TONGBAN_GENERATE_KEYS=1 tongban prepare-node"
             )
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa

@@ -373,3 +373,13 @@ def test_in_person_verification_at_a_window_raises_the_account_to_l3(region, api
     user.refresh_from_db()
     assert user.assurance == "L3"
     assert SecurityEvent.objects.filter(kind="assurance_raised", user=user).exists()
+
+
+def test_sms_codes_are_rate_limited(region, api, sms_outbox, settings):
+    settings.TONGBAN_OTP_MIN_INTERVAL_SECONDS = 60
+    settings.TONGBAN_OTP_MAX_PER_HOUR = 5
+    register(api, sms_outbox)  # one "register" code
+    assert api.post("/auth/tokens", {"username": "lina", "password": PASSWORD}).status_code == 202
+    r = api.post("/auth/tokens", {"username": "lina", "password": PASSWORD})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "otp_too_frequent"
+    assert len([m for m in sms_outbox if "验证码" in m[1]]) == 2

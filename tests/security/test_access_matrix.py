@@ -212,7 +212,7 @@ RULES: dict[str, Rule] = {
     "api:agent_revoke": Rule(
         "delete",
         lambda c: f"/api/v1/enterprises/{c['enterprise']}/agents/{c['authorization']}",
-        {**staff_and_people(DENIED), "applicant": OK},
+        {**staff_and_people(HIDDEN), "applicant": OK},
     ),
     "portal:enterprises": Rule(
         "get", lambda c: "/me/enterprises/", PEOPLE_ONLY | {"anonymous": DENIED}, api=False
@@ -234,7 +234,7 @@ RULES: dict[str, Rule] = {
     "portal:agent_revoke": Rule(
         "post",
         lambda c: f"/me/authorizations/{c['authorization']}/revoke/",
-        {**everyone(DENIED), "applicant": VISIBLE, "other_person": DENIED},
+        {**everyone(DENIED), "applicant": VISIBLE, "other_person": HIDDEN},
         api=False,
     ),
     # --- cases: lists ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ def test_check_deploy_is_clean(tmp_path):
         TONGBAN_DATA_DIR=str(tmp_path),
         TONGBAN_ALLOWED_HOSTS="sh.example.gov.cn",
         TONGBAN_GENERATE_KEYS="1",  # the deliberate key-creation step of a new deployment
+        TONGBAN_SMS_BACKEND="tongban.identity.sms.LocmemBackend",  # stands in for a gateway
     )
     result = subprocess.run(
         [sys.executable, "-m", "tongban.cli", "check", "--deploy", "--fail-level", "WARNING"],

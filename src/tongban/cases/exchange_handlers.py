@@ -75,11 +75,11 @@ def _check_assertion(
     subject = assertion["subject"]
     if subject.get("id_number") != applicant.get("id_number"):
         _refuse_assertion("assertion subject is not the applicant", sender=sender)
+    if not assurance_at_least(str(assertion.get("assurance")), item.min_assurance):
+        raise HandlerRefusal("assurance below the item's minimum", code="assurance_too_low")
     if channel == "online":
         if by.get("home_node") != sender:
             _refuse_assertion("the sender is not the subject's home node", sender=sender)
-        if not assurance_at_least(str(assertion.get("assurance")), item.min_assurance):
-            raise HandlerRefusal("assurance below the item's minimum", code="assurance_too_low")
     elif channel == "window":
         code = (by.get("window") or {}).get("code") if isinstance(by.get("window"), dict) else None
         if not Window.objects.filter(code=code, node__node_id=sender).exists():

@@ -295,10 +295,16 @@ def _case_create(
 def assurance_raise_in_person(*, person, by, window: Window) -> None:
     """A clerk checked the person's ID card face to face: their account here becomes L3."""
     account = getattr(person, "account", None)
-    if account is not None and account.assurance != "L3" and person.home_node in ("", settings.TONGBAN_NODE):
+    if (
+        account is not None
+        and account.assurance != "L3"
+        and person.home_node in ("", settings.TONGBAN_NODE)
+    ):
         account.assurance = "L3"
         account.save(update_fields=["assurance"])
-        security_event("assurance_raised", user=account, level="L3", by=by.username, window=window.code)
+        security_event(
+            "assurance_raised", user=account, level="L3", by=by.username, window=window.code
+        )
 
 
 def case_submit_at_window(
@@ -668,7 +674,8 @@ def case_approve(*, user, number: str, note: str = "") -> Case:
 
 
 def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "") -> Case:
-    """The window hands in what the authority asked for; the case returns to its worklist."""
+    """The receiving window (or, for an online case, the applicant) hands in what the
+    authority asked for; the case returns to its worklist."""
     access = access_for(user)
     with transaction.atomic():
         case = (
@@ -677,7 +684,11 @@ def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "")
             .filter(number=number, perspective__in=("origin", "local"))
             .first()
         )
-        if case is None or case.receiving_window_id not in access.clerk_windows:
+        by_window = case is not None and case.receiving_window_id in access.clerk_windows
+        by_applicant = (
+            case is not None and case.channel == "online" and case.applicant_account_id == user.pk
+        )
+        if not (by_window or by_applicant):
             raise NotFound(_("办件不存在"))
         if case.status != CaseStatus.SUPPLEMENT_REQUESTED:
             raise DomainError(
@@ -687,10 +698,17 @@ def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "")
             )
         if not files:
             raise DomainError("missing_materials", _("请上传补正材料"))
-        checked = _check_uploads(case.item, files, require_all=False)
+        requested = {
+            m.get("material_code")
+            for m in (case.supplement_request or {}).get("missing", [])
+            if m.get("material_code")
+        }
+        checked = _check_uploads(case.item, files, require_all=False, only_codes=requested or None)
         now = timezone.now()
         actor = Actor(
-            name=access.display_name, place=case.receiving_window_name, node=settings.TONGBAN_NODE
+            name=access.display_name,
+            place=case.receiving_window_name or _("网上申请"),
+            node=settings.TONGBAN_NODE,
         )
         note = (note or "").strip()[:2000]
         materials_attach(case, checked, source="supplement", at=now)

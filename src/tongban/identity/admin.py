@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from tongban.identity.models import ApiToken, Person, StaffAssignment, User
+from tongban.identity.models import (
+    AgentAuthorization,
+    ApiToken,
+    Enterprise,
+    Person,
+    SecurityEvent,
+    StaffAssignment,
+    User,
+)
 
 
 class StaffAssignmentInline(admin.TabularInline):
@@ -64,4 +72,43 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("prefix", "key_digest", "created_at", "last_used_at")
 
     def has_add_permission(self, request):
+        return False
+
+
+class AgentAuthorizationInline(admin.TabularInline):
+    model = AgentAuthorization
+    extra = 0
+    fields = ("agent", "item_codes", "expires_at", "revoked_at", "granted_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Enterprise)
+class EnterpriseAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "home_node", "created_at")
+    search_fields = ("name", "code")
+    fields = ("name", "code", "home_node", "created_at")
+    readonly_fields = fields
+    inlines = [AgentAuthorizationInline]
+
+    def has_add_permission(self, request):
+        return False  # registered by the legal representative
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "kind", "username", "ip", "details")
+    list_filter = ("kind",)
+    search_fields = ("username", "kind")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -55,6 +55,11 @@ class ErrorOut(Schema):
 def token_create(request, payload: TokenIn):
     """Staff: username + password. Residents: first call sends an SMS code (202);
     call again with ``otp`` to get the token. Wrong passwords count towards lockout."""
+    unknown = set(payload.scopes) - set(services.API_SCOPES)
+    if unknown:  # before any code is sent or used up
+        raise DomainError(
+            "invalid_scope", _("未知的权限范围：%(s)s") % {"s": "、".join(sorted(unknown))}
+        )
     user = password_check(request, username=payload.username, password=payload.password)
     method = "password"
     if needs_second_factor(user):
@@ -265,7 +270,12 @@ def agent_create(request, code: str, payload: AgentIn):
 def agent_revoke(request, code: str, authorization_id: int):
     from tongban.identity.models import AgentAuthorization
 
-    if not AgentAuthorization.objects.filter(pk=authorization_id, enterprise__code=code).exists():
+    mine = AgentAuthorization.objects.filter(
+        pk=authorization_id,
+        enterprise__code=code,
+        enterprise__legal_representative_id=request.user.person_id or 0,
+    )
+    if not mine.exists():  # one answer whether it exists elsewhere or not at all
         raise DomainError("not_found", _("授权不存在"), status=404)
     services.agent_authorization_revoke(
         user=request.user, authorization_id=authorization_id, request=request

@@ -86,7 +86,7 @@ def _upstream() -> Provider:
         ) from exc
     return Provider(
         key=UPSTREAM,
-        issuer=meta.get("issuer", conf["issuer"]),
+        issuer=conf["issuer"],
         authorize_url=meta["authorization_endpoint"],
         token_url=meta["token_endpoint"],
         jwks=jwks,
@@ -168,7 +168,11 @@ def sso_complete(request, provider_key: str, *, code: str, state: str) -> tuple[
     except (JoseError, ValueError) as exc:
         raise _refuse(request, _("身份凭证校验失败"), "sso_bad_token") from exc
     claims = token.claims
-    user = federated_user(provider=provider, claims=claims)
+    try:
+        user = federated_user(provider=provider, claims=claims)
+    except DomainError as refusal:
+        security_event(refusal.code, request=request, provider=provider.key)
+        raise
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session["authenticated_at"] = timezone.now().isoformat()
     request.session["auth_method"] = f"sso:{provider.key}"
@@ -182,24 +186,37 @@ def federated_user(*, provider: Provider, claims: dict) -> User:
     if not name or not ric.is_valid(id_number):
         raise DomainError("sso_incomplete", _("认证平台未提供有效的实名信息"), status=400)
     acr = str(claims.get("acr") or "L1")
+    if acr not in ASSURANCE_ORDER:
+        acr = "L1"
     cap = provider.assurance_cap
-    assurance = acr if ASSURANCE_ORDER.get(acr, 0) <= ASSURANCE_ORDER[cap] else cap
+    assurance = acr if ASSURANCE_ORDER[acr] <= ASSURANCE_ORDER[cap] else cap
     if provider.key == UPSTREAM:
-        assurance = cap  # the national platform verifies real names itself
-    # a region node vouches for its own residents; the national platform for anyone,
-    # who then lives here (this node is where they chose to sign in)
-    if provider.key == UPSTREAM:
-        home = settings.TONGBAN_NODE
+        # the national platform verifies real names itself; the person then lives here
+        assurance, home = cap, settings.TONGBAN_NODE
     else:
-        home = str(claims.get("home_node") or provider.key)
+        # a region node vouches only for its own residents
+        home = str(claims.get("home_node") or "")
+        if home != provider.key:
+            raise DomainError(
+                "sso_not_home_node", _("该节点只能为本地居民出具身份凭证"), status=400
+            )
     with transaction.atomic():
         person = person_upsert(name=name, id_number=id_number, home_node=home)
         local = User.objects.filter(person=person).first()
-        if local is not None:
-            if not local.federated_issuer and provider.key == UPSTREAM and local.assurance != "L3":
+        if local is not None and not local.federated_issuer:
+            if provider.key != UPSTREAM:
+                # another node may not sign anyone into an account of this node
+                raise DomainError(
+                    "sso_local_account", _("您在本平台已有账号，请直接用本平台账号登录"), status=400
+                )
+            if local.assurance != "L3":
                 local.assurance = assurance  # verified upstream: raise the local level
                 local.save(update_fields=["assurance"])
             return local
+        if local is not None and local.federated_issuer != provider.issuer:
+            raise DomainError(
+                "sso_conflict", _("该身份已通过其他平台登录过，请使用原登录方式"), status=400
+            )
         user, created = User.objects.get_or_create(
             federated_issuer=provider.issuer,
             federated_subject=str(claims["sub"]),

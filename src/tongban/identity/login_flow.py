@@ -36,7 +36,7 @@ def login_begin(request, *, username: str, password: str) -> User | None:
     """Page login, step 1. Returns the user if signed in now, None if a code was sent."""
     user = password_check(request, username=username, password=password)
     if not needs_second_factor(user):
-        _complete(request, user, method="password")
+        login_complete(request, user, method="password")
         return user
     otp_issue(user=user, purpose="login")
     request.session[PENDING] = {"user": user.pk, "at": timezone.now().isoformat()}
@@ -55,11 +55,12 @@ def login_finish(request, *, code: str) -> User:
         raise DomainError("no_pending_login", _("请先输入用户名和密码"), status=400)
     otp_verify(user=user, purpose="login", code=code, request=request)
     request.session.pop(PENDING, None)
-    _complete(request, user, method="password+sms_otp")
+    login_complete(request, user, method="password+sms_otp")
     return user
 
 
-def _complete(request, user: User, *, method: str) -> None:
+def login_complete(request, user: User, *, method: str) -> None:
+    """Sign the user in: session, when and how they authenticated, security log."""
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session["authenticated_at"] = timezone.now().isoformat()
     request.session["auth_method"] = method

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from stdnum.cn import ric, uscc
 
 from tongban.errors import DomainError, PermissionDenied
-from tongban.gm.sm3 import sm3_hex
+from tongban.gm.sm3 import hmac_sm3, sm3_hex
 from tongban.identity.models import (
     AgentAuthorization,
     ApiToken,
@@ -102,16 +102,20 @@ def api_token_create(
         auth_method=auth_method[:32],
         expires_at=timezone.now() + dt.timedelta(days=valid_days) if valid_days else None,
     )
+    security_event("api_token_issued", user=user, token=token.prefix, scopes=",".join(scopes))
     return token, secret
 
 
 @transaction.atomic
 def api_token_revoke(*, user: User, token_id: int) -> bool:
-    return bool(
+    revoked = bool(
         ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
     )
+    if revoked:
+        security_event("api_token_revoked", user=user, token=token_id)
+    return revoked
 
 
 def api_token_authenticate(secret: str) -> ApiToken | None:
@@ -265,11 +269,19 @@ def person_register(
         if User.objects.filter(username=username).exists():
             raise DomainError("username_taken", _("用户名已被使用"), status=409)
         existing = Person.objects.filter(id_number_index=blind_index(id_number)).first()
-        if existing is not None and existing.name != name:
-            raise DomainError("identity_mismatch", _("姓名与身份证号不匹配"))
-        if existing is not None and User.objects.filter(person=existing).exists():
+        if existing is not None and (
+            existing.name != name
+            or (existing.phone_encrypted and existing.phone != phone)
+            or User.objects.filter(person=existing).exists()
+        ):
+            # one answer for every case, so that nobody learns whether a 身份证号 is known here
+            security_event("registration_refused", request=request, username=username)
             raise DomainError(
-                "already_registered", _("该身份证号已注册账号，请直接登录"), status=409
+                "registration_refused",
+                _(
+                    "无法在线注册：信息与本平台已登记的信息不一致，或已注册过账号。请直接登录，或携带身份证到窗口办理。"
+                ),
+                status=409,
             )
         person = person_upsert(
             name=name, id_number=id_number, phone=phone, home_node=settings.TONGBAN_NODE
@@ -286,11 +298,28 @@ def person_register(
     return user
 
 
+def _otp_digest(user: User, purpose: str, code: str) -> str:
+    # keyed: a reader of the database cannot try the million codes offline
+    return hmac_sm3(settings.SECRET_KEY.encode(), f"{user.pk}:{purpose}:{code}".encode()).hex()
+
+
 def otp_issue(*, user: User, purpose: str) -> None:
-    """Send a fresh six-digit code to the account's phone (earlier codes stop working)."""
+    """Send a fresh six-digit code to the account's phone (earlier codes stop working).
+
+    At most one code a minute and five an hour per account and purpose."""
     phone = user.person.phone if user.person_id else ""
     if not phone:
         raise DomainError("no_phone", _("该账号没有登记手机号码"))
+    now = timezone.now()
+    recent = OneTimeCode.objects.filter(
+        user=user, purpose=purpose, created_at__gt=now - dt.timedelta(hours=1)
+    )
+    interval = dt.timedelta(seconds=settings.TONGBAN_OTP_MIN_INTERVAL_SECONDS)
+    if (
+        recent.filter(created_at__gt=now - interval).exists()
+        or recent.count() >= settings.TONGBAN_OTP_MAX_PER_HOUR
+    ):
+        raise DomainError("otp_too_frequent", _("验证码发送过于频繁，请稍后再试"), status=429)
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
         OneTimeCode.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(
@@ -299,7 +328,7 @@ def otp_issue(*, user: User, purpose: str) -> None:
         OneTimeCode.objects.create(
             user=user,
             purpose=purpose,
-            code_digest=sm3_hex(f"{user.pk}:{purpose}:{code}".encode()),
+            code_digest=_otp_digest(user, purpose, code),
             expires_at=timezone.now() + dt.timedelta(seconds=settings.TONGBAN_OTP_TTL_SECONDS),
         )
     minutes = settings.TONGBAN_OTP_TTL_SECONDS // 60
@@ -324,7 +353,7 @@ def otp_verify(*, user: User, purpose: str, code: str, request=None) -> None:
         ):
             wrong = DomainError("otp_expired", _("验证码已失效，请重新获取"))
         elif not secrets.compare_digest(
-            sm3_hex(f"{user.pk}:{purpose}:{str(code or '').strip()}".encode()), otp.code_digest
+            _otp_digest(user, purpose, str(code or "").strip()), otp.code_digest
         ):
             otp.attempts += 1
             otp.save(update_fields=["attempts"])
@@ -438,11 +467,12 @@ def agent_authorize(
 def agent_authorization_revoke(*, user: User, authorization_id: int, request=None) -> None:
     with transaction.atomic():
         authorization = (
-            AgentAuthorization.objects.select_for_update().filter(pk=authorization_id).first()
+            AgentAuthorization.objects.select_for_update()
+            .filter(pk=authorization_id, enterprise__legal_representative_id=user.person_id or 0)
+            .first()
         )
-        if authorization is None:
+        if authorization is None:  # also when it exists but is not the caller's to manage
             raise DomainError("not_found", _("授权不存在"), status=404)
-        _represented(user, authorization.enterprise.code)
         if authorization.revoked_at is None:
             authorization.revoked_at = timezone.now()
             authorization.save(update_fields=["revoked_at"])

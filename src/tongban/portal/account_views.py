@@ -11,11 +11,9 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.csp import CSP
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -126,14 +124,6 @@ def other_region_nodes() -> list[dict]:
         for n in nodes
         if n.oidc_jwks
     ]
-
-
-def sign_in(request, user: User, *, method: str) -> None:
-    """As ``login_flow`` completes a sign-in: session, when and how, security log."""
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    request.session["authenticated_at"] = timezone.now().isoformat()
-    request.session["auth_method"] = method
-    security_event("login", request=request, user=user, method=method)
 
 
 # --- login ---------------------------------------------------------------------------------
@@ -324,7 +314,7 @@ def register_verify(request):
                 user.refresh_from_db()
                 request.session.pop(REGISTERING, None)
                 request.session.pop(SMS_SENT, None)
-                sign_in(request, user, method="password+sms_otp")
+                login_flow.login_complete(request, user, method="password+sms_otp")
                 messages.success(
                     request,
                     _("注册成功，手机号已验证，您的实名等级为 %(level)s")
