@@ -61,6 +61,8 @@ def summarize(results: dict) -> tuple[list[list], dict]:
             "sm3_1mb",
             "gmssl_verify",
         ):
+            if key not in r:
+                continue
             rows.append(
                 [
                     "sm2_verify",
