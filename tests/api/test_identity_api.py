@@ -383,3 +383,15 @@ def test_sms_codes_are_rate_limited(region, api, sms_outbox, settings):
     r = api.post("/auth/tokens", {"username": "lina", "password": PASSWORD})
     assert r.status_code == 429 and r.json()["error"]["code"] == "otp_too_frequent"
     assert len([m for m in sms_outbox if "验证码" in m[1]]) == 2
+
+
+def test_window_only_items_are_not_applied_for_online(region, api, sms_outbox):
+    from tongban.catalog.models import ServiceItem
+
+    register(api, sms_outbox)
+    token_for(api, sms_outbox, "lina")
+    proxy = ServiceItem.objects.filter(mode="proxy").first()
+    organization = proxy.implementations.first().organization_id
+    r = api.post("/cases/online", {"item": proxy.basic_code, "organization": organization, "form": {}})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "window_only"
+    assert not Case.objects.exists()

@@ -382,6 +382,11 @@ def case_submit_online(
             _("请在您的户籍（常住）地平台网上申请：本平台只为本地居民出具身份担保")
         )
     item, implementation = _implementation(item_code, organization_code)
+    if item.mode == "proxy":
+        raise DomainError(
+            "window_only",
+            _("该事项为异地代收代办：请携带材料到就近的长三角“一网通办”专窗办理"),
+        )
     if not assurance_at_least(user.assurance, item.min_assurance):
         raise DomainError(
             "assurance_too_low",
