@@ -109,8 +109,10 @@ def main(argv=None) -> None:
         load = run_load(intake.client, submit, clients=1, total=100_000,
                         seconds=args.seconds - 2, first_index=7_100_000)  # fmt: skip
         spy.wait(timeout=args.seconds + 60)
-        print(f"intake under the profiler: {load['per_second']} cases/s; "
-              f"backlog {outbox_pending(admin)}")
+        print(
+            f"intake under the profiler: {load['per_second']} cases/s; "
+            f"backlog {outbox_pending(admin)}"
+        )
         region.start("zj", web=False)
         spies = [
             record(args.py_spy, region.processes[name].pid, f"{name}-delivery", args.seconds / 2)

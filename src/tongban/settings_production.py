@@ -17,8 +17,10 @@ os.environ.setdefault("TONGBAN_GENERATE_KEYS", "0")
 from tongban.settings import *  # noqa: E402,F403
 
 if TONGBAN_SMS_BACKEND == "tongban.identity.sms.ConsoleBackend":  # noqa: F405
-    raise RuntimeError("set TONGBAN_SMS_BACKEND to the province's SMS gateway: the console backend "
-                       "would write one-time codes into the logs")
+    raise RuntimeError(
+        "set TONGBAN_SMS_BACKEND to the province's SMS gateway: the console backend "
+        "would write one-time codes into the logs"
+    )
 
 DEBUG = False
 SECURE_SSL_REDIRECT = True

@@ -364,11 +364,21 @@ def test_in_person_verification_at_a_window_raises_the_account_to_l3(region, api
     user = register(api, sms_outbox)  # L2, home node sh
     clerk = user_with("qingpu.clerk", role="clerk", window=region.window("sh-310118-01"))
     api.login(clerk)
-    r = api.post("/cases", {
-        "window": "sh-310118-01", "item": "000301001000", "organization": region.org(JIAXING_AMR).code,
-        "applicant": {"name": "李娜", "id_number": user.person.id_number, "phone": "13801761234"},
-        "form": establishment_form(), "materials": materials_payload(),
-    })
+    r = api.post(
+        "/cases",
+        {
+            "window": "sh-310118-01",
+            "item": "000301001000",
+            "organization": region.org(JIAXING_AMR).code,
+            "applicant": {
+                "name": "李娜",
+                "id_number": user.person.id_number,
+                "phone": "13801761234",
+            },
+            "form": establishment_form(),
+            "materials": materials_payload(),
+        },
+    )
     assert r.status_code == 201, r.content
     user.refresh_from_db()
     assert user.assurance == "L3"
@@ -392,6 +402,8 @@ def test_window_only_items_are_not_applied_for_online(region, api, sms_outbox):
     token_for(api, sms_outbox, "lina")
     proxy = ServiceItem.objects.filter(mode="proxy").first()
     organization = proxy.implementations.first().organization_id
-    r = api.post("/cases/online", {"item": proxy.basic_code, "organization": organization, "form": {}})
+    r = api.post(
+        "/cases/online", {"item": proxy.basic_code, "organization": organization, "form": {}}
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "window_only"
     assert not Case.objects.exists()

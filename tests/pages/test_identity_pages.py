@@ -525,7 +525,9 @@ def test_only_the_legal_representative_manages_agents(client, region, outbox):
     stranger = resident("other", name="陈静", id_prefix="34010419870221368", phone="13955161234")
     client.force_login(stranger)
     assert client.post(f"/me/enterprises/{enterprise.code}/agents/", {}).status_code == 404
-    assert client.post(f"/me/authorizations/{authorization.pk}/revoke/").status_code == 404  # not theirs: as if it did not exist
+    assert (
+        client.post(f"/me/authorizations/{authorization.pk}/revoke/").status_code == 404
+    )  # not theirs: as if it did not exist
     authorization.refresh_from_db()
     assert authorization.revoked_at is None
 

@@ -184,8 +184,12 @@ RULES: dict[str, Rule] = {
         "get", lambda c: "/sso/callback/zj/?code=x&state=forged", everyone(VISIBLE), api=False
     ),
     # OpenID Connect authorization: residents sign in first; staff and unknown clients get an error
-    "oidc_authorize": Rule("get", lambda c: "/o/authorize/?client_id=unknown&response_type=code&scope=openid",
-                           {**everyone(VISIBLE), "anonymous": DENIED}, api=False),
+    "oidc_authorize": Rule(
+        "get",
+        lambda c: "/o/authorize/?client_id=unknown&response_type=code&scope=openid",
+        {**everyone(VISIBLE), "anonymous": DENIED},
+        api=False,
+    ),
     "portal:logout": Rule("post", lambda c: "/logout/", everyone(OK), api=False),
     # --- tokens, enterprises ---------------------------------------------------------------
     "api:token_revoke": Rule(
