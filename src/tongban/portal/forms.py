@@ -119,7 +119,23 @@ APPLICANT_FIELDS = {
 }
 
 
-class ApplyForm(PortalForm):
+class MaterialUploadsMixin:
+    """One file input ``m_<code>`` per material, each checked against its size limit."""
+
+    def material_fields(self):
+        return [self[f"m_{m.code}"] for m in self.materials]
+
+    def clean(self):
+        cleaned = super().clean()
+        for material in self.materials:
+            try:
+                check_size(cleaned.get(f"m_{material.code}"), material)
+            except forms.ValidationError as exc:
+                self.add_error(f"m_{material.code}", exc)
+        return cleaned
+
+
+class ApplyForm(MaterialUploadsMixin, PortalForm):
     """In-person application at a window (窗口收件)."""
 
     window = forms.ChoiceField(label=_("收件窗口"))
@@ -173,18 +189,6 @@ class ApplyForm(PortalForm):
 
     def schema_fields(self):
         return [self[f"f_{spec['name']}"] for spec in self.item.form_schema]
-
-    def material_fields(self):
-        return [self[f"m_{m.code}"] for m in self.materials]
-
-    def clean(self):
-        cleaned = super().clean()
-        for material in self.materials:
-            try:
-                check_size(cleaned.get(f"m_{material.code}"), material)
-            except forms.ValidationError as exc:
-                self.add_error(f"m_{material.code}", exc)
-        return cleaned
 
     def field_map(self) -> dict[str, str]:
         return {
@@ -439,7 +443,7 @@ class EnterpriseChoiceField(forms.ChoiceField):
         return value == "" or bool(USCC_CHARS.fullmatch(str(value)))
 
 
-class OnlineApplyForm(PortalForm):
+class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
     organization = forms.ChoiceField(label=_("办理机构"))
     enterprise = EnterpriseChoiceField(label=_("以企业名义申请"), required=False)
 
@@ -493,18 +497,6 @@ class OnlineApplyForm(PortalForm):
 
     def schema_fields(self):
         return [self[f"f_{spec['name']}"] for spec in self.schema]
-
-    def material_fields(self):
-        return [self[f"m_{m.code}"] for m in self.materials]
-
-    def clean(self):
-        cleaned = super().clean()
-        for material in self.materials:
-            try:
-                check_size(cleaned.get(f"m_{material.code}"), material)
-            except forms.ValidationError as exc:
-                self.add_error(f"m_{material.code}", exc)
-        return cleaned
 
     def field_map(self) -> dict[str, str]:
         return {
