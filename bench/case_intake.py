@@ -333,16 +333,16 @@ def run(
             t = wait_drained(admin)
             cpu = cpu_delta(before, cpu_snapshot(region), units=backlog, wall=t)
             result["drain"] = {
-                "envelopes": backlog,
+                "cases": backlog,
                 "seconds": round(t, 2),
-                "envelopes_per_second": round(backlog / t, 1) if t else None,
+                "cases_per_second": round(backlog / t, 1) if t else None,
                 "cpu": cpu,
                 "note": "one zj worker delivering its case.submit backlog sequentially to sh "
                 "(sh's worker sends a 'received' event back to zj for each meanwhile)",
             }
             print(
-                f"  zj worker drained {backlog} envelopes in {t:.1f} s "
-                f"({result['drain']['envelopes_per_second']} envelopes/s); CPU ms/envelope "
+                f"  zj worker delivered its backlog of {backlog} cases in {t:.1f} s "
+                f"({result['drain']['cases_per_second']} cases/s); CPU ms/case "
                 f"{cpu['cpu_ms_per_unit']} ({cpu['cores_busy']} cores busy)"
             )
     region.start("zj", web=False)  # leave the region as found
