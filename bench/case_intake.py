@@ -14,13 +14,20 @@ Two passes per client count:
 * ``worker_running`` — the zj worker delivers while clients submit (sh's web
   server verifies and applies each envelope on the same two cores).
 
-The sh worker runs throughout (it has nothing to send; it polls idly).
+The sh worker runs throughout (it sends sh's ``received`` event back to zj
+for every case it receives).
+
+Also recorded: CPU milliseconds per case by process (/proc), PostgreSQL
+backends waiting for locks (pg_stat_activity sampled every 50 ms), and the SQL
+statements one intake runs (Django's test client under the zj environment).
 
 Baselines from the same run: pgbench TPC-B-like and select-only on a scratch
 database with the same client counts, and ``GET /api/v1/health`` on the zj
 web server with the same clients (the Django/gunicorn floor).
 
     .venv/bin/python bench/case_intake.py [--clients 1,4,8] [--cases 200] [--seconds 30]
+    .venv/bin/python bench/case_intake.py --sweep-web-workers 1,2,3   # gunicorn workers at zj
+    .venv/bin/python bench/case_intake.py --database sqlite --no-pgbench
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ What-if (not the schema, the scratch database only): the list, search and
 deep-page requests again after adding the indexes in WHAT_IF_INDEXES that the
 schema does not have yet (one on deciding organization + newest first, one
 trigram index for the name search) — evidence for a schema change, measured,
-not assumed.
+not assumed; and finally the list without the schema's per-organization index
+(case_org_recent), to measure what it is worth.
 
     .venv/bin/python bench/case_list.py [--rows 1000000] [--samples 40]
 """
@@ -108,7 +109,8 @@ def _bulk_script() -> str:
     t0 = time.monotonic()
     done = 0
     with connection.cursor() as cur:
-        cur.execute("SET synchronous_commit TO off")
+        # (not synchronous_commit=off: VACUUM cannot mark the pages of asynchronously
+        # committed rows all-visible, and index-only scans would then read the heap)
         while done < rows:
             n = min(chunk, rows - done)
             cur.execute(
@@ -130,9 +132,12 @@ def _bulk_script() -> str:
         cur.execute(f"VACUUM ANALYZE {table}")
         cur.execute("SELECT pg_total_relation_size(%s), (SELECT count(*) FROM " + table + ")", [table])
         size, count = cur.fetchone()
+        cur.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [table])
+        pages, all_visible = cur.fetchone()
     print(json.dumps({"done": True, "insert_seconds": round(insert_seconds, 1),
                       "vacuum_analyze_seconds": round(time.monotonic() - t1, 1),
                       "table_bytes": size, "cases": count, "organizations": 1 + len(others),
+                      "pages": pages, "pages_all_visible": all_visible,
                       "items": len(items)}), flush=True)
     """)
 
@@ -432,6 +437,15 @@ def run(
             for name, m in measured.items():
                 m["ratio_p50_to_without"] = ratio(m["p50_ms"], result["full"][name]["p50_ms"], 3)
             result["what_if_index"]["results"] = measured
+        # and the other way round: the list without the schema's per-organization index
+        outcome = run_python(region, "sh", DROP_SCRIPT, json.dumps(WHAT_IF_WITHOUT))[-1]
+        if any(v == "dropped" for v in outcome.values()):
+            print(f"  what if not: {outcome}")
+            subset = {k: full_queries[k] for k in ("list", "deep_page")}
+            measured = measure("no-idx", subset)
+            for name, m in measured.items():
+                m["ratio_p50_to_schema"] = ratio(m["p50_ms"], result["full"][name]["p50_ms"], 3)
+            result["what_if_without"] = {"dropped": outcome, "results": measured}
     return result
 
 
@@ -446,6 +460,25 @@ WHAT_IF_INDEXES = {
         "CREATE INDEX bench_case_item_name_trgm ON cases_case USING gin (item_name gin_trgm_ops)"
     ),
 }
+# schema indexes whose value is measured by dropping them (last, in the scratch database)
+WHAT_IF_WITHOUT = ["case_org_recent"]
+DROP_SCRIPT = textwrap.dedent(r"""
+    import json, sys
+    import django
+    django.setup()
+    from django.db import connection
+
+    outcome = {}
+    with connection.cursor() as cur:
+        for name in json.loads(sys.argv[1]):
+            cur.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [name])
+            if cur.fetchone():
+                cur.execute(f'DROP INDEX "{name}"')
+                outcome[name] = "dropped"
+            else:
+                outcome[name] = "not in the schema"
+    print(json.dumps(outcome))
+""")
 WHAT_IF_SCRIPT = textwrap.dedent(r"""
     import json, re, sys
     import django

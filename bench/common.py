@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -30,7 +31,7 @@ RESULTS_DIR = BENCH_DIR / "results"
 # The server (no database name); each run creates and drops its own databases.
 PG_SERVER = os.environ.get("TONGBAN_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 PG_SERVER = PG_SERVER.rstrip("/")
-_PG_HOST = PG_SERVER.split("@")[-1].split("/")[0].rsplit(":", 1)[0].strip("[]")
+_PG_HOST = urlparse(PG_SERVER).hostname or "127.0.0.1"
 if _PG_HOST not in ("127.0.0.1", "localhost", "::1"):
     raise SystemExit(f"the benchmarks only talk to this machine (127.0.0.1), not {_PG_HOST}")
 QINGPU = "上海市青浦区市场监督管理局"
@@ -169,8 +170,6 @@ def pgbench_path() -> str:
 
 
 def _pg_args(url: str) -> tuple[list[str], dict[str, str]]:
-    from urllib.parse import urlparse
-
     u = urlparse(url)
     args = [
         "-h",
