@@ -4,6 +4,7 @@ import logging
 import signal
 import time
 
+import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         next_config = 0.0
+        session = requests.Session()  # keep-alive connections to the peers
         log.info("worker started")
         while not stopping:
             close_old_connections()
@@ -36,7 +38,7 @@ class Command(BaseCommand):
                 self._configuration()
                 next_config = time.monotonic() + settings.TONGBAN_CONFIG_POLL_SECONDS
             try:
-                attempted = dispatch_once()
+                attempted = dispatch_once(session=session)
             except Exception:  # noqa: BLE001 — a worker must survive a failing pass
                 log.exception("dispatch pass failed")
                 attempted = 0
