@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 from stdnum.cn import ric, uscc
 
 from tongban.errors import DomainError
-
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+from tongban.identity.services import MOBILE_RE
 
 
 def _clean_field(field: dict, raw: object) -> object:
@@ -44,7 +42,7 @@ def _clean_field(field: dict, raw: object) -> object:
             raise ValueError(_("不是可选的值"))
         return text
     if kind == "phone":
-        if not PHONE_RE.match(text):
+        if not MOBILE_RE.match(text):
             raise ValueError(_("手机号码格式不正确"))
         return text
     if kind == "id_number":

@@ -15,9 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from stdnum.cn import ric
 
-from tongban.cases.application_form import PHONE_RE, application_form_clean
+from tongban.cases.application_form import application_form_clean
 from tongban.cases.deadlines import add_working_days
 from tongban.cases.materials import CheckedFile, IncomingFile, material_check, material_store
 from tongban.cases.models import (
@@ -43,6 +42,7 @@ from tongban.identity.selectors import access_for
 from tongban.identity.services import (
     agent_authorization_for,
     assurance_at_least,
+    person_fields_clean,
     person_upsert,
 )
 
@@ -161,19 +161,14 @@ def _check_uploads(
 def _clean_applicant(applicant: object) -> dict:
     if not isinstance(applicant, dict):
         raise DomainError("invalid_applicant", _("申请人信息格式不正确"))
-    name = str(applicant.get("name") or "").strip()
-    id_number = str(applicant.get("id_number") or "").strip().upper()
-    phone = str(applicant.get("phone") or "").strip()
-    errors = {}
-    if not name or len(name) > 64:
-        errors["name"] = _("请填写申请人姓名（不超过64字）")
-    if not ric.is_valid(id_number):
-        errors["id_number"] = _("身份证号码无效")
-    if not PHONE_RE.match(phone):
-        errors["phone"] = _("手机号码格式不正确")
-    if errors:
-        raise DomainError("invalid_applicant", _("申请人信息有误"), details={"fields": errors})
-    return {"name": name, "id_number": ric.compact(id_number), "phone": phone}
+    name, id_number, phone = person_fields_clean(
+        name=str(applicant.get("name") or ""),
+        id_number=str(applicant.get("id_number") or ""),
+        phone=str(applicant.get("phone") or ""),
+        code="invalid_applicant",
+        message=_("申请人信息有误"),
+    )
+    return {"name": name, "id_number": id_number, "phone": phone}
 
 
 # --- intake at a window --------------------------------------------------------

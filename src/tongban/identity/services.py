@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 
 from django.conf import settings
@@ -28,7 +29,6 @@ from tongban.identity.pii import blind_index, encrypt_identifier
 from tongban.identity.security_log import security_event
 from tongban.identity.sms import sms_send
 
-PHONE_DIGITS = 11
 ASSURANCE_ORDER = {"L1": 1, "L2": 2, "L3": 3}
 
 
@@ -237,7 +237,14 @@ def _reencrypt_case_documents(current: str, batch_size: int) -> int:
             last_pk = rows[-1].pk
 
 
-def _clean_person_fields(*, name: str, id_number: str, phone: str) -> tuple[str, str, str]:
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def person_fields_clean(
+    *, name: str, id_number: str, phone: str, code: str = "invalid_person", message: str = ""
+) -> tuple[str, str, str]:
+    """Name, 身份证号 (stdnum.cn.ric) and mobile number of a person, or one DomainError
+    listing every invalid field (``code``/``message`` name what the caller was filling in)."""
     name = (name or "").strip()
     id_number = (id_number or "").strip().upper()
     phone = (phone or "").strip()
@@ -246,10 +253,10 @@ def _clean_person_fields(*, name: str, id_number: str, phone: str) -> tuple[str,
         errors["name"] = _("请填写姓名（不超过64字）")
     if not ric.is_valid(id_number):
         errors["id_number"] = _("身份证号码无效")
-    if not (phone.isdigit() and len(phone) == PHONE_DIGITS and phone.startswith("1")):
+    if not MOBILE_RE.match(phone):
         errors["phone"] = _("手机号码格式不正确")
     if errors:
-        raise DomainError("invalid_person", _("个人信息有误"), details={"fields": errors})
+        raise DomainError(code, message or _("个人信息有误"), details={"fields": errors})
     return name, ric.compact(id_number), phone
 
 
@@ -257,7 +264,7 @@ def person_register(
     *, username: str, name: str, id_number: str, phone: str, password: str, request=None
 ) -> User:
     """Online registration at the home node: the account is L1 until the phone is verified."""
-    name, id_number, phone = _clean_person_fields(name=name, id_number=id_number, phone=phone)
+    name, id_number, phone = person_fields_clean(name=name, id_number=id_number, phone=phone)
     username = (username or "").strip()
     if not username or len(username) > 150:
         raise DomainError("invalid_username", _("请填写用户名"))
