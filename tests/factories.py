@@ -19,6 +19,7 @@ from tongban.gm import sm2
 from tongban.gm.canonical import canonical_json
 from tongban.gm.sm3 import sm3_hex
 from tongban.identity.models import StaffAssignment, User
+from tongban.licences.services import licence_types_load_seed
 
 PASSWORD = "Test-password-2026"
 ESTABLISHMENT = "000301001000"  # 内资有限公司设立登记
@@ -92,6 +93,7 @@ class RegionData:
             )
             data.peer_keys[peer], data.peer_kids[peer] = key, kid
         directory_load_seed()
+        licence_types_load_seed()
         document = json.loads((CATALOG_DIR / "catalog_2026Q4.json").read_text(encoding="utf-8"))
         catalog_release_import(document=document, sm3=sm3_hex(canonical_json(document)))
         now = timezone.now()

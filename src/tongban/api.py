@@ -15,6 +15,7 @@ from tongban.directory.api import router as directory_router
 from tongban.errors import DomainError
 from tongban.exchange.api import router as exchange_router
 from tongban.identity.api import router as identity_router
+from tongban.licences.api import router as licences_router
 
 api = NinjaAPI(
     title="通办 Tongban API",
@@ -29,6 +30,7 @@ api.add_router("", catalog_router)
 api.add_router("", identity_router)
 api.add_router("", exchange_router)
 api.add_router("/cases", cases_router)
+api.add_router("", licences_router)
 
 
 def _error(request, status: int, code: str, message: str, details: dict | None = None):

@@ -49,6 +49,12 @@ TONGBAN_OTP_TTL_SECONDS = env_int("TONGBAN_OTP_TTL_SECONDS", 300)
 TONGBAN_OTP_MAX_ATTEMPTS = env_int("TONGBAN_OTP_MAX_ATTEMPTS", 5)
 TONGBAN_OTP_MIN_INTERVAL_SECONDS = env_int("TONGBAN_OTP_MIN_INTERVAL_SECONDS", 60)
 TONGBAN_OTP_MAX_PER_HOUR = env_int("TONGBAN_OTP_MAX_PER_HOUR", 5)
+# E-licences: how long a 亮证 QR code stays valid, how often verifiers refresh
+# the issuing nodes' status lists, and how often an issuer re-signs its own list.
+TONGBAN_PRESENTATION_TTL_SECONDS = env_int("TONGBAN_PRESENTATION_TTL_SECONDS", 180)
+TONGBAN_STATUS_LIST_REFRESH_SECONDS = env_int("TONGBAN_STATUS_LIST_REFRESH_SECONDS", 300)
+TONGBAN_STATUS_LIST_TTL_SECONDS = env_int("TONGBAN_STATUS_LIST_TTL_SECONDS", 600)
+TONGBAN_CONSENT_VALIDITY_DAYS = env_int("TONGBAN_CONSENT_VALIDITY_DAYS", 30)
 # Materials
 TONGBAN_MATERIAL_MAX_BYTES = env_int("TONGBAN_MATERIAL_MAX_BYTES", 10 * 1024 * 1024)
 
@@ -153,6 +159,7 @@ INSTALLED_APPS = [
     "tongban.identity",
     "tongban.exchange",
     "tongban.cases",
+    "tongban.licences",
     "tongban.portal",
 ]
 

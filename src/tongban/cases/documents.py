@@ -33,7 +33,7 @@ def _fmt(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
-class _Page:
+class PdfPage:
     def __init__(self, title: str):
         self.buffer = io.BytesIO()
         self.c = canvas.Canvas(self.buffer, pagesize=A4, pageCompression=1)
@@ -95,7 +95,7 @@ class _Page:
         return self.buffer.getvalue()
 
 
-def _common(page: _Page, case: Case) -> None:
+def _common(page: PdfPage, case: Case) -> None:
     page.row("办件编号", case.number, size=10)
     page.row("事项名称", case.item_name)
     page.row("申请人", f"{case.applicant_name}（{case.applicant_id_masked}）")
@@ -104,7 +104,7 @@ def _common(page: _Page, case: Case) -> None:
 
 
 def _acceptance(case: Case) -> bytes:
-    page = _Page("受理回执")
+    page = PdfPage("受理回执")
     _common(page, case)
     page.row("提交时间", _fmt(case.submitted_at))
     page.row("送达办理地", _fmt(case.received_at))
@@ -124,7 +124,7 @@ def _acceptance(case: Case) -> bytes:
 def _conclusion(case: Case) -> bytes:
     if case.status not in (CaseStatus.APPROVED, CaseStatus.DENIED, CaseStatus.REFUSED):
         raise NotFound("办件尚未办结")
-    page = _Page("办结通知")
+    page = PdfPage("办结通知")
     _common(page, case)
     page.row("办理结论", str(STATUS_LABELS[case.status]))
     page.row("办结时间", _fmt(case.concluded_at))
@@ -144,7 +144,7 @@ def _result(case: Case) -> bytes:
         raise NotFound("该办件没有办理结果")
     doc = result.document
     if result.kind == "business_licence":
-        page = _Page("营业执照")
+        page = PdfPage("营业执照")
         page.row("统一社会信用代码", doc.get("uscc", ""), size=13)
         page.row("名称", doc.get("name", ""), size=13)
         page.row("类型", doc.get("company_type", ""))
@@ -154,7 +154,7 @@ def _result(case: Case) -> bytes:
         page.row("住所", doc.get("address", ""))
         page.row("经营范围", doc.get("business_scope", ""))
     else:
-        page = _Page(doc.get("type", "办理结果"))
+        page = PdfPage(doc.get("type", "办理结果"))
         page.row("事项", doc.get("item", {}).get("name", ""))
         page.row("结论", doc.get("decision", ""))
     page.row("登记机关", doc.get("issuer", {}).get("name", ""))

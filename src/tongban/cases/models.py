@@ -161,6 +161,22 @@ class CaseMaterial(models.Model):
     storage_path = models.CharField(max_length=300)
     source = models.CharField(max_length=12, choices=SOURCE_CHOICES, default="submission")
     uploaded_at = models.DateTimeField()
+    # 免交（电子证照）: the material is an e-licence fetched from its issuing node
+    # under the applicant's consent, instead of a file
+    LICENCE_STATES = [
+        ("consented", _("已授权用证")),
+        ("requested", _("证照调取中")),
+        ("verified", _("免交（电子证照）")),
+        ("invalid", _("电子证照核验未通过")),
+        ("refused", _("发证节点拒绝提供")),
+    ]
+    licence_identifier = models.CharField(_("电子证照标识"), max_length=96, blank=True)
+    licence_type_name = models.CharField(max_length=64, blank=True)
+    licence_issuer_node = models.CharField(max_length=16, blank=True)
+    licence_state = models.CharField(max_length=12, choices=LICENCE_STATES, blank=True)
+    licence_note = models.CharField(max_length=300, blank=True)
+    licence_consent = models.JSONField(default=dict, blank=True)
+    licence_disclosures_encrypted = models.TextField(blank=True)
 
     class Meta:
         ordering = ["case", "material_code", "id"]
@@ -169,6 +185,10 @@ class CaseMaterial(models.Model):
 
     def __str__(self) -> str:
         return f"{self.material_code} {self.name} ({self.sm3[:12]})"
+
+    @property
+    def is_licence(self) -> bool:
+        return bool(self.licence_identifier)
 
 
 class CaseResult(models.Model):
@@ -179,6 +199,7 @@ class CaseResult(models.Model):
     document = models.JSONField()
     signature = models.JSONField()  # {"alg", "kid", "value"}
     issued_at = models.DateTimeField()
+    licence_identifier = models.CharField(_("电子证照标识"), max_length=96, blank=True)
 
     class Meta:
         verbose_name = _("办理结果")

@@ -206,6 +206,7 @@ def directory_load_seed() -> tuple[int, int]:
 
 def configuration_document(*, serial: int, issued_at: dt.datetime, expires_at: dt.datetime) -> dict:
     from tongban.catalog.models import Release
+    from tongban.licences.services import licence_types_document
 
     nodes = []
     for node in Node.objects.prefetch_related("keys").order_by("node_id"):
@@ -265,6 +266,7 @@ def configuration_document(*, serial: int, issued_at: dt.datetime, expires_at: d
             }
             for w in Window.objects.select_related("node", "organization").order_by("code")
         ],
+        "licence_types": licence_types_document(),
         "catalog": (
             {
                 "release": release.version,
@@ -419,6 +421,10 @@ def configuration_apply(*, wrapper: dict) -> CachedConfiguration | None:
         )
         seen_windows.append(w["code"])
     Window.objects.exclude(code__in=seen_windows).update(active=False)
+
+    from tongban.licences.services import licence_types_apply
+
+    licence_types_apply(document.get("licence_types") or [])
 
     cached = CachedConfiguration.objects.create(
         serial=document["serial"],

@@ -26,7 +26,16 @@ from tongban.gm.sm3 import sm3_hex
 
 PROTOCOL_VERSION = 1
 CLOCK_SKEW = dt.timedelta(minutes=5)
-MESSAGE_TYPES = {"case.submit", "case.event", "case.supplement"}
+MESSAGE_TYPES = {
+    "case.submit",
+    "case.event",
+    "case.supplement",
+    "licence.issued",
+    "licence.status",
+    "licence.used",
+    "licence.fetch",
+    "licence.deliver",
+}
 
 
 class Rejection(Exception):

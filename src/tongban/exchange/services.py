@@ -32,7 +32,7 @@ from tongban.identity.pii import decrypt_at_rest, encrypt_at_rest
 from tongban.identity.security_log import security_event
 
 log = logging.getLogger(__name__)
-SECURITY_REFUSALS = {"forged_assertion"}
+SECURITY_REFUSALS = {"forged_assertion", "consent_invalid"}
 
 
 def outbox_enqueue(
@@ -146,6 +146,7 @@ def _apply(message: InboxMessage, verified: VerifiedEnvelope) -> None:
     except HandlerRefusal as refusal:
         message.status = "refused"
         message.refusal_code = refusal.code
+        message.refusal_message = refusal.message[:300]
         log.warning("refused %s %s: %s", message.type, message.message_id, refusal.message)
         if refusal.code in SECURITY_REFUSALS:
             security_event(
@@ -221,6 +222,7 @@ def inbox_receive(*, envelope: object) -> InboxResult:
                 status=status,
                 received_at=received_at,
                 code=message.refusal_code,
+                message=getattr(message, "refusal_message", ""),
             )
             message.receipt = json.dumps(receipt, ensure_ascii=False)
             message.response_out_at = timezone.now()

@@ -73,6 +73,8 @@ API_SCOPES = {
     "cases:write": _("办理办件（收件、审批、补正、网上申请）"),
     "exchange:monitor": _("查看交换投递记录（节点管理员）"),
     "identity:manage": _("管理法人与经办人授权"),
+    "licences:read": _("查看电子证照（证照夹、本机构颁发的证照）"),
+    "licences:write": _("颁发与管理电子证照、亮证"),
 }
 
 

@@ -10,6 +10,7 @@ from tongban.catalog.services import catalog_release_publish
 from tongban.directory import services
 from tongban.directory.models import LocalSigningKey
 from tongban.directory.signing import signing_key_create
+from tongban.licences.services import licence_types_load_seed
 
 PROVINCES = {
     "sh": ("上海", "随申办", "310000"),
@@ -55,6 +56,7 @@ class Command(BaseCommand):
                 node_id=node_id, name=name, app_name=app, region=region, base_url=url
             )
         orgs, windows = services.directory_load_seed()
+        licence_types = licence_types_load_seed()
         release = catalog_release_publish()
         self.stdout.write(
             json.dumps(
@@ -63,6 +65,7 @@ class Command(BaseCommand):
                     "hub_public_key": key.public_key,
                     "organizations": orgs,
                     "windows": windows,
+                    "licence_types": licence_types,
                     "catalog_release": release.version,
                     "items": release.items.count(),
                 },

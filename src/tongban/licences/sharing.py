@@ -1,0 +1,312 @@
+"""用证: a case uses an e-licence instead of a paper material.
+
+1. Where the application is made (the holder's home node online, or a window
+   with the holder present) the holder picks the licence and consents; that
+   node signs a consent bound to the case, the material, the purpose and the
+   requesting (handling) node.
+2. The handling node asks the issuing node for the licence with
+   ``licence.fetch``, carrying the consent.
+3. The issuing node checks the consent and the recognition matrix, answers
+   with ``licence.deliver`` (the signed licence and all its disclosures, with
+   its current status) and tells the holder's home node (``licence.used``).
+4. The handling node verifies the issuer's signature, the digests, the status,
+   the validity and that the holder is the applicant, and records the
+   material as 免交（电子证照）.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from uuid6 import uuid7
+
+from tongban.directory.signing import peer_public_key, sign_detached
+from tongban.errors import DomainError
+from tongban.exchange.envelopes import iso, parse_time
+from tongban.exchange.handlers import HandlerRefusal
+from tongban.exchange.services import outbox_enqueue
+from tongban.gm import sm2
+from tongban.gm.canonical import canonical_json
+from tongban.identity.pii import blind_index, encrypt_at_rest
+from tongban.licences import formats
+from tongban.licences.models import Licence, LicenceStatus, LicenceType, LicenceUse, WalletEntry
+from tongban.licences.services import counter_add, licence_disclosures
+
+PURPOSE = "government_service"
+
+
+def recognition_check(licence_type: LicenceType, node_id: str, purpose: str = PURPOSE) -> None:
+    if not licence_type.recognized(node_id, purpose):
+        from tongban.directory.models import Node
+
+        node = Node.objects.filter(node_id=node_id).first()
+        raise DomainError(
+            "licence_not_recognized",
+            _(
+                "《%(type)s》不在%(place)s的电子证照互认范围内（用途：政务服务办事），请上传纸质材料的扫描件"
+            )
+            % {"type": licence_type.name, "place": node.name if node else node_id},
+        )
+
+
+def consent_sign(
+    *,
+    entry: WalletEntry,
+    holder_id: str,
+    case_number: str,
+    item: dict,
+    material: dict,
+    requester: dict,
+    channel: str,
+    window: dict | None,
+    officer: str,
+) -> dict:
+    """The consent this node vouches for: this holder lets ``requester`` use this
+    licence for this case's material, now, for government service."""
+    now = timezone.now()
+    document = {
+        "format": formats.CONSENT_FORMAT,
+        "id": str(uuid7()),
+        "licence": entry.identifier,
+        "issuer_node": entry.issuer_node,
+        "holder": {"id_type": formats.HOLDER_ID_TYPES[entry.holder_type], "id_number": holder_id},
+        "case": case_number,
+        "item": item,
+        "material": material,
+        "purpose": PURPOSE,
+        "requester": requester,
+        "granted_by": {
+            "node": settings.TONGBAN_NODE,
+            "channel": channel,
+            "window": window,
+            "officer": officer,
+        },
+        "granted_at": iso(now),
+        "expires_at": iso(now + dt.timedelta(days=settings.TONGBAN_CONSENT_VALIDITY_DAYS)),
+    }
+    return {"document": document, "signature": sign_detached(canonical_json(document))}
+
+
+def fetch_request(*, case_number: str, material_code: str, consent: dict) -> None:
+    """Handling node: ask the issuing node for the licence (inside the case's transaction)."""
+    document = consent["document"]
+    body = {
+        "case": case_number,
+        "material_code": material_code,
+        "identifier": document["licence"],
+        "consent": consent,
+    }
+    if document["issuer_node"] == settings.TONGBAN_NODE:
+        delivery = fetch_serve(requester=settings.TONGBAN_NODE, body=body)
+        deliver_receive(body=delivery, sender=settings.TONGBAN_NODE)
+        return
+    outbox_enqueue(
+        type="licence.fetch",
+        recipient=document["issuer_node"],
+        correlation=case_number,
+        subject={"holder": document["holder"]["id_type"]},
+        purpose={"code": PURPOSE, "case": case_number, "consent": document["id"]},
+        body=body,
+    )
+
+
+def _consent_check(consent: object, *, requester: str, body: dict, licence: Licence) -> dict:
+    if not isinstance(consent, dict):
+        raise HandlerRefusal("no consent", code="consent_invalid")
+    try:
+        document = formats.signed_part(consent, "document")
+    except formats.FormatError as exc:
+        raise HandlerRefusal(str(exc), code="consent_invalid") from exc
+    signature = consent.get("signature") if isinstance(consent.get("signature"), dict) else {}
+    granted_by = document.get("granted_by") if isinstance(document.get("granted_by"), dict) else {}
+    node_id = granted_by.get("node")
+    public_key = (
+        peer_public_key(node_id, str(signature.get("kid", "")))
+        if isinstance(node_id, str)
+        else None
+    )
+    if public_key is None or not sm2.verify_b64(
+        public_key, canonical_json(document), str(signature.get("value", ""))
+    ):
+        raise HandlerRefusal("consent signature does not verify", code="consent_invalid")
+    requester_doc = document.get("requester") if isinstance(document.get("requester"), dict) else {}
+    holder = document.get("holder") if isinstance(document.get("holder"), dict) else {}
+    try:
+        expires_at = parse_time(document.get("expires_at"))
+    except ValueError as exc:
+        raise HandlerRefusal("consent has no expiry", code="consent_invalid") from exc
+    problems = [
+        (document.get("format") != formats.CONSENT_FORMAT, "unknown consent format"),
+        (document.get("licence") != licence.identifier, "consent is for another licence"),
+        (document.get("case") != body.get("case"), "consent is for another case"),
+        (requester_doc.get("node") != requester, "consent names another requester"),
+        (document.get("purpose") != PURPOSE, "consent is for another purpose"),
+        (expires_at <= timezone.now(), "consent has expired"),
+        (
+            blind_index(str(holder.get("id_number", ""))) != licence.holder_id_index,
+            "consent was not given by the licence's holder",
+        ),
+        (
+            granted_by.get("channel") == "online" and node_id != licence.holder_home_node,
+            "online consent must come from the holder's home node",
+        ),
+        (granted_by.get("channel") not in ("online", "window"), "unknown consent channel"),
+    ]
+    for failed, reason in problems:
+        if failed:
+            raise HandlerRefusal(reason, code="consent_invalid")
+    return document
+
+
+def fetch_serve(*, requester: str, body: dict) -> dict:
+    """Issuing node: check the consent and recognition, record the use, hand the licence out."""
+    licence = (
+        Licence.objects.select_related("licence_type", "organization")
+        .filter(identifier=str(body.get("identifier", "")))
+        .first()
+    )
+    if licence is None:
+        raise HandlerRefusal("no such licence was issued here", code="unknown_licence")
+    document = _consent_check(body.get("consent"), requester=requester, body=body, licence=licence)
+    if not licence.licence_type.recognized(requester, PURPOSE):
+        raise HandlerRefusal(
+            f"{licence.licence_type.name} is not recognized at {requester} for {PURPOSE}",
+            code="not_recognized",
+        )
+    now = timezone.now()
+    if LicenceUse.objects.filter(consent_id=document["id"]).exists():
+        raise HandlerRefusal("this consent was already used", code="consent_invalid")
+    requester_doc = document["requester"]
+    use = {
+        "identifier": licence.identifier,
+        "consent_id": document["id"],
+        "requester_node": requester,
+        "requester_code": str(requester_doc.get("organization", ""))[:18],
+        "requester_name": str(requester_doc.get("organization_name", ""))[:128],
+        "case_number": str(body.get("case"))[:64],
+        "item_name": str((document.get("item") or {}).get("name", ""))[:128],
+        "purpose": PURPOSE,
+        "used_at": iso(now),
+    }
+    LicenceUse.objects.create(
+        identifier=licence.identifier,
+        holder_id_index=licence.holder_id_index,
+        type_name=licence.licence_type.name,
+        requester_node=requester,
+        requester_code=use["requester_code"],
+        requester_name=use["requester_name"],
+        case_number=use["case_number"],
+        item_name=use["item_name"],
+        purpose=PURPOSE,
+        used_at=now,
+        consent_id=document["id"],
+    )
+    if licence.holder_home_node != settings.TONGBAN_NODE:
+        outbox_enqueue(
+            type="licence.used",
+            recipient=licence.holder_home_node,
+            correlation=f"licence-{licence.family}",
+            purpose={"code": "use_history", "name": "用证记录"},
+            body=use,
+        )
+    counter_add(type_code=licence.licence_type.code, event="share")
+    delivery = {
+        "case": body.get("case"),
+        "material_code": body.get("material_code"),
+        "identifier": licence.identifier,
+        "licence": {"payload": licence.payload, "signature": licence.signature},
+        "disclosures": licence_disclosures(licence),
+        "status": licence.status,
+        "status_changed_at": iso(licence.status_changed_at),
+        "consent_id": document["id"],
+    }
+    if requester != settings.TONGBAN_NODE:
+        outbox_enqueue(
+            type="licence.deliver",
+            recipient=requester,
+            correlation=str(body.get("case"))[:64],
+            purpose={"code": PURPOSE, "case": body.get("case"), "consent": document["id"]},
+            body=delivery,
+        )
+    return delivery
+
+
+def _material_for(case_number: str, material_code: str, identifier: str):
+    from tongban.cases.models import CaseMaterial
+
+    return (
+        CaseMaterial.objects.select_for_update()
+        .select_related("case")
+        .filter(
+            case__number=case_number,
+            case__perspective__in=("handling", "local"),
+            material_code=str(material_code)[:8],
+            licence_identifier=identifier,
+        )
+        .first()
+    )
+
+
+def deliver_receive(*, body: dict, sender: str) -> None:
+    """Handling node: verify the delivered licence and record the material."""
+    from tongban.licences.verification import Verdict, _Stop, licence_check
+
+    identifier = str(body.get("identifier", ""))
+    material = _material_for(
+        str(body.get("case", "")), str(body.get("material_code", "")), identifier
+    )
+    if material is None or material.licence_state not in ("requested", "consented"):
+        raise HandlerRefusal("no material is waiting for this licence")
+    result = Verdict(verdict="tampered")
+    note, state = "", "verified"
+    try:
+        payload, values = licence_check(body.get("licence"), body.get("disclosures"), result)
+        if result.identifier != identifier or result.issuer_node != sender:
+            raise _Stop("tampered", "licence does not match the request")
+    except _Stop as stop:
+        state, note = "invalid", f"{stop.verdict}: {stop.reason}"
+        values, payload = {}, {}
+    case = material.case
+    if state == "verified":
+        holder_id = str(values.get("holder_id", ""))
+        expected = case.enterprise_code or case.applicant_id_number
+        valid_to = payload.get("valid_to")
+        if body.get("status") != LicenceStatus.VALID:
+            state, note = (
+                "invalid",
+                _("证照状态：%(s)s")
+                % {
+                    "s": LicenceStatus(body.get("status")).label
+                    if body.get("status") in LicenceStatus.values
+                    else "?"
+                },
+            )
+        elif valid_to and dt.date.fromisoformat(valid_to) < timezone.localdate():
+            state, note = "invalid", _("证照已过有效期")
+        elif holder_id.upper() != expected.upper():
+            state, note = "invalid", _("证照持有人与申请人不一致")
+    material.licence_state = state
+    material.licence_note = str(note)[:300]
+    material.uploaded_at = timezone.now()
+    if state == "verified":
+        material.licence_disclosures_encrypted = encrypt_at_rest(json.dumps(body["disclosures"]))
+        counter_add(type_code=result.type_code, event="use")
+    material.save()
+
+
+def fetch_refused(*, case_number: str, material_code: str, code: str) -> None:
+    """Handling node: the issuing node would not give the licence."""
+    from tongban.cases.models import CaseMaterial
+
+    labels = {
+        "not_recognized": _("发证节点答复：该证照不在本地互认范围"),
+        "consent_invalid": _("发证节点答复：用证授权无效"),
+        "unknown_licence": _("发证节点答复：证照不存在"),
+    }
+    CaseMaterial.objects.filter(
+        case__number=case_number, material_code=material_code, licence_state="requested"
+    ).update(licence_state="refused", licence_note=str(labels.get(code, code))[:300])
