@@ -1,6 +1,7 @@
 """Run every benchmark (``make bench``) in about five minutes.
 
-SM2/SM3 first (one core, no region); then pgbench baselines; then ONE region
+SM2/SM3 first (one core, no region); then the e-licence verification figures
+(one core, its own SQLite database, in a child process); then pgbench baselines; then ONE region
 (hub + sh + zj on fresh PostgreSQL databases) shared by case intake, delivery
 latency and case list, in that order — preparing a region takes ~30 s, so it
 is done once. The budgets are smaller than the scripts' own defaults (see
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import case_intake  # noqa: E402
 import case_list  # noqa: E402
 import delivery_latency  # noqa: E402
+import licence_verify  # noqa: E402
 import sm2_verify  # noqa: E402
 from common import (  # noqa: E402
     QUIET_WAIT,
@@ -37,6 +39,7 @@ from common import (  # noqa: E402
 
 SMALL = {
     "sm2_verify": {"seconds": 1.0},
+    "licence_verify": {"seconds": 1.0, "status_list_size": 100_000},
     "pgbench": {"seconds": 4, "select_only": False},
     "case_intake": {"clients": (1, 4, 8), "cases": 70, "seconds": 12},
     "delivery_latency": {"cases": 40, "max_seconds": 40},
@@ -73,6 +76,47 @@ def summarize(results: dict) -> tuple[list[list], dict]:
             )
         headline["sm2_verify_per_second"] = base
         headline["envelope_verify_pure_per_second"] = r["envelope_verify_pure"]["per_second"]
+    lic = results.get("licence_verify")
+    if lic:
+        r = lic["results"]
+        rows.append(
+            [
+                "licence_verify",
+                "SM2 verify (tongsuopy), same run",
+                f"{r['sm2_verify_raw']['per_second']:,.0f}/s",
+                "1 (baseline)",
+            ]
+        )
+        for key in (
+            "presentation_verify_peer",
+            "presentation_verify_local",
+            "presentation_verify_pure",
+            "presentation_create",
+            "qr_png",
+        ):
+            rows.append(
+                [
+                    "licence_verify",
+                    r[key]["label"],
+                    f"{r[key]['per_second']:,.0f}/s",
+                    f"{r[key]['ratio_to_raw_verify']} × verify",
+                ]
+            )
+        sizes = lic["qr_sizes"]
+        for label in ("2_fields", next(k for k in sizes if k.startswith("all_"))):
+            s = sizes[label]
+            rows.append(
+                [
+                    "licence_verify",
+                    f"QR text, {s['fields']} fields disclosed",
+                    f"{s['qr_text_chars']} characters, QR version {s['qr_version']}",
+                    "",
+                ]
+            )
+        headline["licence_presentation_verify_per_second"] = r["presentation_verify_peer"][
+            "per_second"
+        ]
+        headline["licence_qr_chars_2_fields"] = sizes["2_fields"]["qr_text_chars"]
     intake = results.get("case_intake")
     if intake:
         for mode, passes in intake["passes"].items():
@@ -160,11 +204,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated subset: sm2_verify,case_intake,delivery_latency,case_list",
+        help="comma-separated subset: sm2_verify,licence_verify,case_intake,delivery_latency,"
+        "case_list",
     )
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.only.split(","))) or {
         "sm2_verify",
+        "licence_verify",
         "case_intake",
         "delivery_latency",
         "case_list",
@@ -191,6 +237,17 @@ def main(argv=None) -> int:
         if "sm2_verify" in results:
             print(results["sm2_verify"]["table"])
             write_result("sm2_verify", results["sm2_verify"])
+
+    if "licence_verify" in wanted:
+        # a child process: Django is set up once per process, and sm2_verify set it up as zj
+        attempt(
+            "licence_verify",
+            lambda: licence_verify.run_in_subprocess(**SMALL["licence_verify"]),
+        )
+        if "licence_verify" in results:
+            print(results["licence_verify"]["table"])
+            print(results["licence_verify"]["size_table"])
+            write_result("licence_verify", results["licence_verify"])
 
     region_benchmarks = [n for n in ("case_intake", "delivery_latency", "case_list") if n in wanted]
     if region_benchmarks and not pg_reachable():

@@ -4,6 +4,7 @@
     tongban [--node N] serve      serve one node (or the hub: --node hub) with gunicorn
     tongban [--node N] worker     deliver the outbox and poll the hub
     tongban [--node N] verify-log check the hash-chained message log
+    tongban [--node N] verify X   check a 亮证 QR code (image file or text); exit 0 only if valid
     tongban [--node N] <django management command> [args]   e.g. migrate, keys, hub-init
 
 ``--node`` (or TONGBAN_NODE) picks which deployment; its data lives in

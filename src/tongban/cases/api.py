@@ -30,6 +30,15 @@ class MaterialIn(Schema):
     content_base64: str
 
 
+class LicenceUseIn(Schema):
+    """免证办: a material replaced by an e-licence — from the wallet here (identifier)
+    or, at a window, from the 亮证 QR code the applicant shows (qr_text)."""
+
+    material_code: str
+    identifier: str = ""
+    qr_text: str = ""
+
+
 class CaseCreateIn(Schema):
     window: str
     item: str
@@ -37,6 +46,8 @@ class CaseCreateIn(Schema):
     applicant: ApplicantIn
     form: dict
     materials: list[MaterialIn] = []
+    licences: list[LicenceUseIn] = []
+    licence_consent: bool = False
 
 
 class OnlineCaseIn(Schema):
@@ -45,6 +56,8 @@ class OnlineCaseIn(Schema):
     form: dict
     materials: list[MaterialIn] = []
     enterprise: str = ""
+    licences: list[LicenceUseIn] = []
+    licence_consent: bool = False
 
 
 class NoteIn(Schema):
@@ -94,6 +107,7 @@ class MaterialOut(Schema):
     digest_verified: bool
     source: str
     uploaded_at: dt.datetime
+    licence: dict | None = None
 
 
 class CaseSummary(Schema):
@@ -179,6 +193,8 @@ def case_create(request, payload: CaseCreateIn):
         applicant=payload.applicant.dict(),
         form_data=payload.form,
         files=_decode(payload.materials),
+        licences=[lic.dict() for lic in payload.licences],
+        licence_consent=payload.licence_consent,
     )
     return Status(
         201, case_detail_dict(selectors.case_detail(access_for(request.user), case.number))
@@ -207,6 +223,8 @@ def case_create_online(request, payload: OnlineCaseIn):
         authentication_method=token.auth_method
         if token
         else request.session.get("auth_method", "password"),
+        licences=[lic.dict() for lic in payload.licences],
+        licence_consent=payload.licence_consent,
     )
     return Status(
         201, case_detail_dict(selectors.case_detail(access_for(request.user), case.number))

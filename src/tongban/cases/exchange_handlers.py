@@ -13,6 +13,7 @@ from tongban.cases.services import (
     Actor,
     case_event_announce,
     deadline_clock_start,
+    licence_material_create,
     local_date,
     materials_attach,
     status_record,
@@ -27,6 +28,8 @@ from tongban.gm import sm2
 from tongban.gm.canonical import canonical_json
 from tongban.identity.pii import blind_index, encrypt_identifier
 from tongban.identity.services import assurance_at_least, person_upsert
+from tongban.licences.models import LicenceType
+from tongban.licences.sharing import PURPOSE, fetch_request
 
 
 def _actor(raw: dict, sender: str) -> Actor:
@@ -175,15 +178,57 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         source="submission",
         at=submitted_at,
     )
+    licences = _licence_materials(case, data.get("licences") or [], at=submitted_at)
     status_record(
         case,
         to_status=CaseStatus.SUBMITTED,
         actor=_actor(data.get("actor"), sender),
         occurred_at=submitted_at,
         from_status="",
-        details={"received_from": sender, "materials": len(data.get("materials", []))},
+        details={
+            "received_from": sender,
+            "materials": len(data.get("materials", [])),
+            "licences": len(licences),
+        },
     )
     _announce_clock(case, "received")
+
+
+def _licence_materials(case: Case, refs: object, *, at: dt.datetime) -> list[dict]:
+    """免交（电子证照）: record each licence-backed material and ask its issuing node for it."""
+    if not isinstance(refs, list):
+        raise HandlerRefusal("'licences' must be a list")
+    materials = {m.code: m for m in case.item.materials.all()}
+    for ref in refs:
+        try:
+            consent = ref["consent"]
+            document = consent["document"]
+            material = materials[ref["material_code"]]
+            identifier, issuer_node = str(ref["identifier"]), str(ref["issuer_node"])
+        except (KeyError, TypeError) as exc:
+            raise HandlerRefusal(f"malformed licence reference: {exc}") from exc
+        licence_type = LicenceType.objects.filter(name=material.licence_type, active=True).first()
+        if (
+            licence_type is None
+            or document.get("licence") != identifier
+            or document.get("issuer_node") != issuer_node
+            or document.get("case") != case.number
+        ):
+            raise HandlerRefusal("licence reference does not match its consent or material")
+        if not licence_type.recognized(settings.TONGBAN_NODE, PURPOSE):
+            raise HandlerRefusal(
+                f"{licence_type.name} is not recognized here for {PURPOSE}", code="not_recognized"
+            )
+        licence_material_create(
+            case,
+            material_code=material.code,
+            name=material.name,
+            ref={**ref, "type_name": licence_type.name},
+            state="requested",
+            at=at,
+        )
+        fetch_request(case_number=case.number, material_code=material.code, consent=consent)
+    return refs
 
 
 @inbox_handler("case.supplement")
@@ -230,6 +275,27 @@ def _verified_result(result: dict, sender: str) -> dict:
     return result
 
 
+def _new_enterprise_register(case: Case, document: dict) -> None:
+    """A company set up through this window: its legal representative, when it is the
+    applicant, holds it here — so its 营业执照 appears in their 证照夹."""
+    from tongban.identity.models import Enterprise, Person
+
+    code = str(document.get("uscc", ""))
+    if not code or document.get("legal_representative") != case.applicant_name:
+        return
+    person = Person.objects.filter(id_number_index=case.applicant_id_index).first()
+    if person is None:
+        return
+    Enterprise.objects.get_or_create(
+        code=code,
+        defaults={
+            "name": str(document.get("name", ""))[:128],
+            "legal_representative": person,
+            "home_node": settings.TONGBAN_NODE,
+        },
+    )
+
+
 @inbox_handler("case.event")
 def case_event_received(envelope: VerifiedEnvelope) -> None:
     body = envelope.signed["body"]
@@ -266,8 +332,11 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
                 "document": result["document"],
                 "signature": result["signature"],
                 "issued_at": parse_time(result["document"].get("issued_at")),
+                "licence_identifier": str(result["document"].get("licence_identifier", ""))[:96],
             },
         )
+        if result.get("kind") == "business_licence":
+            _new_enterprise_register(case, result["document"])
     status_record(
         case,
         to_status=to_status,

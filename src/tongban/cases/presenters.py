@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from tongban.cases.materials import material_read
 from tongban.cases.models import Case, CaseMaterial, CaseStatus
 from tongban.cases.stored_pii import assertion_masked, form_masked
 from tongban.gm.sm3 import sm3_hex
+from tongban.identity.masking import mask_id_number
+from tongban.identity.pii import decrypt_at_rest
 
 STATUS_LABELS = dict(CaseStatus.choices)
 
@@ -24,6 +28,35 @@ def material_digest_ok(material: CaseMaterial) -> bool:
         return sm3_hex(material_read(material.storage_path)) == material.sm3
     except OSError:
         return False
+
+
+def licence_material_view(material: CaseMaterial) -> dict | None:
+    """An e-licence material as the official sees it: the licence's face data, not a scan."""
+    if not material.is_licence:
+        return None
+    fields = []
+    if material.licence_state == "verified" and material.licence_disclosures_encrypted:
+        from tongban.licences.formats import disclosure_open
+        from tongban.licences.models import LicenceType
+
+        licence_type = LicenceType.objects.filter(name=material.licence_type_name).first()
+        labels = {f["key"]: f["label"] for f in (licence_type.fields if licence_type else [])}
+        labels.update({"holder_name": "持证人", "holder_id": "证件号码"})
+        person = licence_type is not None and licence_type.holder_type == "person"
+        for disclosure in json.loads(decrypt_at_rest(material.licence_disclosures_encrypted)):
+            _salt, key, value = disclosure_open(disclosure)
+            if key == "holder_id" and person:
+                value = mask_id_number(str(value))
+            fields.append({"key": key, "label": labels.get(key, key), "value": value})
+    return {
+        "identifier": material.licence_identifier,
+        "type_name": material.licence_type_name,
+        "issuer_node": material.licence_issuer_node,
+        "state": material.licence_state,
+        "state_label": str(material.get_licence_state_display()),
+        "note": material.licence_note,
+        "fields": fields,
+    }
 
 
 def masked_assertion(stored: dict) -> dict:
@@ -87,6 +120,7 @@ def case_detail_dict(case: Case) -> dict:
                 "digest_verified": material_digest_ok(m),
                 "source": m.source,
                 "uploaded_at": m.uploaded_at,
+                "licence": licence_material_view(m),
             }
             for m in case.materials.all()
         ],

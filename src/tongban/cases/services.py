@@ -45,6 +45,12 @@ from tongban.identity.services import (
     person_fields_clean,
     person_upsert,
 )
+from tongban.licences.sharing import (
+    LicenceChoice,
+    consent_sign,
+    fetch_request,
+    licence_choices_resolve,
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,74 @@ def materials_attach(case: Case, files: list[CheckedFile], *, source: str, at: d
     )
 
 
+def licence_material_create(
+    case: Case, *, material_code: str, name: str, ref: dict, state: str, at: dt.datetime
+) -> CaseMaterial:
+    """A material given as an e-licence (免交): no file, the licence's identifier and consent."""
+    return CaseMaterial.objects.create(
+        case=case,
+        material_code=material_code[:8],
+        name=name[:128],
+        filename="",
+        media_type="",
+        size=0,
+        sm3="",
+        storage_path="",
+        source="submission",
+        uploaded_at=at,
+        licence_identifier=ref["identifier"][:96],
+        licence_type_name=ref["type_name"][:64],
+        licence_issuer_node=ref["issuer_node"][:16],
+        licence_state=state,
+        licence_consent=ref["consent"],
+    )
+
+
+def _licence_materials_attach(
+    case: Case, choices: list[LicenceChoice], *, actor: Actor, window, at: dt.datetime
+) -> list[dict]:
+    """Sign the holder's consent for each chosen licence and record the material."""
+    org = case.handling_organization
+    refs = []
+    for choice in choices:
+        consent = consent_sign(
+            identifier=choice.identifier,
+            issuer_node=choice.issuer_node,
+            holder_type=choice.licence_type.holder_type,
+            holder_id=choice.holder_id,
+            case_number=case.number,
+            item={"code": case.item.basic_code, "name": case.item_name},
+            material={"code": choice.material_code, "name": choice.material_name},
+            requester={
+                "node": case.handling_node,
+                "organization": org.code,
+                "organization_name": org.name,
+            },
+            channel=case.channel,
+            window={"code": window.code, "name": window.name} if window else None,
+            officer=actor.name if window else "",
+        )
+        ref = {
+            "material_code": choice.material_code,
+            "name": choice.material_name,
+            "identifier": choice.identifier,
+            "issuer_node": choice.issuer_node,
+            "type_code": choice.licence_type.code,
+            "type_name": choice.licence_type.name,
+            "consent": consent,
+        }
+        licence_material_create(
+            case,
+            material_code=choice.material_code,
+            name=choice.material_name,
+            ref=ref,
+            state="consented",
+            at=at,
+        )
+        refs.append(ref)
+    return refs
+
+
 def _material_refs(files: list[CheckedFile]) -> list[dict]:
     return [
         {
@@ -135,6 +209,7 @@ def _check_uploads(
     *,
     require_all: bool,
     only_codes: set[str] | None = None,
+    provided: frozenset[str] = frozenset(),
 ) -> list[CheckedFile]:
     materials = {m.code: m for m in item.materials.all()}
     checked = []
@@ -147,7 +222,7 @@ def _check_uploads(
             )
         checked.append(material_check(material=material, upload=upload))
     if require_all:
-        given = {c.material_code for c in checked}
+        given = {c.material_code for c in checked} | provided
         missing = [m.name for m in materials.values() if m.required and m.code not in given]
         if missing:
             raise DomainError(
@@ -201,6 +276,7 @@ def _case_create(
     cleaned: dict,
     checked: list[CheckedFile],
     enterprise: dict | None = None,
+    licence_choices: list[LicenceChoice] | None = None,
 ) -> Case:
     """Record a new case here and, if another node decides it, send it there — atomically."""
     org = implementation.organization
@@ -248,14 +324,26 @@ def _case_create(
         if channel == "window":
             assurance_raise_in_person(person=person_row, by=user, window=window)
         materials_attach(case, checked, source="submission", at=now)
+        licence_refs = _licence_materials_attach(
+            case, licence_choices or [], actor=actor, window=window, at=now
+        )
         status_record(
             case,
             to_status=CaseStatus.SUBMITTED,
             actor=actor,
             occurred_at=now,
             from_status="",
-            details={"materials": len(checked), "channel": channel},
+            details={
+                "materials": len(checked),
+                "licences": len(licence_refs),
+                "channel": channel,
+            },
         )
+        if case.perspective == "local":
+            for ref in licence_refs:
+                fetch_request(
+                    case_number=number, material_code=ref["material_code"], consent=ref["consent"]
+                )
         if case.perspective == "origin":
             outbox_enqueue(
                 type="case.submit",
@@ -278,6 +366,7 @@ def _case_create(
                         "enterprise": enterprise,
                         "form": cleaned,
                         "materials": _material_refs(checked),
+                        "licences": licence_refs,
                         "submitted_at": iso(now),
                         "actor": actor.as_dict(),
                     }
@@ -311,8 +400,15 @@ def case_submit_at_window(
     applicant: dict,
     form_data: dict,
     files: list[IncomingFile],
+    licences: list[dict] | None = None,
+    licence_consent: bool = False,
 ) -> Case:
-    """A clerk records an in-person application and sends it to the deciding authority."""
+    """A clerk records an in-person application and sends it to the deciding authority.
+
+    ``licences`` replace materials with e-licences (免证办): each names a material
+    and either a licence in the applicant's wallet here or the 亮证 QR text the
+    applicant shows at the window; ``licence_consent`` records that they agreed.
+    """
     access = access_for(user)
     window = (
         Window.objects.select_related("organization")
@@ -324,7 +420,17 @@ def case_submit_at_window(
     item, implementation = _implementation(item_code, organization_code)
     person = _clean_applicant(applicant)
     cleaned = application_form_clean(item.form_schema, form_data)
-    checked = _check_uploads(item, files, require_all=True)
+    choices = licence_choices_resolve(
+        item=item,
+        handling_node=implementation.organization.node.node_id,
+        applicant_id=person["id_number"],
+        enterprise_code="",
+        choices=licences or [],
+        consent=licence_consent,
+    )
+    checked = _check_uploads(
+        item, files, require_all=True, provided=frozenset(c.material_code for c in choices)
+    )
     here = settings.TONGBAN_NODE
     actor = Actor(name=user.display_name or user.username, place=window.name, node=here)
     assertion = {
@@ -349,6 +455,7 @@ def case_submit_at_window(
         assertion=assertion,
         cleaned=cleaned,
         checked=checked,
+        licence_choices=choices,
     )
 
 
@@ -362,6 +469,8 @@ def case_submit_online(
     enterprise_code: str = "",
     authenticated_at: dt.datetime | None = None,
     authentication_method: str = "password+sms_otp",
+    licences: list[dict] | None = None,
+    licence_consent: bool = False,
 ) -> Case:
     """全程网办: a signed-in resident (or an enterprise's agent) applies from their home node.
 
@@ -420,7 +529,17 @@ def case_submit_online(
     person_row = user.person
     person = {"name": person_row.name, "id_number": person_row.id_number, "phone": person_row.phone}
     cleaned = application_form_clean(item.form_schema, form_data)
-    checked = _check_uploads(item, files, require_all=True)
+    choices = licence_choices_resolve(
+        item=item,
+        handling_node=implementation.organization.node.node_id,
+        applicant_id=person["id_number"],
+        enterprise_code=(enterprise or {}).get("code", ""),
+        choices=licences or [],
+        consent=licence_consent,
+    )
+    checked = _check_uploads(
+        item, files, require_all=True, provided=frozenset(c.material_code for c in choices)
+    )
     here = settings.TONGBAN_NODE
     actor = Actor(name=user.display_name or user.username, place=_("网上申请"), node=here)
     assertion = {
@@ -455,6 +574,7 @@ def case_submit_online(
         cleaned=cleaned,
         checked=checked,
         enterprise=enterprise,
+        licence_choices=choices,
     )
 
 
@@ -650,14 +770,56 @@ def _result_document(case: Case, now: dt.datetime) -> tuple[str, dict]:
     return case.item.result_kind, {**base, "type": "准予许可决定", "decision": "准予"}
 
 
+def _business_licence_issue(case: Case, document: dict) -> str:
+    """The approved company's 营业执照 as an e-licence, issued by the deciding authority
+    and sent to the wallet at the node where the application was made."""
+    from tongban.licences.services import licence_issue, licence_type_by_name
+
+    licence_type = licence_type_by_name("营业执照")
+    if licence_type is None:
+        return ""
+    values = {
+        "licence_number": document["uscc"],
+        "company_name": document["name"],
+        "company_type": document["company_type"],
+        "legal_representative": document["legal_representative"],
+        "registered_capital": f"{document['registered_capital']}万元人民币"
+        if document["registered_capital"]
+        else "",
+        "established_on": document["established_on"],
+        "address": document["address"],
+        "business_scope": document["business_scope"],
+    }
+    known = {f["key"] for f in licence_type.fields}
+    licence = licence_issue(
+        user=None,
+        type_code=licence_type.code,
+        organization_code=case.handling_organization_id,
+        holder={"name": document["name"], "id_number": document["uscc"]},
+        fields={k: v for k, v in values.items() if k in known},
+        holder_home_node=case.receiving_node,
+        case_number=case.number,
+    )
+    return licence.identifier
+
+
 def case_approve(*, user, number: str, note: str = "") -> Case:
     """准予: issues the signed result (e.g. 营业执照 with a new 统一社会信用代码)."""
 
     def issue(case: Case, actor: Actor, now: dt.datetime) -> dict:
         kind, document = _result_document(case, now)
+        licence_identifier = ""
+        if kind == "business_licence":
+            licence_identifier = _business_licence_issue(case, document)
+            document["licence_identifier"] = licence_identifier
         signature = sign_detached(canonical_json(document))
         CaseResult.objects.create(
-            case=case, kind=kind, document=document, signature=signature, issued_at=now
+            case=case,
+            kind=kind,
+            document=document,
+            signature=signature,
+            issued_at=now,
+            licence_identifier=licence_identifier,
         )
         return {"result": {"kind": kind, "document": document, "signature": signature}}
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from uuid6 import uuid7
@@ -53,9 +55,116 @@ def recognition_check(licence_type: LicenceType, node_id: str, purpose: str = PU
         )
 
 
+@dataclass
+class LicenceChoice:
+    """A material the applicant replaces with a licence, checked at the applying node."""
+
+    material_code: str
+    material_name: str
+    identifier: str
+    issuer_node: str
+    licence_type: LicenceType
+    holder_id: str
+
+
+def licence_choices_resolve(
+    *,
+    item,
+    handling_node: str,
+    applicant_id: str,
+    enterprise_code: str,
+    choices: list[dict],
+    consent: bool,
+) -> list[LicenceChoice]:
+    """Check each chosen licence before the case is created: the material accepts
+    that type, the licence is the holder's and valid, the handling province
+    recognizes it for government service, and the holder consented."""
+    if not choices:
+        return []
+    if not consent:
+        raise DomainError("consent_required", _("使用电子证照须由持证人同意授权办理机构调取该证照"))
+    materials = {m.code: m for m in item.materials.all()}
+    resolved: list[LicenceChoice] = []
+    for choice in choices:
+        if not isinstance(choice, dict):
+            raise DomainError("invalid_licence_choice", _("电子证照选择格式不正确"))
+        code = str(choice.get("material_code", ""))
+        material = materials.get(code)
+        licence_type = (
+            LicenceType.objects.filter(name=material.licence_type, active=True).first()
+            if material is not None and material.licence_type
+            else None
+        )
+        if licence_type is None:
+            raise DomainError(
+                "licence_not_accepted",
+                _("材料 %(code)s 不能以电子证照代替") % {"code": code},
+            )
+        if any(r.material_code == code for r in resolved):
+            raise DomainError("invalid_licence_choice", _("同一材料只能选择一个电子证照"))
+        holder_id = enterprise_code if licence_type.holder_type == "enterprise" else applicant_id
+        identifier, issuer_node, type_code = _chosen_licence(choice, holder_id)
+        if type_code != licence_type.code:
+            raise DomainError(
+                "licence_wrong_type",
+                _("“%(material)s”需要《%(type)s》")
+                % {"material": material.name, "type": licence_type.name},
+            )
+        recognition_check(licence_type, handling_node)
+        resolved.append(
+            LicenceChoice(
+                material_code=code,
+                material_name=material.name,
+                identifier=identifier,
+                issuer_node=issuer_node,
+                licence_type=licence_type,
+                holder_id=holder_id,
+            )
+        )
+    return resolved
+
+
+def _chosen_licence(choice: dict, holder_id: str) -> tuple[str, str, str]:
+    """(identifier, issuer node, type code) from the holder's wallet here, or from a
+    亮证 QR code the holder shows at the window."""
+    if choice.get("qr_text"):
+        from tongban.licences.services import verification_record
+        from tongban.licences.verification import presentation_verify
+
+        verdict = presentation_verify(str(choice["qr_text"]))
+        verification_record(verdict=verdict, channel="window")
+        if not verdict.ok:
+            raise DomainError(
+                "licence_presentation_invalid",
+                _("亮证码核验未通过：%(label)s") % {"label": verdict.label},
+            )
+        disclosed = {d["key"]: d["value"] for d in verdict.disclosed}
+        if str(disclosed.get("holder_id", "")).upper() != holder_id.upper():
+            raise DomainError(
+                "licence_not_holders",
+                _("亮证码须出示持证人证件号码，且持证人须为申请人（或申请企业）"),
+            )
+        return verdict.identifier, verdict.issuer_node, verdict.type_code
+    entry = WalletEntry.objects.filter(
+        identifier=str(choice.get("identifier", "")), holder_id_index=blind_index(holder_id)
+    ).first()
+    if entry is None:
+        raise DomainError("licence_not_found", _("证照夹中没有该证照"))
+    if entry.status != LicenceStatus.VALID or (
+        entry.valid_to and entry.valid_to < timezone.localdate()
+    ):
+        raise DomainError(
+            "licence_not_valid",
+            _("《%(type)s》当前不可用（已失效或已过期）") % {"type": entry.type_name},
+        )
+    return entry.identifier, entry.issuer_node, entry.type_code
+
+
 def consent_sign(
     *,
-    entry: WalletEntry,
+    identifier: str,
+    issuer_node: str,
+    holder_type: str,
     holder_id: str,
     case_number: str,
     item: dict,
@@ -71,9 +180,9 @@ def consent_sign(
     document = {
         "format": formats.CONSENT_FORMAT,
         "id": str(uuid7()),
-        "licence": entry.identifier,
-        "issuer_node": entry.issuer_node,
-        "holder": {"id_type": formats.HOLDER_ID_TYPES[entry.holder_type], "id_number": holder_id},
+        "licence": identifier,
+        "issuer_node": issuer_node,
+        "holder": {"id_type": formats.HOLDER_ID_TYPES[holder_type], "id_number": holder_id},
         "case": case_number,
         "item": item,
         "material": material,
@@ -101,7 +210,12 @@ def fetch_request(*, case_number: str, material_code: str, consent: dict) -> Non
         "consent": consent,
     }
     if document["issuer_node"] == settings.TONGBAN_NODE:
-        delivery = fetch_serve(requester=settings.TONGBAN_NODE, body=body)
+        try:
+            with transaction.atomic():
+                delivery = fetch_serve(requester=settings.TONGBAN_NODE, body=body)
+        except HandlerRefusal as refusal:
+            fetch_refused(case_number=case_number, material_code=material_code, code=refusal.code)
+            return
         deliver_receive(body=delivery, sender=settings.TONGBAN_NODE)
         return
     outbox_enqueue(
@@ -112,6 +226,11 @@ def fetch_request(*, case_number: str, material_code: str, consent: dict) -> Non
         purpose={"code": PURPOSE, "case": case_number, "consent": document["id"]},
         body=body,
     )
+    from tongban.cases.models import CaseMaterial
+
+    CaseMaterial.objects.filter(
+        case__number=case_number, material_code=material_code, licence_state="consented"
+    ).update(licence_state="requested")
 
 
 def _consent_check(consent: object, *, requester: str, body: dict, licence: Licence) -> dict:
@@ -308,5 +427,7 @@ def fetch_refused(*, case_number: str, material_code: str, code: str) -> None:
         "unknown_licence": _("发证节点答复：证照不存在"),
     }
     CaseMaterial.objects.filter(
-        case__number=case_number, material_code=material_code, licence_state="requested"
+        case__number=case_number,
+        material_code=material_code,
+        licence_state__in=("requested", "consented"),
     ).update(licence_state="refused", licence_note=str(labels.get(code, code))[:300])

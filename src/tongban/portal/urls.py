@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from tongban.portal import account_views, online_views, views
+from tongban.portal import account_views, licence_views, online_views, views
 
 app_name = "portal"
 
@@ -35,6 +35,32 @@ urlpatterns = [
         "me/authorizations/<int:authorization_id>/revoke/",
         online_views.agent_revoke,
         name="agent_revoke",
+    ),
+    # 电子证照: the holder's wallet and 亮证
+    path("me/licences/", licence_views.wallet, name="wallet"),
+    path("me/licences/<str:identifier>/", licence_views.wallet_entry, name="wallet_entry"),
+    path("me/licences/<str:identifier>/pdf/", licence_views.wallet_pdf, name="wallet_pdf"),
+    path("me/licences/<str:identifier>/show/", licence_views.wallet_show, name="wallet_show"),
+    # 核验 (public): presentations, and the status of a licence issued here
+    path("verify/", licence_views.verify, name="verify"),
+    path(
+        "verify/licence/<str:identifier>/",
+        licence_views.licence_status_page,
+        name="licence_status",
+    ),
+    # the issuing authority (officials; supervisors read)
+    path("work/licences/", licence_views.issued_list, name="issued_licences"),
+    path("work/licences/issue/", licence_views.licence_issue, name="licence_issue"),
+    path("work/licences/<str:identifier>/", licence_views.issued_detail, name="issued_licence"),
+    path(
+        "work/licences/<str:identifier>/pdf/",
+        licence_views.issued_pdf,
+        name="issued_licence_pdf",
+    ),
+    path(
+        "work/licences/<str:identifier>/actions/<slug:action>/",
+        licence_views.issued_action,
+        name="issued_licence_action",
     ),
     # one case
     path("cases/<str:number>/", views.case_page, name="case"),

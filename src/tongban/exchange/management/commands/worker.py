@@ -1,4 +1,5 @@
-"""The background worker: outbox delivery, and configuration polling / publishing."""
+"""The background worker: outbox delivery, configuration polling / publishing, and
+refreshing the issuing nodes' licence status lists for offline verification."""
 
 import logging
 import signal
@@ -29,7 +30,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        next_config = 0.0
+        next_config = next_status_lists = 0.0
         session = requests.Session()  # keep-alive connections to the peers
         log.info("worker started")
         while not stopping:
@@ -37,6 +38,11 @@ class Command(BaseCommand):
             if time.monotonic() >= next_config:
                 self._configuration()
                 next_config = time.monotonic() + settings.TONGBAN_CONFIG_POLL_SECONDS
+            if settings.TONGBAN_ROLE != "hub" and time.monotonic() >= next_status_lists:
+                self._status_lists(session)
+                next_status_lists = time.monotonic() + min(
+                    60, settings.TONGBAN_STATUS_LIST_REFRESH_SECONDS
+                )
             try:
                 attempted = dispatch_once(session=session)
             except Exception:  # noqa: BLE001 — a worker must survive a failing pass
@@ -60,3 +66,11 @@ class Command(BaseCommand):
                 configuration_poll()
         except Exception as exc:  # noqa: BLE001 — the hub may be down; keep the cached copy
             log.warning("configuration step failed: %s", exc)
+
+    def _status_lists(self, session) -> None:
+        try:
+            from tongban.licences.services import status_lists_refresh_due
+
+            status_lists_refresh_due(session=session)
+        except Exception as exc:  # noqa: BLE001 — verification falls back to what is cached
+            log.warning("status list refresh failed: %s", exc)
