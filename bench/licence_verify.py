@@ -95,8 +95,8 @@ def _prepare(status_list_size: int) -> dict:
     from django.conf import settings
     from django.db import transaction
     from django.utils import timezone
-
     from tests.factories import RegionData, id_number, user_with
+
     from tongban.directory.models import Organization
     from tongban.gm.canonical import canonical_json
     from tongban.identity.services import person_upsert

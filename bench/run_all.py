@@ -1,12 +1,13 @@
 """Run every benchmark (``make bench``) in about five minutes.
 
-SM2/SM3 first (one core, no region); then the e-licence verification figures
-(one core, its own SQLite database, in a child process); then pgbench baselines; then ONE region
-(hub + sh + zj on fresh PostgreSQL databases) shared by case intake, delivery
-latency and case list, in that order — preparing a region takes ~30 s, so it
-is done once. The budgets are smaller than the scripts' own defaults (see
-SMALL below); the case list uses 200,000 bulk rows instead of 1,000,000. Run a
-script alone for its full-size figures, e.g. ``.venv/bin/python bench/case_list.py``.
+SM2/SM3 first (one core, no region); then the e-licence figures (one core,
+node sh on its own SQLite file, in a child process); then pgbench baselines;
+then ONE region (hub + sh + zj on fresh PostgreSQL databases) shared by case
+intake, delivery latency and case list, in that order — preparing a region
+takes ~30 s, so it is done once. The budgets are smaller than the scripts' own
+defaults (see SMALL below); the case list uses 200,000 bulk rows instead of
+1,000,000. Run a script alone for its full-size figures, e.g.
+``.venv/bin/python bench/case_list.py``.
 
 Writes bench/results/<name>.json for each benchmark and bench/results/summary.json.
 """

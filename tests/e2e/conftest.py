@@ -28,9 +28,8 @@ def free_port_block(size: int = 5) -> int:
     raise RuntimeError("no free port block")
 
 
-@pytest.fixture(scope="session")
-def live_region(tmp_path_factory):
-    root = tmp_path_factory.mktemp("region")
+def _running_region(root, nodes: tuple[str, ...]):
+    """Prepare and start hub + ``nodes``; yields the Region, stops and cleans up after."""
     database_urls = {}
     pg = os.environ.get("TONGBAN_TEST_POSTGRES_URL")
     created = []
@@ -39,7 +38,7 @@ def live_region(tmp_path_factory):
 
         server = pg.rsplit("/", 1)[0]
         with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            for node in ("hub", "sh", "zj"):
+            for node in ("hub", *nodes):
                 name = f"tongban_e2e_{node}_{uuid.uuid4().hex[:8]}"
                 conn.execute(f'CREATE DATABASE "{name}"')
                 created.append(name)
@@ -47,13 +46,14 @@ def live_region(tmp_path_factory):
     region = Region(
         root=root,
         base_port=free_port_block(),
-        nodes=("sh", "zj"),
+        nodes=nodes,
         database_urls=database_urls,
         extra_env={
             "TONGBAN_DELIVERY_LEASE_SECONDS": "3",
             "TONGBAN_BACKOFF_BASE_SECONDS": "0.2",
             "TONGBAN_BACKOFF_MAX_SECONDS": "1",
             "TONGBAN_CONFIG_POLL_SECONDS": "2",
+            "TONGBAN_WORKER_IDLE_SECONDS": "0.1",
         },
     )
     try:
@@ -68,3 +68,15 @@ def live_region(tmp_path_factory):
             with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
                 for name in created:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def live_region(tmp_path_factory):
+    """hub + sh + zj."""
+    yield from _running_region(tmp_path_factory.mktemp("region"), ("sh", "zj"))
+
+
+@pytest.fixture(scope="session")
+def full_region(tmp_path_factory):
+    """hub + all four provinces (e-licences cross four nodes)."""
+    yield from _running_region(tmp_path_factory.mktemp("region4"), ("sh", "js", "zj", "ah"))

@@ -19,6 +19,9 @@ NAMED_OFFICIALS = {
     "嘉兴市市场监督管理局": ("jiaxing.official", "钱程（嘉兴市市场监管局）"),
     "苏州市市场监督管理局": ("suzhou.official", "孙悦（苏州市市场监管局）"),
     "合肥市市场监督管理局": ("hefei.official", "李强（合肥市市场监管局）"),
+    "苏州市吴江区行政审批局": ("wujiang.official", "沈浩（吴江区行政审批局）"),
+    "合肥住房公积金管理中心": ("hefei.fund.official", "方圆（合肥住房公积金管理中心）"),
+    "江苏省人力资源和社会保障厅": ("js.hrss.official", "朱琳（江苏省人社厅）"),
 }
 
 
