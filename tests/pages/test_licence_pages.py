@@ -197,7 +197,9 @@ def test_bad_input_gets_a_clear_message_not_a_server_error(client, region):
     no_inline_code(page)
 
     empty = client.post("/verify/", {})
-    assert empty.status_code == 400 and "请扫描亮证码、上传二维码图片或粘贴亮证码文本" in texts(empty)
+    assert empty.status_code == 400 and "请扫描亮证码、上传二维码图片或粘贴亮证码文本" in texts(
+        empty
+    )
     garbage = client.post(
         "/verify/", {"image": SimpleUploadedFile("x.png", b"not a picture", "image/png")}
     )
@@ -316,7 +318,9 @@ def test_official_issues_a_licence_through_the_forms(client, region, police, hol
     assert 'name="f_birth_date"' in html and 'type="date"' in html
     assert "公民身份号码" in texts(step2)
 
-    bad_id = client.post("/work/licences/issue/", issue_data(region, holder_id="310104198506120019"))
+    valid = id_number(SH_ID)
+    wrong = valid[:-1] + ("0" if valid[-1] != "0" else "1")  # bad check digit
+    bad_id = client.post("/work/licences/issue/", issue_data(region, holder_id=wrong))
     assert bad_id.status_code == 400 and "持证主体证件号码无效" in texts(bad_id)
     missing = client.post("/work/licences/issue/", issue_data(region, f_vehicle_class=""))
     assert missing.status_code == 400 and "has-error" in missing.content.decode()
@@ -358,9 +362,9 @@ def test_official_suspends_reinstates_revokes_and_renews(client, licence, police
     again = client.post(base + "actions/reinstate/", {"reinstate-reason": ""})
     assert again.status_code == 409 and "不能执行该操作" in texts(again)
 
-    renew_data = {
-        f"renew-f_{k}": v for k, v in driving_fields(vehicle_class="B2").items()
-    } | {"renew-valid_to": ""}
+    renew_data = {f"renew-f_{k}": v for k, v in driving_fields(vehicle_class="B2").items()} | {
+        "renew-valid_to": ""
+    }
     renewed = client.post(base + "actions/renew/", renew_data, follow=True)
     assert renewed.status_code == 200 and "已换发第 2 版" in texts(renewed)
     new = Licence.objects.get(version=2)
@@ -378,7 +382,9 @@ def test_official_suspends_reinstates_revokes_and_renews(client, licence, police
 
 
 def test_non_officials_are_refused(client, region, licence, holder, other):
-    supervisor = user_with("police.supervisor", role="supervisor", organization=region.org(SH_POLICE))
+    supervisor = user_with(
+        "police.supervisor", role="supervisor", organization=region.org(SH_POLICE)
+    )
     elsewhere = user_with(
         "songjiang.official",
         role="official",

@@ -114,7 +114,15 @@ def _acceptance(case: Case) -> bytes:
     if case.deadline_provisional:
         deadline += "（按周末推算，待节假日安排公布后校准）"
     page.row("承诺办结期限", deadline)
-    page.row("已收材料", "；".join(f"{m.name}（SM3 {m.sm3[:12]}…）" for m in case.materials.all()))
+    page.row(
+        "已收材料",
+        "；".join(
+            f"{m.name}（免交：电子证照《{m.licence_type_name}》）"
+            if m.is_licence
+            else f"{m.name}（SM3 {m.sm3[:12]}…）"
+            for m in case.materials.all()
+        ),
+    )
     page.note(
         f"本回执由通办平台生成于 {_fmt(timezone.now())}。凭办件编号可在收件地或办理地查询进度。"
     )

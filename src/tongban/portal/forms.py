@@ -120,10 +120,41 @@ APPLICANT_FIELDS = {
 
 
 class MaterialUploadsMixin:
-    """One file input ``m_<code>`` per material, each checked against its size limit."""
+    """One file input ``m_<code>`` per material, each checked against its size limit.
+
+    A material that an e-licence may replace (免证办) gets a second input
+    ``l_<code>``: a licence from the applicant's wallet (online) or the 亮证 QR
+    text the applicant shows (window). Then the file becomes optional, and one
+    consent checkbox covers the chosen licences.
+    """
+
+    licence_codes: tuple[str, ...] = ()
 
     def material_fields(self):
         return [self[f"m_{m.code}"] for m in self.materials]
+
+    def licence_fields(self):
+        return [self[f"l_{code}"] for code in self.licence_codes]
+
+    def add_licence_fields(self, fields: dict[str, forms.Field], consent_label: str) -> None:
+        """``fields``: material code → the field that picks or carries the licence."""
+        self.licence_codes = tuple(fields)
+        for code, field in fields.items():
+            self.fields[f"l_{code}"] = field
+            self.fields[f"m_{code}"].required = False
+        if fields:
+            self.fields["licence_consent"] = forms.BooleanField(label=consent_label, required=False)
+
+    def licences(self) -> list[dict]:
+        return [
+            {"material_code": code, self.licence_key: self.cleaned_data[f"l_{code}"]}
+            for code in self.licence_codes
+            if self.cleaned_data.get(f"l_{code}")
+        ]
+
+    @property
+    def licence_consent(self) -> bool:
+        return bool(self.cleaned_data.get("licence_consent"))
 
     def clean(self):
         cleaned = super().clean()
@@ -132,6 +163,13 @@ class MaterialUploadsMixin:
                 check_size(cleaned.get(f"m_{material.code}"), material)
             except forms.ValidationError as exc:
                 self.add_error(f"m_{material.code}", exc)
+            if (
+                material.code in self.licence_codes
+                and material.required
+                and not cleaned.get(f"m_{material.code}")
+                and not cleaned.get(f"l_{material.code}")
+            ):
+                self.add_error(f"m_{material.code}", _("请上传该材料，或在下方选择电子证照代替"))
         return cleaned
 
 
@@ -182,6 +220,23 @@ class ApplyForm(MaterialUploadsMixin, PortalForm):
             self.fields[f"f_{spec['name']}"] = schema_field(spec)
         for material in self.materials:
             self.fields[f"m_{material.code}"] = material_field(material, required=material.required)
+        self.add_licence_fields(
+            {
+                m.code: forms.CharField(
+                    label=_("%(name)s：扫描申请人出示的《%(type)s》亮证码（免交）")
+                    % {"name": m.name, "type": m.licence_type},
+                    required=False,
+                    max_length=8000,
+                    widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono"}),
+                    help_text=_("亮证码须包含持证人证件号码；留空则上传材料"),
+                )
+                for m in self.materials
+                if m.licence_type
+            },
+            _("申请人当面同意：办理机构可向发证机构调取所出示的电子证照，仅用于本次办理"),
+        )
+
+    licence_key = "qr_text"
 
     # groups for the template
     def applicant_fields(self):
@@ -447,7 +502,15 @@ class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
     organization = forms.ChoiceField(label=_("办理机构"))
     enterprise = EnterpriseChoiceField(label=_("以企业名义申请"), required=False)
 
-    def __init__(self, *args, item, person, enterprises: list[tuple[str, str, str]], **kwargs):
+    def __init__(
+        self,
+        *args,
+        item,
+        person,
+        enterprises: list[tuple[str, str, str]],
+        wallet=None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.item = item
         self.person = person
@@ -494,6 +557,33 @@ class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
             self.fields[f"f_{spec['name']}"] = field
         for material in self.materials:
             self.fields[f"m_{material.code}"] = material_field(material, required=material.required)
+        self.add_licence_fields(
+            self._wallet_choices(wallet or []),
+            _(
+                "我同意：办理机构可向发证机构调取所选电子证照，仅用于本次办理（用证记录可在证照夹查看）"
+            ),
+        )
+
+    licence_key = "identifier"
+
+    def _wallet_choices(self, wallet) -> dict[str, forms.Field]:
+        fields = {}
+        for material in self.materials:
+            options = [
+                (
+                    e.identifier,
+                    f"《{e.type_name}》{e.issuer_name}（有效期至 {e.valid_to or '长期'}）",
+                )
+                for e in wallet
+                if e.type_name == material.licence_type
+            ]
+            if options:
+                fields[material.code] = forms.ChoiceField(
+                    label=_("%(name)s：使用证照夹中的电子证照（免交）") % {"name": material.name},
+                    choices=[("", _("不使用，上传文件"))] + options,
+                    required=False,
+                )
+        return fields
 
     def schema_fields(self):
         return [self[f"f_{spec['name']}"] for spec in self.schema]

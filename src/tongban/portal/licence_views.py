@@ -221,7 +221,7 @@ def wallet_show(request, identifier: str):
     licence_type = _type_of(entry.type_code)
     labels = {k: v for k, v in field_labels(licence_type, entry.holder_type).items() if k in values}
     state, label = _state(entry)
-    form = PresentationForm(request.POST or None, labels=labels)
+    form = PresentationForm(request.POST if request.method == "POST" else None, labels=labels)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -321,10 +321,11 @@ def _verdict_view(verdict) -> dict:
 @never_cache
 def verify(request):
     """核验亮证码: camera scan or pasted text, or an uploaded picture of the code."""
-    form = VerifyForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = VerifyForm(request.POST if posted else None, request.FILES if posted else None)
     status = 200
     link = None
-    if request.method == "POST":
+    if posted:
         if form.is_valid():
             online = form.cleaned_data["online"]
             try:

@@ -28,6 +28,7 @@ from tongban.errors import NotFound as DomainNotFound
 from tongban.identity import services as identity_services
 from tongban.identity.models import AgentAuthorization
 from tongban.identity.selectors import enterprises_of
+from tongban.licences.selectors import wallet_entries_for
 from tongban.portal.context import node_name
 from tongban.portal.forms import AgentAuthorizeForm, EnterpriseRegisterForm, OnlineApplyForm
 
@@ -89,6 +90,11 @@ def online_apply(request, basic_code: str):
         item=item,
         person=person,
         enterprises=enterprise_choices(user, item),
+        wallet=[
+            e
+            for e in wallet_entries_for(user).filter(status="valid")
+            if not e.valid_to or e.valid_to >= timezone.localdate()
+        ],
         initial={"enterprise": request.GET.get("enterprise", "")},
     )
     status = 200
@@ -106,6 +112,8 @@ def online_apply(request, basic_code: str):
                     enterprise_code=form.enterprise_code,
                     authenticated_at=_authenticated_at(request),
                     authentication_method=request.session.get("auth_method", "password"),
+                    licences=form.licences(),
+                    licence_consent=form.licence_consent,
                 )
             except DomainError as error:
                 if isinstance(error, DomainNotFound):

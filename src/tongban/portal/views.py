@@ -28,6 +28,7 @@ from tongban.cases.materials import material_read
 from tongban.cases.models import CaseStatus
 from tongban.cases.presenters import (
     case_result,
+    licence_material_view,
     masked_assertion,
     masked_form,
     material_digest_ok,
@@ -240,6 +241,8 @@ def window_apply(request, basic_code: str):
                     applicant=form.applicant(),
                     form_data=form.form_data(),
                     files=form.uploads(),
+                    licences=form.licences(),
+                    licence_consent=form.licence_consent,
                 )
             except DomainError as error:
                 _raise_for(error)
@@ -502,7 +505,10 @@ def _render_case(request, case, *, bound: dict | None = None, status: int = 200)
             "case": case,
             "item": case.item,
             "result": case_result(case),
-            "materials": [{"m": m, "ok": material_digest_ok(m)} for m in case.materials.all()],
+            "materials": [
+                {"m": m, "ok": material_digest_ok(m), "licence": licence_material_view(m)}
+                for m in case.materials.all()
+            ],
             "timeline": _timeline(case),
             "form_rows": _form_rows(case),
             "assertion": _assertion_view(case),
