@@ -28,6 +28,12 @@ Demo logins (password for all: {password})
   enterprise agents (L2):   shenjia (zj) gujun (sh) xuming (js) hetao (ah) → /me/enterprises/
   residents sign in with a one-time SMS code: the demo prints it here, as [短信 → 139****1234]
   other windows: qingpu.clerk huangpu.clerk (sh) · wujiang.clerk (js) · hefei.clerk (ah)
+
+E-licences (电子证照)
+  张伟's 证照夹 at home (zj)     zhangwei           → {zj}/me/licences/  (issued in js, sh and zj)
+  亮证 there, then 核验 anywhere                       → {sh}/verify/  or  tongban --node sh verify <QR>
+  免证办: apply at {zj}/apply/000530001000/ (住房公积金, 合肥) using the 不动产权证书
+  issuing officials: wujiang.official (js) sh.police.official (sh) → /work/licences/
   node administrators: sh.admin js.admin zj.admin ah.admin (Django admin at /admin/)
   every account: {root}/accounts.txt
 

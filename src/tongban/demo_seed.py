@@ -272,4 +272,118 @@ def seed_region(region: Region, log=print) -> int:
                     f"/cases/{number}/deny", {"reason": "经营范围含需前置审批项目，未提交批准文件"}
                 ).raise_for_status()
         log(f"  {origin} {window} → {handling} {org_name}: {len(paths)} cases")
+    licences = seed_licences(client)
+    log(f"  e-licences: {licences} issued (wallets at the holders' home nodes)")
     return created
+
+
+# (issuing node, official, organization, type, holder (PERSONS key), face data)
+LICENCES = [
+    (
+        "js",
+        "wujiang.official",
+        "苏州市吴江区行政审批局",
+        "不动产权证书",
+        "zj",
+        {
+            "licence_number": "苏(2026)苏州市吴江区不动产权第0021568号",
+            "unit_number": "320509001001GB00021F00011203",
+            "location": "吴江区松陵镇中山南路1888号3幢1203室",
+            "right_type": "国有建设用地使用权/房屋所有权",
+            "right_nature": "出让/商品房",
+            "usage": "城镇住宅用地/住宅",
+            "area": "共有宗地面积12000.5㎡/房屋建筑面积98.6㎡",
+            "registered_on": "2026-03-18",
+        },
+    ),
+    (
+        "sh",
+        "sh.police.official",
+        "上海市公安局",
+        "机动车驾驶证",
+        "zj",
+        {
+            "licence_number": "330421199003071236",
+            "address": "浙江省嘉善县罗星街道",
+            "birth_date": "1990-03-07",
+            "first_issue_date": "2012-06-15",
+            "vehicle_class": "C1",
+            "valid_from": "2024-06-15",
+            "valid_until": "2030-06-15",
+            "file_number": "310012345678",
+        },
+    ),
+    (
+        "js",
+        "js.hrss.official",
+        "江苏省人力资源和社会保障厅",
+        "社会保障卡",
+        "zj",
+        {
+            "licence_number": "K32050012",
+            "issuing_region": "江苏省苏州市",
+            "bank_name": "中国银行",
+            "issued_on": "2025-01-10",
+            "valid_until": "2035-01-10",
+        },
+    ),
+    (
+        "zj",
+        "zj.police.official",
+        "浙江省公安厅",
+        "居民户口簿",
+        "zj",
+        {
+            "licence_number": "330421001234",
+            "household_type": "家庭户",
+            "householder_name": "张伟",
+            "relationship_to_householder": "户主",
+            "address": "浙江省嘉善县罗星街道亭桥北路88号",
+            "registration_authority": "嘉善县公安局罗星派出所",
+            "issued_on": "2015-09-01",
+        },
+    ),
+    (
+        "sh",
+        "sh.police.official",
+        "上海市公安局",
+        "机动车驾驶证",
+        "sh",
+        {
+            "licence_number": "310229198805124565",
+            "address": "上海市青浦区华新镇",
+            "birth_date": "1988-05-12",
+            "first_issue_date": "2010-09-01",
+            "vehicle_class": "C1",
+            "valid_from": "2022-09-01",
+            "valid_until": "2028-09-01",
+            "file_number": "310098765432",
+        },
+    ),
+]
+
+
+def seed_licences(client) -> int:
+    """A few e-licences issued by authorities in one province to residents of
+    another, so that wallets, 亮证 and 免证办 can be tried at once."""
+    issued = 0
+    for node, official, org_name, type_name, holder, fields in LICENCES:
+        c = client(node, official)
+        configuration = c.get("/global-configuration").json()["configuration"]
+        org = next(o["code"] for o in configuration["organizations"] if o["name"] == org_name)
+        type_code = next(
+            t["code"] for t in configuration["licence_types"] if t["name"] == type_name
+        )
+        _, name, id_number, _phone = PERSONS[holder]
+        r = c.post(
+            "/licences",
+            {
+                "type": type_code,
+                "organization": org,
+                "holder": {"name": name, "id_number": id_number},
+                "fields": fields,
+            },
+        )
+        r.raise_for_status()
+        issued += 1
+    return issued

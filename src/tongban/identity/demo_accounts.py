@@ -22,6 +22,7 @@ NAMED_OFFICIALS = {
     "苏州市吴江区行政审批局": ("wujiang.official", "沈浩（吴江区行政审批局）"),
     "合肥住房公积金管理中心": ("hefei.fund.official", "方圆（合肥住房公积金管理中心）"),
     "江苏省人力资源和社会保障厅": ("js.hrss.official", "朱琳（江苏省人社厅）"),
+    "浙江省公安厅": ("zj.police.official", "吴刚（浙江省公安厅）"),
 }
 
 
