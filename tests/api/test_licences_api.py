@@ -411,3 +411,40 @@ def test_wallet_is_private(region, api, police, holder):
         == 404
     )
     assert api.get(f"/licences/issued/{licence['identifier']}").status_code == 404
+
+
+def test_an_expired_licence_is_reported_as_expired(region, api, client, holder):
+    """A licence past its validity: the wallet refuses to show it, and a code made
+    while it was valid is reported as 证照已过有效期 once the code itself is fresh."""
+    from tongban.directory.signing import sign_detached
+
+    holder_id = id_number(SH_ID)
+    issued = peer_licence(region, holder_id=holder_id)
+    payload = issued["licence"]["payload"]
+    payload["valid_from"], payload["valid_to"] = "2014-01-01", "2020-01-01"
+    issued["licence"]["signature"] = region.signer("zj")(canonical_json(payload))
+    assert deliver_to_wallet(region, client, issued, holder_id).status_code == 200
+    zj_status_list(region, {})
+    response = api.login(holder).post(
+        f"/wallet/{issued['identifier']}/presentations", {"fields": ["vehicle_class"]}
+    )
+    assert response.status_code == 409 and response.json()["error"]["code"] == "licence_expired"
+    # a presentation built by the holder's node all the same (e.g. an old phone's cache)
+    now = timezone.now()
+    licence = issued["licence"]
+    disclosures = issued["disclosures"][2:3]
+    binding = {
+        "holder_node": "sh",
+        "nonce": formats.b64u(b"0123456789abcdef"),
+        "iat": now.isoformat(),
+        "exp": (now + dt.timedelta(minutes=3)).isoformat(),
+        "sd_hash": formats.presentation_sd_hash(licence, disclosures),
+    }
+    document = {
+        "format": formats.PRESENTATION_FORMAT,
+        "licence": licence,
+        "disclosures": disclosures,
+        "binding": binding,
+        "binding_signature": sign_detached(canonical_json(binding)),
+    }
+    assert verify(api, formats.qr_encode(document))["verdict"] == "licence_expired"

@@ -62,6 +62,7 @@ class Verdict:
     nonce: str = ""
     status_checked_at: str = ""
     status_source: str = ""  # "cache" / "online" / ""
+    licence_type: LicenceType | None = None
 
     @property
     def ok(self) -> bool:
@@ -168,6 +169,7 @@ def licence_check(licence: object, disclosures: object, result: Verdict) -> tupl
     if org is None or org.node.node_id != result.issuer_node:
         raise _Stop("unknown_issuer", "issuing organization is not one of the issuing node's")
     result.type_name = licence_type.name
+    result.licence_type = licence_type
     result.valid_from = str(payload.get("valid_from", ""))
     result.valid_to = payload.get("valid_to")
 
@@ -269,7 +271,7 @@ def _verify(text: str, result: Verdict, *, now: dt.datetime, online: bool, sessi
     if expires_at <= now:
         raise _Stop("expired_presentation", "presentation has expired")
 
-    licence_type = LicenceType.objects.get(code=result.type_code)
+    licence_type = result.licence_type
     status_ref = payload.get("status") if isinstance(payload.get("status"), dict) else {}
     if online:
         from tongban.licences.services import status_list_refresh
