@@ -48,3 +48,30 @@ def test_admin_is_closed_to_other_staff(region, client):
     client.force_login(clerk)
     response = client.get(reverse("admin:cases_case_changelist"))
     assert response.status_code == 302  # to the admin login
+
+
+def test_licence_pages_render_without_personal_identifiers(node_admin, region):
+    from tests.factories import id_number
+    from tongban.licences.models import Licence, LicenceType
+    from tongban.licences.services import licence_issue
+
+    licence_type = LicenceType.objects.get(name="居民户口簿")
+    holder_id = id_number("31010419850612001")
+    licence_issue(
+        user=None,
+        type_code=licence_type.code,
+        organization_code=region.org("上海市公安局").code,
+        holder={"name": "陈静", "id_number": holder_id},
+        fields={
+            f["key"]: ("2020-01-01" if f["kind"] == "date" else "示例") for f in licence_type.fields
+        },
+    )
+    for name in ("licence", "walletentry", "licencetype", "licencecounter"):
+        model = {"licence": Licence}.get(name)
+        url = reverse(f"admin:licences_{name}_changelist")
+        assert node_admin.get(url).status_code == 200
+        if model is not None:
+            page = node_admin.get(
+                reverse(f"admin:licences_{name}_change", args=[model.objects.get().pk])
+            )
+            assert page.status_code == 200 and holder_id not in page.content.decode()
