@@ -175,7 +175,7 @@ def test_show_rejects_bad_choices_and_expired_licences_are_marked(client, licenc
     refused = client.get(url)
     assert "不能亮证" in texts(refused)
     posted = client.post(url, {"fields_shown": ["holder_name"], "ttl": "180"})
-    assert posted.status_code == 409 and "已过有效期" in texts(posted)
+    assert posted.status_code == 409 and "不在有效期内" in texts(posted)
 
 
 def test_an_uploaded_picture_of_the_code_verifies(client, licence, holder):

@@ -396,11 +396,8 @@ RULES: dict[str, Rule] = {
     "api:licence_issued_detail": Rule(
         "get", lambda c: f"/api/v1/licences/issued/{c[LICENCE]}", ISSUER_READS_API
     ),
-    # KNOWN BUG (licences/api.py): GET …/issued/{identifier}/pdf is shadowed by the POST route
-    # …/issued/{identifier}/{action} declared before it, so it answers 405 to everyone. Once
-    # licence_issued_pdf is declared above licence_status_action, expect ISSUER_READS_API.
     "api:licence_issued_pdf": Rule(
-        "get", lambda c: f"/api/v1/licences/issued/{c[LICENCE]}/pdf", everyone(DENIED)
+        "get", lambda c: f"/api/v1/licences/issued/{c[LICENCE]}/pdf", ISSUER_READS_API
     ),
     "api:licence_status_action": Rule(
         "post",

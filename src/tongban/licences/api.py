@@ -115,7 +115,7 @@ def _wallet_dict(entry: WalletEntry, *, with_values: bool = False) -> dict:
     if with_values:
         licence_type = LicenceType.objects.filter(code=entry.type_code).first()
         labels = {f["key"]: f["label"] for f in (licence_type.fields if licence_type else [])}
-        labels.update({"holder_name": _("持证人"), "holder_id": _("证件号码")})
+        labels.update({"holder_name": _("持证人"), "holder_id": _("持证人证件号码")})
         data["fields"] = [
             {"key": k, "label": str(labels.get(k, k)), "value": v}
             for k, v in services.licence_values(entry).items()
@@ -223,6 +223,18 @@ def licence_renew(request, identifier: str, payload: RenewIn):
     return Status(201, _issued_dict(licence, with_values=True))
 
 
+@router.get(
+    "/licences/issued/{identifier}/pdf",
+    response={404: ErrorOut},
+    summary="证照 PDF（发证机构）",
+    auth=api_auth,
+)
+@requires_scope("licences:read")
+def licence_issued_pdf(request, identifier: str):
+    licence = selectors.licence_issued(request.user, identifier)
+    return _pdf(licence_pdf(licence, services.licence_values(licence)), identifier)
+
+
 @router.post(
     "/licences/issued/{identifier}/{action}",
     response={200: dict, **ERRORS},
@@ -235,18 +247,6 @@ def licence_status_action(request, identifier: str, action: str, payload: Status
         user=request.user, identifier=identifier, action=action, reason=payload.reason
     )
     return _issued_dict(licence)
-
-
-@router.get(
-    "/licences/issued/{identifier}/pdf",
-    response={404: ErrorOut},
-    summary="证照 PDF（发证机构）",
-    auth=api_auth,
-)
-@requires_scope("licences:read")
-def licence_issued_pdf(request, identifier: str):
-    licence = selectors.licence_issued(request.user, identifier)
-    return _pdf(licence_pdf(licence, services.licence_values(licence)), identifier)
 
 
 def _pdf(content: bytes, identifier: str) -> HttpResponse:

@@ -15,7 +15,7 @@ from tongban.licences.models import Licence, LicenceStatus, LicenceType, WalletE
 def verification_url(issuer_node: str, identifier: str) -> str:
     node = Node.objects.filter(node_id=issuer_node).first()
     base = node.base_url if node else ""
-    return f"{base}/verify/licence/{identifier}"
+    return f"{base}/verify/licence/{identifier}/"
 
 
 def licence_pdf(licence: Licence | WalletEntry, values: dict) -> bytes:

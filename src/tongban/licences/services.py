@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PURPOSES = {"government_service", "on_site_check", "social_use"}
 PROVINCE_NODES = {"31": "sh", "32": "js", "33": "zj", "34": "ah"}
+ONLINE_REFRESH_MIN_SECONDS = 5
 
 
 # --- the registry (hub) and its copy on every node ------------------------------
@@ -608,6 +609,9 @@ def status_list_refresh(*, node_id: str, session: requests.Session | None = None
     if node_id == settings.TONGBAN_NODE:
         status_list_current()
         return
+    recent = timezone.now() - dt.timedelta(seconds=ONLINE_REFRESH_MIN_SECONDS)
+    if StatusListCache.objects.filter(node_id=node_id, fetched_at__gt=recent).exists():
+        return  # fetched moments ago: an online check does not hammer the issuer
     node = Node.objects.filter(node_id=node_id, role="node", active=True).first()
     if node is None:
         raise formats.FormatError(f"{node_id} is not in the directory")
@@ -758,8 +762,9 @@ def presentation_create(
             _("该证照状态为“%(status)s”，不能亮证") % {"status": entry.get_status_display()},
             status=409,
         )
-    if entry.valid_to and entry.valid_to < timezone.localdate():
-        raise DomainError("licence_expired", _("该证照已过有效期，不能亮证"), status=409)
+    today = timezone.localdate()
+    if (entry.valid_to and entry.valid_to < today) or entry.valid_from > today:
+        raise DomainError("licence_expired", _("该证照不在有效期内，不能亮证"), status=409)
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise DomainError("invalid_fields", _("请选择要出示的信息项"))
     wanted = set(fields)

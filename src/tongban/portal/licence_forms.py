@@ -83,7 +83,7 @@ class VerifyForm(PortalForm):
         ),
     )
     image = forms.FileField(
-        label=_("上传二维码图片"),
+        label=_("二维码图片"),
         required=False,
         help_text=_("PNG 或 JPEG，不超过 10 MB；如截图、拍照"),
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg"}),

@@ -303,7 +303,6 @@ def _peer_status_link(text: str) -> dict | None:
 
 
 def _verdict_view(verdict) -> dict:
-    today = timezone.localdate()
     return {
         "v": verdict,
         "presentation_expires_at": parse_datetime(verdict.presentation_expires_at or ""),
@@ -313,7 +312,6 @@ def _verdict_view(verdict) -> dict:
         "valid_to": parse_date(verdict.valid_to or ""),
         "issuer_node_name": node_name(verdict.issuer_node),
         "holder_node_name": node_name(verdict.holder_node),
-        "today": today,
         "trusted": verdict.verdict not in ("tampered", "unknown_issuer"),
     }
 
