@@ -16,8 +16,11 @@ run. Every other figure is also given as a ratio of that rate:
 * ``presentation_create`` — the holder's home node making a QR text with two
   fields disclosed (wallet look-up, SM4 decryption of the disclosures, SM2
   signature of the binding, zlib + Base45, a counter update);
-* rendering that text as a PNG with segno (``qr_images.qr_png``, error level L,
-  scale 4), separately;
+* rendering that text as a QR image with segno, separately: a PNG
+  (``qr_images.qr_png``, error level L, scale 4) and the SVG data URI the 亮证
+  page embeds (``qr_svg_data_uri``); and reading it back from the PNG with
+  zxing-cpp (``qr_text_from_image``, what the verification page and API do
+  with an uploaded picture);
 * the QR text's size in characters with 0, 1, 2 and all fields disclosed,
   and the QR version it needs (alphanumeric mode, error level L).
 
@@ -315,6 +318,7 @@ def _run(*, seconds: float, status_list_size: int) -> dict:
 
     verify_pure(peer_text)
     png = qr_images.qr_png(peer_text)
+    assert qr_images.qr_text_from_image(png) == peer_text
 
     print(
         f"电子证照 on one core, ≤{seconds} s per figure in {ROUNDS} interleaved rounds "
@@ -357,6 +361,18 @@ def _run(*, seconds: float, status_list_size: int) -> dict:
             "qr_png",
             "QR image: segno PNG of a 2-field text (L, scale 4)",
             lambda: qr_images.qr_png(peer_text),
+            seconds,
+        ),
+        (
+            "qr_svg",
+            "QR image: segno SVG data URI (the 亮证 page's)",
+            lambda: qr_images.qr_svg_data_uri(peer_text),
+            seconds,
+        ),
+        (
+            "qr_read_png",
+            "QR image → text: zxing-cpp reading that PNG",
+            lambda: qr_images.qr_text_from_image(png),
             seconds,
         ),
         (

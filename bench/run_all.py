@@ -94,6 +94,8 @@ def summarize(results: dict) -> tuple[list[list], dict]:
             "presentation_verify_pure",
             "presentation_create",
             "qr_png",
+            "qr_svg",
+            "qr_read_png",
         ):
             rows.append(
                 [

@@ -55,3 +55,12 @@ def b64(content: bytes) -> str:
 
 def utc(**delta) -> dt.datetime:
     return dt.datetime.now(dt.UTC) + dt.timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def full_region(tmp_path_factory):
+    """hub + all four provinces as real processes, shared by the e-licence e2e and
+    browser tests (a region takes about a minute to prepare)."""
+    from tests.live_regions import running_region
+
+    yield from running_region(tmp_path_factory.mktemp("region4"), ("sh", "js", "zj", "ah"))

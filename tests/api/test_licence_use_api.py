@@ -23,6 +23,7 @@ from tongban.licences.models import LicenceCounter, LicenceType, LicenceUse
 FUND = "000530001000"  # 异地购房提取住房公积金 (M02 不动产权证书)
 MEDICAL = "000510001000"  # 异地就医登记备案 (M02 社会保障卡)
 SH_ID = "31010419850612001"
+WINDOWS = {"zj": "zj-330421-01", "ah": "ah-340100-01", "js": "js-320509-01"}
 
 
 def type_code(name: str) -> str:
@@ -217,7 +218,12 @@ def consent_from(
         "material": {"code": "M02", "name": "不动产权证书或购房合同"},
         "purpose": "government_service",
         "requester": {"node": requester, "organization": "x", "organization_name": "y"},
-        "granted_by": {"node": signer, "channel": channel, "window": None, "officer": "沈晓燕"},
+        "granted_by": {
+            "node": signer,
+            "channel": channel,
+            "window": {"code": WINDOWS.get(signer, "-"), "name": "专窗"},
+            "officer": "沈晓燕",
+        },
         "granted_at": now.isoformat(),
         "expires_at": (expires or now + dt.timedelta(days=30)).isoformat(),
     }
@@ -274,6 +280,14 @@ def test_the_issuing_node_serves_a_licence_only_under_valid_consent(region, api,
         )
         assert response.status_code == 409, why
         assert response.json()["signed"]["code"] == "consent_invalid", why
+    # a window consent naming a window that is not the signing node's
+    consent = consent_from(region, **good, case="C8")
+    consent["document"]["granted_by"]["window"] = {"code": "sh-310101-01", "name": "黄浦"}
+    consent["signature"] = region.signer("zj")(canonical_json(consent["document"]))
+    response = send_fetch(
+        region, client, sender="zj", consent=consent, identifier=identifier, case="C8"
+    )
+    assert response.json()["signed"]["code"] == "consent_invalid"
     forged = consent_from(region, **good, case="C6")
     forged["document"]["holder"]["id_number"] = holder_id  # unchanged, but re-signed by ah:
     forged["signature"] = region.signer("ah")(canonical_json(forged["document"]))

@@ -282,6 +282,7 @@ def peer_licence(region, *, holder_id: str, name: str = "陈静", status_index: 
         "issuer": {"node": "zj", "code": org.code, "name": org.name},
         "area_code": org.region,
         "holder_type": "111",
+        "holder_node": "sh",
         "issued_at": timezone.now().isoformat(),
         "valid_from": today.isoformat(),
         "valid_to": today.replace(year=today.year + 6).isoformat(),
@@ -448,3 +449,16 @@ def test_an_expired_licence_is_reported_as_expired(region, api, client, holder):
         "binding_signature": sign_detached(canonical_json(binding)),
     }
     assert verify(api, formats.qr_encode(document))["verdict"] == "licence_expired"
+
+
+def test_only_the_holders_home_node_can_make_a_presentation(region, api, police, holder):
+    """A node that received every disclosure (e.g. a handling node after 用证) still
+    cannot show the licence: the issuer signed which node may."""
+    licence = issue(api, police, region)
+    document = formats.qr_decode(show(api, holder, licence["identifier"]))
+    assert document["licence"]["payload"]["holder_node"] == "sh"
+    binding = dict(document["binding"], holder_node="zj")
+    document["binding"] = binding
+    document["binding_signature"] = region.signer("zj")(canonical_json(binding))
+    result = verify(api, formats.qr_encode(document))
+    assert result["verdict"] == "tampered" and "home node" in result["reason"]

@@ -10,30 +10,13 @@ import re
 
 import pytest
 
-from tests.browser.support import DESKTOP, PDF, PHONE, Actor, SmsLog, free_port_block
+from tests.browser.support import DESKTOP, PDF, PHONE, Actor, SmsLog
 from tongban.identity.demo_accounts import PERSONS
 from tongban.licences.qr_images import qr_text_from_image
-from tongban.region import Region
 
 pytestmark = pytest.mark.browser
 FUND = "000530001000"  # 异地购房提取住房公积金 — M02 不动产权证书
 DEED_NUMBER = "苏(2026)苏州市吴江区不动产权第0099001号"
-
-
-@pytest.fixture(scope="module")
-def region4(tmp_path_factory):
-    region = Region(
-        root=tmp_path_factory.mktemp("region4"),
-        base_port=free_port_block(),
-        nodes=("sh", "js", "zj", "ah"),
-        extra_env={"TONGBAN_WORKER_IDLE_SECONDS": "0.1"},
-    )
-    region.prepare(log=lambda *_: None)
-    try:
-        region.start_all()
-        yield region
-    finally:
-        region.stop_all()
 
 
 def choose(actor: Actor, label: str, option_text: str) -> None:
@@ -43,7 +26,8 @@ def choose(actor: Actor, label: str, option_text: str) -> None:
     select.select_option(value)
 
 
-def test_issue_hold_show_verify_and_use_across_four_provinces(region4, browser, tmp_path):
+def test_issue_hold_show_verify_and_use_across_four_provinces(full_region, browser, tmp_path):
+    region4 = full_region
     js, zj, sh, ah = (region4.url(n) for n in ("js", "zj", "sh", "ah"))
     username, name, id_number, _phone = PERSONS["zj"]
 
@@ -78,7 +62,7 @@ def test_issue_hold_show_verify_and_use_across_four_provinces(region4, browser, 
     holder.login(username)
     holder.wait_for("/me/licences/", lambda t: "不动产权证书" in t, "the deed in the wallet")
     holder.assert_fits_the_screen()
-    holder.page.get_by_role("link", name=re.compile("不动产权证书")).first.click()
+    holder.page.locator(f'a[href*="{identifier}"]').first.click()
     assert DEED_NUMBER in holder.text() and id_number not in holder.text()
     holder.screenshot("licence-2-wallet-zj")
 

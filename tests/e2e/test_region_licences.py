@@ -125,8 +125,14 @@ def test_issue_hold_show_verify_use_and_revoke_across_four_provinces(full_region
     assert values["holder_name"] == name and values["licence_number"] == fields["licence_number"]
 
     # the use appears in his history at home
-    uses = wait_for(lambda: holder.get("/wallet/uses").json()["results"], what="use history")
-    assert uses[0]["case_number"] == number and uses[0]["requester_node"] == "ah"
+    use = wait_for(
+        lambda: next(
+            (u for u in holder.get("/wallet/uses").json()["results"] if u["case_number"] == number),
+            None,
+        ),
+        what="use history",
+    )
+    assert use["requester_node"] == "ah" and use["identifier"] == identifier
 
     # 6. js revokes the deed: his wallet follows, and sh's online check says revoked
     r = issuer.post(f"/licences/issued/{identifier}/revoke", {"reason": "不动产转移登记"})

@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PURPOSES = {"government_service", "on_site_check", "social_use"}
 PROVINCE_NODES = {"31": "sh", "32": "js", "33": "zj", "34": "ah"}
-ONLINE_REFRESH_MIN_SECONDS = 5
 
 
 # --- the registry (hub) and its copy on every node ------------------------------
@@ -262,6 +261,7 @@ def _sign_licence(
     valid_to: dt.date | None,
     status_index: int,
     case_number: str,
+    holder_node: str,
 ) -> tuple[dict, dict, list[str]]:
     claims = [("holder_name", holder_name), ("holder_id", holder_id)] + list(fields.items())
     disclosures = [formats.disclosure_make(k, v) for k, v in claims]
@@ -273,6 +273,8 @@ def _sign_licence(
         "issuer": {"node": settings.TONGBAN_NODE, "code": org.code, "name": org.name},
         "area_code": org.region,
         "holder_type": formats.HOLDER_ID_TYPES[licence_type.holder_type],
+        # only this node may make presentations (亮证) of the licence
+        "holder_node": holder_node,
         "issued_at": iso(issued_at),
         "valid_from": valid_from.isoformat(),
         "valid_to": valid_to.isoformat() if valid_to else None,
@@ -347,6 +349,7 @@ def licence_issue(
             valid_to=valid_to,
             status_index=status_index,
             case_number=case_number,
+            holder_node=home_node,
         )
         licence = Licence.objects.create(
             identifier=identifier,
@@ -552,9 +555,10 @@ def status_list_publish() -> StatusListPublication:
 
 
 def status_list_current() -> StatusListPublication:
-    """The list to serve: re-signed once half its lifetime has passed."""
+    """The list to serve: re-signed after any change, and every half refresh interval,
+    so a verifier's copy is never older than about 1.5 refresh intervals."""
     last = StatusListPublication.objects.order_by("-serial").first()
-    half = dt.timedelta(seconds=settings.TONGBAN_STATUS_LIST_TTL_SECONDS / 2)
+    half = dt.timedelta(seconds=settings.TONGBAN_STATUS_LIST_REFRESH_SECONDS / 2)
     if (
         last is None
         or last.issued_at + half <= timezone.now()
@@ -609,9 +613,6 @@ def status_list_refresh(*, node_id: str, session: requests.Session | None = None
     if node_id == settings.TONGBAN_NODE:
         status_list_current()
         return
-    recent = timezone.now() - dt.timedelta(seconds=ONLINE_REFRESH_MIN_SECONDS)
-    if StatusListCache.objects.filter(node_id=node_id, fetched_at__gt=recent).exists():
-        return  # fetched moments ago: an online check does not hammer the issuer
     node = Node.objects.filter(node_id=node_id, role="node", active=True).first()
     if node is None:
         raise formats.FormatError(f"{node_id} is not in the directory")

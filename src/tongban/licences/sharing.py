@@ -278,6 +278,17 @@ def _consent_check(consent: object, *, requester: str, body: dict, licence: Lice
     for failed, reason in problems:
         if failed:
             raise HandlerRefusal(reason, code="consent_invalid")
+    if granted_by.get("channel") == "window":
+        from tongban.directory.models import Window
+
+        window = granted_by.get("window") if isinstance(granted_by.get("window"), dict) else {}
+        if not Window.objects.filter(
+            code=str(window.get("code", "")), node__node_id=node_id, active=True
+        ).exists():
+            raise HandlerRefusal(
+                "a window consent must name one of the signing node's windows",
+                code="consent_invalid",
+            )
     return document
 
 

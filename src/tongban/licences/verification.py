@@ -160,6 +160,11 @@ def licence_check(licence: object, disclosures: object, result: Verdict) -> tupl
     result.issuer_name = str(issuer.get("name", ""))
     if ident.type_code != result.type_code or ident.issuer_code != result.issuer_code:
         raise _Stop("tampered", "identifier does not match the licence's type or issuer")
+    if payload.get("version") != ident.version:
+        raise _Stop("tampered", "identifier does not match the licence's version")
+    status_ref = payload.get("status")
+    if not isinstance(status_ref, dict) or status_ref.get("node") != result.issuer_node:
+        raise _Stop("tampered", "the status entry is not the issuer's")
     issued_at = _time(payload.get("issued_at"))
     _check_signature(result.issuer_node, licence.get("signature"), payload, at=issued_at)  # type: ignore[union-attr]
     licence_type = LicenceType.objects.filter(code=result.type_code, active=True).first()
@@ -260,6 +265,8 @@ def _verify(text: str, result: Verdict, *, now: dt.datetime, online: bool, sessi
     result.holder_node = str(binding.get("holder_node", ""))
     result.nonce = str(binding.get("nonce", ""))[:32]
     issued_at, expires_at = _time(binding.get("iat")), _time(binding.get("exp"))
+    if result.holder_node != payload.get("holder_node"):
+        raise _Stop("tampered", "presentation not made by the holder's home node")
     _check_signature(result.holder_node, document.get("binding_signature"), binding, at=issued_at)
     if binding.get("sd_hash") != formats.presentation_sd_hash(licence, disclosures):
         raise _Stop("tampered", "presentation was not made for these disclosures")
@@ -286,7 +293,7 @@ def _verify(text: str, result: Verdict, *, now: dt.datetime, online: bool, sessi
         result.status_source = "online" if online else "cache"
     elif result.issuer_node == settings.TONGBAN_NODE:
         result.status_checked_at = now.isoformat()
-        result.status_source = "issuer"
+        result.status_source = "issuer"  # the issuing node's own register, at this moment
     if status in ("revoked", "superseded", "suspended"):
         raise _Stop(status, f"status list of {result.issuer_node} says {status}")
     today = timezone.localdate(now)
