@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
+from tongban.api_errors import ErrorOut
 from tongban.cases import documents, selectors, services
 from tongban.cases.materials import IncomingFile, material_read
 from tongban.cases.presenters import case_detail_dict, case_summary_dict
@@ -151,16 +152,6 @@ class CaseDetail(CaseSummary):
 class CaseList(Schema):
     count: int
     results: list[CaseSummary]
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    details: dict = {}
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
 
 
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut}

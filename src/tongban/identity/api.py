@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
+from tongban.api_errors import ErrorOut
 from tongban.errors import DomainError
 from tongban.identity import services
 from tongban.identity.authentication import api_auth, requires_scope
@@ -35,16 +36,6 @@ class TokenOut(Schema):
 class OtpRequired(Schema):
     otp_required: bool
     message: str
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    details: dict = {}
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
 
 
 @router.post(

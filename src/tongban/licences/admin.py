@@ -3,6 +3,7 @@ issuing authority's actions (services), and personal identifiers stay encrypted.
 
 from django.contrib import admin
 
+from tongban.exchange.admin import ReadOnlyAdmin
 from tongban.licences.models import (
     Licence,
     LicenceCounter,
@@ -12,17 +13,6 @@ from tongban.licences.models import (
     VerificationRecord,
     WalletEntry,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LicenceType)

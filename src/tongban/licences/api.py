@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from tongban.api_errors import ErrorOut
 from tongban.errors import DomainError
 from tongban.identity.authentication import api_auth, requires_scope
 from tongban.identity.selectors import access_for
@@ -20,16 +21,6 @@ from tongban.licences.qr_images import qr_text_from_image
 from tongban.licences.verification import presentation_verify
 
 router = Router(tags=["licences"])
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    details: dict = {}
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
 
 
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut}
