@@ -16,7 +16,8 @@ import pytest
 import requests
 from stdnum.cn import ric
 
-from .conftest import free_port_block
+from tests.live_regions import free_port_block
+
 from .test_region_flow1 import wait_for
 
 pytestmark = pytest.mark.e2e
