@@ -137,6 +137,7 @@ def _prepare(status_list_size: int) -> dict:
         "issuer": {"node": "zj", "code": org.code, "name": org.name},
         "area_code": org.region,
         "holder_type": "111",
+        "holder_node": "sh",
         "issued_at": now.isoformat(),
         "valid_from": today.isoformat(),
         "valid_to": (today + dt.timedelta(days=6 * 365)).isoformat(),
