@@ -116,7 +116,10 @@ def node_oidc_set(*, node_id: str, issuer: str, jwks: dict) -> Node:
 
 @transaction.atomic
 def node_key_revoke(*, kid: str) -> None:
+    from tongban.licences.trust_snapshot import trust_snapshot_clear
+
     NodeKey.objects.filter(kid=kid).update(revoked=True)
+    transaction.on_commit(trust_snapshot_clear)
 
 
 @transaction.atomic
@@ -435,8 +438,10 @@ def configuration_apply(*, wrapper: dict) -> CachedConfiguration | None:
     stale = CachedConfiguration.objects.order_by("-serial").values_list("serial", flat=True)[5:]
     CachedConfiguration.objects.filter(serial__in=list(stale)).delete()
     from tongban.identity.oidc_provider import federation_clients_sync
+    from tongban.licences.trust_snapshot import trust_snapshot_clear
 
     federation_clients_sync()  # the other nodes, as relying parties of this one
+    transaction.on_commit(trust_snapshot_clear)  # revocations above were bulk updates
     return cached
 
 

@@ -403,7 +403,8 @@ def deliver_receive(*, body: dict, sender: str) -> None:
     case = material.case
     if state == "verified":
         holder_id = str(values.get("holder_id", ""))
-        expected = case.enterprise_code or case.applicant_id_number
+        enterprise_licence = result.licence_type and result.licence_type.holder_type == "enterprise"
+        expected = case.enterprise_code if enterprise_licence else case.applicant_id_number
         valid_to = payload.get("valid_to")
         if body.get("status") != LicenceStatus.VALID:
             state, note = (

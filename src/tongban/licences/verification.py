@@ -12,6 +12,7 @@ The verdicts, most serious first:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -20,13 +21,12 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tongban.directory.models import Node, Organization
-from tongban.directory.signing import peer_public_key
 from tongban.gm import sm2
 from tongban.gm.canonical import canonical_json
 from tongban.licences import formats
 from tongban.licences.formats import FormatError
 from tongban.licences.models import LicenceType, StatusListCache
+from tongban.licences.trust_snapshot import trust_snapshot
 
 log = logging.getLogger(__name__)
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -125,10 +125,11 @@ def _date(value: object) -> dt.date | None:
 def _check_signature(node_id: object, signature: object, data: dict, *, at: dt.datetime) -> None:
     if not isinstance(node_id, str) or not isinstance(signature, dict):
         raise _Stop("tampered", "signature missing")
-    if not Node.objects.filter(node_id=node_id, role="node").exists():
+    trust = trust_snapshot()
+    if node_id not in trust.nodes:
         raise _Stop("unknown_issuer", f"node {node_id} is not in the directory")
     kid = signature.get("kid")
-    public_key = peer_public_key(node_id, kid, at=at) if isinstance(kid, str) else None
+    public_key = trust.public_key(node_id, kid, at=at) if isinstance(kid, str) else None
     if public_key is None:
         raise _Stop("unknown_issuer", f"key {kid!r} is not a listed key of {node_id}")
     value = signature.get("value")
@@ -167,11 +168,11 @@ def licence_check(licence: object, disclosures: object, result: Verdict) -> tupl
         raise _Stop("tampered", "the status entry is not the issuer's")
     issued_at = _time(payload.get("issued_at"))
     _check_signature(result.issuer_node, licence.get("signature"), payload, at=issued_at)  # type: ignore[union-attr]
-    licence_type = LicenceType.objects.filter(code=result.type_code, active=True).first()
+    trust = trust_snapshot()
+    licence_type = trust.licence_types.get(result.type_code)
     if licence_type is None:
         raise _Stop("unknown_issuer", f"licence type {result.type_code} is not in the registry")
-    org = Organization.objects.filter(code=result.issuer_code).select_related("node").first()
-    if org is None or org.node.node_id != result.issuer_node:
+    if trust.organization_nodes.get(result.issuer_code) != result.issuer_node:
         raise _Stop("unknown_issuer", "issuing organization is not one of the issuing node's")
     result.type_name = licence_type.name
     result.licence_type = licence_type
@@ -202,6 +203,12 @@ def licence_check(licence: object, disclosures: object, result: Verdict) -> tupl
     return payload, values
 
 
+@functools.lru_cache(maxsize=16)
+def _status_bytes(document: str) -> bytes:
+    """A cached list's statuses, inflated once per list (lists change every few minutes)."""
+    return formats.status_list_unpack(json.loads(document)["status_list"]["lst"])
+
+
 def status_of(
     issuer_node: str, index: object, licence_type: LicenceType, *, now: dt.datetime
 ) -> tuple[str | None, StatusListCache | None]:
@@ -223,9 +230,7 @@ def status_of(
     age = (now - cached.issued_at).total_seconds()
     if age > licence_type.status_max_age_seconds or cached.expires_at <= now:
         return None, cached
-    document = json.loads(cached.document)
-    data = formats.status_list_unpack(document["status_list"]["lst"])
-    value = formats.status_list_value(data, index)
+    value = formats.status_list_value(_status_bytes(cached.document), index)
     return (formats.STATUS_NAMES.get(value) if value is not None else None), cached
 
 
