@@ -40,8 +40,7 @@ def licence_material_view(material: CaseMaterial) -> dict | None:
         from tongban.licences.models import LicenceType
 
         licence_type = LicenceType.objects.filter(name=material.licence_type_name).first()
-        labels = {f["key"]: f["label"] for f in (licence_type.fields if licence_type else [])}
-        labels.update({"holder_name": "持证人", "holder_id": "证件号码"})
+        labels = licence_type.claim_labels() if licence_type else {}
         person = licence_type is not None and licence_type.holder_type == "person"
         for disclosure in json.loads(decrypt_at_rest(material.licence_disclosures_encrypted)):
             _salt, key, value = disclosure_open(disclosure)

@@ -105,8 +105,7 @@ def _wallet_dict(entry: WalletEntry, *, with_values: bool = False) -> dict:
     }
     if with_values:
         licence_type = LicenceType.objects.filter(code=entry.type_code).first()
-        labels = {f["key"]: f["label"] for f in (licence_type.fields if licence_type else [])}
-        labels.update({"holder_name": _("持证人"), "holder_id": _("持证人证件号码")})
+        labels = licence_type.claim_labels() if licence_type else {}
         data["fields"] = [
             {"key": k, "label": str(labels.get(k, k)), "value": v}
             for k, v in services.licence_values(entry).items()

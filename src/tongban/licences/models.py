@@ -37,6 +37,13 @@ class LicenceType(models.Model):
     def recognized(self, node_id: str, purpose: str) -> bool:
         return purpose in (self.recognition or {}).get(node_id, [])
 
+    def claim_labels(self) -> dict[str, str]:
+        """{key: label} of every claim a licence of this type carries, the holder first."""
+        holder_id = _("公民身份号码") if self.holder_type == "person" else _("统一社会信用代码")
+        labels = {"holder_name": str(_("持证人")), "holder_id": str(holder_id)}
+        labels.update({spec["key"]: spec["label"] for spec in self.fields})
+        return labels
+
 
 class LicenceStatus(models.TextChoices):
     VALID = "valid", _("有效")

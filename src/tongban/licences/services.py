@@ -481,10 +481,7 @@ def licence_renew(
                 _("证照当前状态为“%(status)s”，不能换发") % {"status": old.get_status_display()},
                 status=409,
             )
-        values = {}
-        for disclosure in json.loads(decrypt_at_rest(old.disclosures_encrypted)):
-            _salt, key, value = formats.disclosure_open(disclosure)
-            values[key] = value
+        values = licence_values(old)
         face = {k: v for k, v in values.items() if k not in ("holder_name", "holder_id")}
         face.update(fields or {})
         new = licence_issue(

@@ -184,8 +184,7 @@ def licence_check(licence: object, disclosures: object, result: Verdict) -> tupl
         raise _Stop("tampered", "licence has no digest list")
     if not isinstance(disclosures, list) or len(disclosures) > 64:
         raise _Stop("tampered", "disclosures must be a list")
-    labels = {f["key"]: f["label"] for f in licence_type.fields}
-    labels.update({"holder_name": str(_("持证人")), "holder_id": str(_("持证人证件号码"))})
+    labels = licence_type.claim_labels()
     values: dict[str, object] = {}
     for disclosure in disclosures:
         try:

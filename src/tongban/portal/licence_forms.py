@@ -24,13 +24,12 @@ DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
 
 def field_labels(licence_type: LicenceType | None, holder_type: str) -> dict[str, str]:
     """{key: label} for a licence's face data, the holder first."""
-    labels = {
+    if licence_type is not None:
+        return licence_type.claim_labels()
+    return {
         "holder_name": str(HOLDER_LABEL),
         "holder_id": str(HOLDER_ID_LABELS.get(holder_type, _("证件号码"))),
     }
-    for spec in licence_type.fields if licence_type else []:
-        labels[spec["key"]] = spec["label"]
-    return labels
 
 
 def ttl_choices() -> list[tuple[str, str]]:
