@@ -16,6 +16,8 @@ def _refuse_domain(fn, envelope: VerifiedEnvelope) -> None:
         fn(body=envelope.signed["body"], sender=envelope.signed["sender"])
     except DomainError as exc:
         raise HandlerRefusal(str(exc.message), code="not_applicable") from exc
+    except ValueError as exc:  # a malformed time or date in the body
+        raise HandlerRefusal(f"malformed body: {exc}", code="not_applicable") from exc
 
 
 @inbox_handler("licence.issued")

@@ -21,7 +21,7 @@ from stdnum.cn import ric, uscc
 from tongban.directory.models import Node, Organization
 from tongban.directory.signing import sign_detached
 from tongban.errors import DomainError, NotFound, PermissionDenied
-from tongban.exchange.envelopes import iso
+from tongban.exchange.envelopes import iso, parse_time
 from tongban.exchange.services import outbox_enqueue
 from tongban.gm.canonical import canonical_json
 from tongban.identity.pii import (
@@ -589,7 +589,7 @@ def status_list_verify(wrapper: object, *, node_id: str) -> dict:
 
 def _status_list_cache_store(node_id: str, wrapper: dict, fetched_at: dt.datetime) -> None:
     body = wrapper["status_list"]
-    issued_at = dt.datetime.fromisoformat(body["iat"].replace("Z", "+00:00"))
+    issued_at = parse_time(body["iat"])
     current = StatusListCache.objects.select_for_update().filter(node_id=node_id).first()
     if current is not None and current.issued_at > issued_at:
         return  # never go back to an older list
@@ -598,7 +598,7 @@ def _status_list_cache_store(node_id: str, wrapper: dict, fetched_at: dt.datetim
         defaults={
             "document": canonical_json(wrapper).decode(),
             "issued_at": issued_at,
-            "expires_at": dt.datetime.fromisoformat(body["exp"].replace("Z", "+00:00")),
+            "expires_at": parse_time(body["exp"]),
             "fetched_at": fetched_at,
             "last_error": "",
         },
@@ -685,9 +685,7 @@ def wallet_receive(*, body: dict, sender: str) -> WalletEntry:
             "valid_from": dt.date.fromisoformat(payload["valid_from"]),
             "valid_to": dt.date.fromisoformat(payload["valid_to"]) if payload["valid_to"] else None,
             "status": status,
-            "status_changed_at": dt.datetime.fromisoformat(
-                str(body.get("status_changed_at")).replace("Z", "+00:00")
-            ),
+            "status_changed_at": parse_time(body.get("status_changed_at")),
             "payload": payload,
             "signature": licence["signature"],
             "disclosures_encrypted": encrypt_at_rest(json.dumps(disclosures)),
@@ -714,9 +712,7 @@ def wallet_status_receive(*, body: dict, sender: str) -> None:
     if body.get("status") not in LicenceStatus.values:
         raise DomainError("invalid_licence", "unknown status")
     entry.status = body["status"]
-    entry.status_changed_at = dt.datetime.fromisoformat(
-        str(body.get("changed_at")).replace("Z", "+00:00")
-    )
+    entry.status_changed_at = parse_time(body.get("changed_at"))
     entry.save(update_fields=["status", "status_changed_at"])
 
 
@@ -739,7 +735,7 @@ def wallet_use_receive(*, body: dict, sender: str) -> None:
             "case_number": str(body.get("case_number", ""))[:64],
             "item_name": str(body.get("item_name", ""))[:128],
             "purpose": str(body.get("purpose", ""))[:32],
-            "used_at": dt.datetime.fromisoformat(str(body.get("used_at")).replace("Z", "+00:00")),
+            "used_at": parse_time(body.get("used_at")),
         },
     )
 
