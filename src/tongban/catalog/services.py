@@ -14,6 +14,7 @@ from tongban.catalog.models import Implementation, Material, Release, ServiceIte
 from tongban.directory.models import Organization
 from tongban.gm.canonical import canonical_json
 from tongban.gm.sm3 import digests_equal, sm3_hex
+from tongban.gm.strict_json import StrictJSONError, loads_strict
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 # 实施编码 = 实施主体统一社会信用代码 (18) + 实施主体性质 (1) + 基本编码 (12)
@@ -22,6 +23,25 @@ IMPLEMENTING_BODY_STATUTORY = "1"
 
 class CatalogError(ValueError):
     pass
+
+
+# the 2026Q4 release is 170 KB
+MAX_RELEASE_BYTES = 16 * 1024 * 1024
+
+
+def catalog_release_parse(content: bytes) -> dict:
+    """A release fetched from the hub, as I-JSON (RFC 7493); CatalogError otherwise.
+
+    Its SM3 is checked over the canonical form of what was parsed, so a text
+    that two parsers read differently (duplicate member names, lone
+    surrogates, integers beyond 2^53 - 1) is refused before that check."""
+    try:
+        document = loads_strict(content, max_bytes=MAX_RELEASE_BYTES)
+    except StrictJSONError as exc:
+        raise CatalogError(f"catalog release is not I-JSON ({exc.reason})") from exc
+    if not isinstance(document, dict):
+        raise CatalogError("catalog release is not an object")
+    return document
 
 
 def implementation_code(organization_code: str, basic_code: str) -> str:
@@ -140,4 +160,6 @@ def catalog_sync(*, session: requests.Session | None = None) -> Release | None:
         settings.TONGBAN_HUB_URL + wanted["path"], timeout=settings.TONGBAN_EXCHANGE_TIMEOUT_SECONDS
     )
     response.raise_for_status()
-    return catalog_release_import(document=response.json(), sm3=wanted["sm3"])
+    return catalog_release_import(
+        document=catalog_release_parse(response.content), sm3=wanted["sm3"]
+    )

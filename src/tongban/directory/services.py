@@ -27,6 +27,7 @@ from tongban.directory.models import (
 from tongban.directory.signing import sign_detached
 from tongban.gm import sm2
 from tongban.gm.canonical import canonical_json
+from tongban.gm.strict_json import StrictJSONError, loads_strict
 
 log = logging.getLogger(__name__)
 
@@ -328,14 +329,30 @@ def _hub_keys() -> dict[str, str]:
     return keys
 
 
-def configuration_verify(wrapper: dict) -> dict:
-    """Check the hub signature, format and expiry; return the configuration."""
+MAX_CONFIGURATION_BYTES = 8 * 1024 * 1024
+
+
+def configuration_parse(content: bytes) -> object:
+    """The hub's answer as I-JSON (RFC 7493); ConfigurationError otherwise.
+
+    A text that two parsers read differently (duplicate member names, lone
+    surrogates, integers beyond 2^53 - 1) is refused before its signature is
+    checked: the signature covers only what *this* parser understood."""
     try:
-        document = wrapper["configuration"]
-        signature = wrapper["signature"]
-        kid, value = signature["kid"], signature["value"]
-    except (KeyError, TypeError) as exc:
-        raise ConfigurationError("malformed configuration") from exc
+        return loads_strict(content, max_bytes=MAX_CONFIGURATION_BYTES)
+    except StrictJSONError as exc:
+        raise ConfigurationError(f"configuration is not I-JSON ({exc.reason})") from exc
+
+
+def configuration_verify(wrapper: object) -> dict:
+    """Check the hub signature, format and expiry; return the configuration."""
+    document = wrapper.get("configuration") if isinstance(wrapper, dict) else None
+    signature = wrapper.get("signature") if isinstance(wrapper, dict) else None
+    if not isinstance(document, dict) or not isinstance(signature, dict):
+        raise ConfigurationError("malformed configuration")
+    kid, value = signature.get("kid"), signature.get("value")
+    if not isinstance(kid, str) or not isinstance(value, str):
+        raise ConfigurationError("malformed configuration")
     public_key = _hub_keys().get(kid)
     if public_key is None:
         raise ConfigurationError(f"configuration signed by unknown hub key {kid}")
@@ -458,7 +475,7 @@ def configuration_poll(*, session: requests.Session | None = None) -> CachedConf
             timeout=settings.TONGBAN_EXCHANGE_TIMEOUT_SECONDS,
         )
         response.raise_for_status()
-        applied = configuration_apply(wrapper=response.json())
+        applied = configuration_apply(wrapper=configuration_parse(response.content))
         catalog_sync(session=session)
     except (requests.RequestException, ValueError, ConfigurationError) as exc:
         poll.last_error = str(exc)[:300]

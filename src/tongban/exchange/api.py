@@ -1,15 +1,15 @@
 """/api/v1/exchange — the inbox peers deliver to, and delivery monitoring."""
 
 import datetime as dt
-import json
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
 from tongban.errors import PermissionDenied
 from tongban.exchange.models import OutboxMessage
-from tongban.exchange.services import inbox_receive
+from tongban.exchange.services import inbox_receive_body
 from tongban.identity.authentication import api_auth, requires_scope
 from tongban.identity.selectors import access_for
 
@@ -23,11 +23,7 @@ def inbox(request):
     200 accepted / queued / duplicate, 409 refused or replayed, 4xx rejected
     with ``signed.code``; never partially applied.
     """
-    try:
-        envelope = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        envelope = None
-    result = inbox_receive(envelope=envelope)
+    result = inbox_receive_body(request.body, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     return JsonResponse(
         result.body, status=result.http_status, json_dumps_params={"ensure_ascii": False}
     )

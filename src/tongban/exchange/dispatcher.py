@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tongban.directory.models import Node
-from tongban.exchange.envelopes import parse_time, receipt_verify
+from tongban.exchange.envelopes import parse_time, receipt_parse, receipt_verify
 from tongban.exchange.handlers import run_delivery_hooks
 from tongban.exchange.message_log import message_log_append
 from tongban.exchange.models import OutboxMessage
@@ -91,8 +91,9 @@ def outbox_deliver(message: OutboxMessage, *, session: requests.Session | None =
         _record_failure(message, f"HTTP {response.status_code}")
         return "pending"
     try:
+        receipt = receipt_parse(response.content)
         signed = receipt_verify(
-            response.json(),
+            receipt,
             expected_sender=message.recipient,
             message_id=message.message_id,
             request_sm3=message.request_sm3,
@@ -115,7 +116,7 @@ def outbox_deliver(message: OutboxMessage, *, session: requests.Session | None =
             if m.status == "rejected"
             else ""
         )
-        m.receipt = json.dumps(response.json(), ensure_ascii=False)
+        m.receipt = json.dumps(receipt, ensure_ascii=False)
         m.leased_until = None
         m.request_out_at = request_out_at
         m.request_in_at = parse_time(signed["received_at"])

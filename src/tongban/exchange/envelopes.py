@@ -23,8 +23,12 @@ from tongban.directory.signing import peer_public_key, sign_detached
 from tongban.gm import sm2
 from tongban.gm.canonical import CanonicalizationError, canonical_json
 from tongban.gm.sm3 import sm3_hex
+from tongban.gm.strict_json import loads_strict
 
 PROTOCOL_VERSION = 1
+# A receipt is a few hundred bytes; anything much larger is not one.
+MAX_RECEIPT_BYTES = 64 * 1024
+RECEIPT_STATUSES = {"accepted", "queued", "refused", "rejected"}
 CLOCK_SKEW = dt.timedelta(minutes=5)
 MESSAGE_TYPES = {
     "case.submit",
@@ -277,20 +281,34 @@ def receipt_build(
     return {"signed": signed, "signature": sign_detached(canonical_json(signed))}
 
 
+def receipt_parse(content: bytes) -> object:
+    """A peer's answer as I-JSON; ``StrictJSONError`` (a ValueError) otherwise."""
+    return loads_strict(content, max_bytes=MAX_RECEIPT_BYTES)
+
+
 def receipt_verify(
     receipt: object, *, expected_sender: str, message_id: str, request_sm3: str
 ) -> dict:
-    """Sender side: the receipt must be signed by the recipient and name our request."""
+    """Sender side: the receipt must be signed by the recipient and name our request.
+
+    Raises ValueError for anything else, whatever its shape."""
     if not isinstance(receipt, dict) or not isinstance(receipt.get("signed"), dict):
         raise ValueError("receipt is not an object")
-    signed, signature = receipt["signed"], receipt.get("signature") or {}
+    signed, signature = receipt["signed"], receipt.get("signature")
+    if not isinstance(signature, dict):
+        raise ValueError("receipt has no signature object")
     if signed.get("sender") != expected_sender:
         raise ValueError("receipt from the wrong node")
-    public_key = peer_public_key(expected_sender, signature.get("kid", ""))
-    if public_key is None or not sm2.verify_b64(
-        public_key, canonical_json(signed), signature.get("value", "")
-    ):
+    kid, value = signature.get("kid"), signature.get("value")
+    if not isinstance(kid, str) or not isinstance(value, str):
+        raise ValueError("receipt signature is malformed")
+    public_key = peer_public_key(expected_sender, kid)
+    if public_key is None or not sm2.verify_b64(public_key, canonical_json(signed), value):
         raise ValueError("receipt signature does not verify")
     if signed.get("in_reply_to") != message_id or signed.get("request_sm3") != request_sm3:
         raise ValueError("receipt does not answer this request")
+    if signed.get("status") not in RECEIPT_STATUSES or not isinstance(signed.get("code", ""), str):
+        raise ValueError("receipt has an unknown status")
+    parse_time(signed.get("received_at"))
+    parse_time(signed.get("responded_at"))
     return signed

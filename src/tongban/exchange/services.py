@@ -28,6 +28,7 @@ from tongban.exchange.models import (
     SequenceCounter,
 )
 from tongban.gm.canonical import canonical_json
+from tongban.gm.strict_json import StrictJSONError, loads_strict
 from tongban.identity.pii import decrypt_at_rest, encrypt_at_rest
 from tongban.identity.security_log import security_event
 
@@ -160,6 +161,21 @@ def _apply(message: InboxMessage, verified: VerifiedEnvelope) -> None:
         message.applied_at = timezone.now()
 
 
+def inbox_receive_body(body: bytes, *, max_bytes: int) -> InboxResult:
+    """The inbox's HTTP body: one I-JSON text (RFC 7493), else rejected ``malformed``.
+
+    Two parsers that read one signed text differently (duplicate member names,
+    lone surrogates, integers beyond 2^53 - 1) would let a signature cover a
+    meaning the sender's software never saw, so such bodies are not envelopes.
+    """
+    try:
+        envelope = loads_strict(body, max_bytes=max_bytes)
+    except StrictJSONError as exc:
+        rejection = Rejection("malformed", f"body is not I-JSON ({exc.reason})")
+        return _reject(None, rejection, timezone.now())
+    return inbox_receive(envelope=envelope)
+
+
 def inbox_receive(*, envelope: object) -> InboxResult:
     """Verify, deduplicate, order and apply one envelope; answer with a signed receipt."""
     received_at = timezone.now()
@@ -247,8 +263,15 @@ def inbox_receive(*, envelope: object) -> InboxResult:
 
 
 def _duplicate(existing: InboxMessage) -> InboxResult:
-    """A message seen before gets the very same receipt, and no second effect."""
-    return InboxResult(409 if existing.status == "refused" else 200, json.loads(existing.receipt))
+    """A message seen before gets the very same receipt, and no second effect.
+
+    The HTTP status is the first answer's, read from the stored receipt: a
+    message first ``queued`` and refused later, when its gap was filled, is
+    still answered 200 with its ``queued`` receipt (docs/exchange-protocol.md §7).
+    """
+    receipt = json.loads(existing.receipt)
+    first_status = receipt.get("signed", {}).get("status")
+    return InboxResult(409 if first_status == "refused" else 200, receipt)
 
 
 def _apply_waiting_successors(cursor: CorrelationCursor) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import secrets
 import zlib
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from stdnum.iso7064 import mod_37_36
 
 from tongban.gm.canonical import CanonicalizationError, canonical_json
 from tongban.gm.sm3 import sm3_digest
+from tongban.gm.strict_json import StrictJSONError, loads_strict
 
 LICENCE_FORMAT = "tongban-licence/1"
 PRESENTATION_FORMAT = "tongban-presentation/1"
@@ -42,6 +42,23 @@ HOLDER_ID_TYPES = {"person": "111", "enterprise": "001"}
 
 class FormatError(ValueError):
     """Input that does not follow the formats (tampered, truncated, wrong shape)."""
+
+
+MAX_DISCLOSURE = 4096
+
+
+def json_strict(data: bytes, *, what: str, max_bytes: int) -> object:
+    """``data`` as I-JSON (RFC 7493), else FormatError naming the reason.
+
+    Every licence, presentation, disclosure and status list read from outside
+    goes through here: a document two parsers would read differently
+    (duplicate member names, lone surrogates, integers beyond 2^53 - 1) is
+    refused, never verified (docs/licences.md §7).
+    """
+    try:
+        return loads_strict(data, max_bytes=max_bytes)
+    except StrictJSONError as exc:
+        raise FormatError(f"{what} is not I-JSON ({exc.reason})") from exc
 
 
 # --- base64url ----------------------------------------------------------------
@@ -113,12 +130,9 @@ def disclosure_digest(disclosure: str) -> str:
 
 def disclosure_open(disclosure: object) -> tuple[str, str, object]:
     """(salt, key, value) of a disclosure; FormatError if it is not one."""
-    if not isinstance(disclosure, str) or len(disclosure) > 4096:
+    if not isinstance(disclosure, str) or len(disclosure) > MAX_DISCLOSURE:
         raise FormatError("disclosure must be a base64url string")
-    try:
-        decoded = json.loads(b64u_decode(disclosure))
-    except ValueError as exc:
-        raise FormatError("disclosure is not JSON") from exc
+    decoded = json_strict(b64u_decode(disclosure), what="disclosure", max_bytes=MAX_DISCLOSURE)
     if (
         not isinstance(decoded, list)
         or len(decoded) != 3
@@ -158,11 +172,13 @@ def qr_decode(text: object) -> dict:
         packed = base45.b45decode(text[len(QR_PREFIX) :])
         inflater = zlib.decompressobj()
         raw = inflater.decompress(packed, MAX_INFLATED)
-        if inflater.unconsumed_tail:
-            raise FormatError("QR content inflates too far")
-        document = json.loads(raw)
     except (ValueError, zlib.error) as exc:
         raise FormatError("QR content is damaged") from exc
+    if inflater.unconsumed_tail:
+        raise FormatError("QR content inflates too far")
+    if not inflater.eof or inflater.unused_data:
+        raise FormatError("QR content is damaged")
+    document = json_strict(raw, what="QR content", max_bytes=MAX_INFLATED)
     if not isinstance(document, dict):
         raise FormatError("QR content is not an object")
     return document
@@ -180,11 +196,24 @@ def status_list_pack(values: dict[int, int], size: int) -> str:
     return b64u(zlib.compress(bytes(data), 9))
 
 
-def status_list_unpack(lst: str) -> bytes:
+# 2 bits a licence: 32 MiB hold the statuses of 134 million licences of one node.
+MAX_STATUS_LIST_BYTES = 32 * 1024 * 1024
+# a signed status list document as fetched from a peer (compressed ``lst`` inside)
+MAX_STATUS_LIST_DOCUMENT = 8 * 1024 * 1024
+
+
+def status_list_unpack(lst: object) -> bytes:
+    """The inflated status bytes; FormatError if damaged or beyond MAX_STATUS_LIST_BYTES."""
     try:
-        return zlib.decompress(b64u_decode(lst))
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(b64u_decode(lst), MAX_STATUS_LIST_BYTES)
     except zlib.error as exc:
         raise FormatError("status list is damaged") from exc
+    if inflater.unconsumed_tail:
+        raise FormatError("status list inflates too far")
+    if not inflater.eof or inflater.unused_data:
+        raise FormatError("status list is damaged")
+    return data
 
 
 def status_list_value(data: bytes, index: int) -> int | None:

@@ -583,6 +583,10 @@ def status_list_verify(wrapper: object, *, node_id: str) -> dict:
         public_key, canonical_json(body), str(signature.get("value", ""))
     ):
         raise formats.FormatError("status list signature does not verify")
+    try:
+        parse_time(body.get("iat")), parse_time(body.get("exp"))
+    except ValueError as exc:
+        raise formats.FormatError("status list times are malformed") from exc
     formats.status_list_unpack(body["lst"])
     return body
 
@@ -620,7 +624,9 @@ def status_list_refresh(*, node_id: str, session: requests.Session | None = None
             timeout=settings.TONGBAN_EXCHANGE_TIMEOUT_SECONDS,
         )
         response.raise_for_status()
-        wrapper = response.json()
+        wrapper = formats.json_strict(
+            response.content, what="status list", max_bytes=formats.MAX_STATUS_LIST_DOCUMENT
+        )
         status_list_verify(wrapper, node_id=node_id)
     except (requests.RequestException, ValueError) as exc:
         StatusListCache.objects.filter(node_id=node_id).update(last_error=str(exc)[:300])
