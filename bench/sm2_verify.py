@@ -204,8 +204,9 @@ def _run(*, seconds: float) -> dict:
     if gmssl_sm2 is not None:
         peer = gmssl_sm2.CryptSM2(
             private_key=format(key._key.private_numbers().private_value, "064x"),
-            public_key=public[2:],
+            public_key="",
         )
+        peer.public_key = public[2:]  # not via gmssl's lstrip("04"): X may begin with 0x04
         r, s = decode_dss_signature(signature)
         raw_hex = f"{r:064x}{s:064x}"
         assert peer.verify_with_sm3(raw_hex, message)

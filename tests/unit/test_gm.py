@@ -50,7 +50,11 @@ def test_sm2_verify_rejects_garbage_without_raising(garbage):
 
 def _gmssl(key: sm2.SigningKey) -> gmssl_sm2.CryptSM2:
     private_hex = format(key._key.private_numbers().private_value, "064x")
-    return gmssl_sm2.CryptSM2(private_key=private_hex, public_key=key.public_key_hex[2:])
+    peer = gmssl_sm2.CryptSM2(private_key=private_hex, public_key="")
+    # exactly the 04 prefix byte: gmssl's own public_key.lstrip("04") would also
+    # eat an X coordinate that begins with byte 0x04 (1 key in 256)
+    peer.public_key = key.public_key_hex[2:]
+    return peer
 
 
 def test_sm2_interoperates_with_gmssl_both_ways():
