@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from tongban.log_safety import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent
 
 
@@ -292,18 +294,12 @@ SECURE_CSP = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"mask_pii": {"()": "tongban.identity.masking.MaskPersonalIdentifiersFilter"}},
-    "formatters": {
-        "plain": {
-            "format": "%(asctime)s %(levelname)s [" + TONGBAN_NODE + "] %(name)s: %(message)s"
-        }
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]}
-    },
-    "root": {"handlers": ["console"], "level": env("TONGBAN_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
-}
+# Logs: stderr, one line per record, personal identifiers masked and control
+# characters escaped; security events also as one JSON object per line on their
+# own handler — stderr, or the file TONGBAN_SECURITY_LOG (tongban.log_safety).
+TONGBAN_SECURITY_LOG = env("TONGBAN_SECURITY_LOG", "")
+LOGGING = logging_config(
+    node=TONGBAN_NODE,
+    level=env("TONGBAN_LOG_LEVEL", "INFO"),
+    security_log=TONGBAN_SECURITY_LOG,
+)

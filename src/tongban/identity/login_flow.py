@@ -11,12 +11,19 @@ from tongban.errors import DomainError
 from tongban.identity.models import User
 from tongban.identity.security_log import security_event
 from tongban.identity.services import otp_issue, otp_verify
+from tongban.log_safety import has_unsafe_characters
 
 PENDING = "tongban_pending_login"
+USERNAME_MAX = 150  # User.username
 
 
 def password_check(request, *, username: str, password: str) -> User:
     """First factor. Raises DomainError on a wrong password (axes counts it)."""
+    if len(username) > USERNAME_MAX or has_unsafe_characters(username):
+        # no account can have such a name: refused before it reaches the
+        # database (PostgreSQL rejects NUL bytes) or the lockout records
+        security_event("login_failed", request=request, username=username)
+        raise DomainError("invalid_credentials", _("用户名或密码错误"), status=401)
     user = authenticate(request, username=username, password=password)
     if getattr(request, "axes_locked_out", False):
         raise DomainError(
