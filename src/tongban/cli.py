@@ -5,6 +5,8 @@
     tongban [--node N] worker     deliver the outbox and poll the hub
     tongban [--node N] verify-log check the hash-chained message log
     tongban [--node N] verify X   check a 亮证 QR code (image file or text); exit 0 only if valid
+    tongban [--node N] trust-anchor   print the hub key this deployment trusts and its SM3
+                                  fingerprint (--public-key HEX: a key received out of band)
     tongban [--node N] <django management command> [args]   e.g. migrate, keys, hub-init
 
 ``--node`` (or TONGBAN_NODE) picks which deployment; its data lives in

@@ -1,8 +1,15 @@
-"""Node: install the hub's public key as the trust anchor for the global configuration."""
+"""Node: install the hub's public key as the trust anchor for the global configuration.
 
-from django.core.management.base import BaseCommand
+Compare the printed SM3 fingerprint with the one the hub's operator gave you out
+of band (docs/operations.md §6a) — or check it first with ``tongban trust-anchor
+--public-key HEX``, which installs nothing.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
 
 from tongban.directory.services import trust_anchor_install
+from tongban.directory.trust import key_fingerprint
+from tongban.gm.sm2 import KeyFormatError
 
 
 class Command(BaseCommand):
@@ -13,5 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--public-key", required=True)
 
     def handle(self, *args, **opts):
+        try:
+            fingerprint = key_fingerprint(opts["public_key"])
+        except KeyFormatError as exc:
+            raise CommandError(str(exc)) from exc
         trust_anchor_install(kid=opts["kid"], public_key=opts["public_key"])
-        self.stdout.write(f"trusting hub key {opts['kid']}")
+        self.stdout.write(f"trusting hub key {opts['kid']}, SM3 fingerprint {fingerprint}")
