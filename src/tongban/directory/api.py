@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Router, Schema
 
 import tongban
+from tongban.api_errors import ErrorOut
 from tongban.directory.models import CachedConfiguration, ConfigurationPublication
 
 router = Router(tags=["directory"])
@@ -69,3 +70,36 @@ def global_configuration(request):
             status=404,
         )
     return JsonResponse(json.loads(row.document), json_dumps_params={"ensure_ascii": False})
+
+
+class TrustKeyOut(Schema):
+    kid: str
+    public_key: str
+    fingerprint: str
+
+
+class TrustAnchorOut(Schema):
+    node: str
+    role: str
+    source: str
+    algorithm: str
+    fingerprint_definition: str
+    kid: str
+    public_key: str
+    fingerprint: str
+    keys: list[TrustKeyOut]
+
+
+@router.get(
+    "/trust-anchor",
+    response={200: TrustAnchorOut, 404: ErrorOut},
+    summary="枢纽信任锚（公钥与 SM3 指纹）",
+)
+def trust_anchor(request):
+    """The hub's SM2 public key this deployment trusts: the hub answers with its
+    active signing key, a node with the hub key(s) it has pinned. Anonymous.
+    ``fingerprint`` = SM3 of the 65-byte uncompressed key, upper-case hex in
+    groups of 4 (docs/operations.md §6a)."""
+    from tongban.directory.trust import trust_anchor_published
+
+    return trust_anchor_published()
