@@ -21,6 +21,8 @@ from tongban.gm.strict_json import MAX_SAFE_INTEGER, StrictJSONError, loads_stri
         (b"1" * 5000, "number_out_of_range"),
         (b"1e400", "number_out_of_range"),
         (b"-1e400", "number_out_of_range"),
+        (b"6.6e16", "number_out_of_range"),
+        (b"-9007199254740992.0", "number_out_of_range"),
         (b"[NaN]", "number_out_of_range"),
         (b"Infinity", "number_out_of_range"),
         (b"-Infinity", "number_out_of_range"),
@@ -62,6 +64,9 @@ def test_size_is_bounded():
         b'{"s":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}',
         '{"名称":"电子证照"}'.encode(),
         b"1e-400",
+        b"1e21",
+        b"9007199254740991.0",
+        b"0.5e16",
         b" [ ] ",
     ],
 )

@@ -360,8 +360,13 @@ def configuration_verify(wrapper: object) -> dict:
         raise ConfigurationError("configuration signature does not verify")
     if document.get("format") != CONFIGURATION_FORMAT:
         raise ConfigurationError("unknown configuration format")
-    expires_at = _parse(document.get("expires_at"))
-    if expires_at is None or expires_at <= timezone.now():
+    try:
+        expires_at = _parse(document.get("expires_at"))
+    except (AttributeError, ValueError) as exc:
+        raise ConfigurationError("malformed configuration expiry") from exc
+    if expires_at is None or expires_at.tzinfo is None:
+        raise ConfigurationError("malformed configuration expiry")
+    if expires_at <= timezone.now():
         raise ConfigurationError("configuration has expired")
     return document
 

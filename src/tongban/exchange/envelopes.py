@@ -307,7 +307,8 @@ def receipt_verify(
         raise ValueError("receipt signature does not verify")
     if signed.get("in_reply_to") != message_id or signed.get("request_sm3") != request_sm3:
         raise ValueError("receipt does not answer this request")
-    if signed.get("status") not in RECEIPT_STATUSES or not isinstance(signed.get("code", ""), str):
+    status, code = signed.get("status"), signed.get("code", "")
+    if not isinstance(status, str) or status not in RECEIPT_STATUSES or not isinstance(code, str):
         raise ValueError("receipt has an unknown status")
     parse_time(signed.get("received_at"))
     parse_time(signed.get("responded_at"))

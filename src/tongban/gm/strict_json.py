@@ -13,7 +13,8 @@ parsed here, and refused unless it is I-JSON:
 * no object has two members with the same name (``duplicate_member``);
 * no string, value or member name, holds a lone surrogate, escaped
   (``"\\ud800"``) or not (``lone_surrogate``);
-* integers lie within ±(2^53 - 1); other numbers are finite doubles, so
+* integers lie within ±(2^53 - 1), also when written as ``6.6e16`` (RFC 8785
+  would write that as integer digits); other numbers are finite doubles, so
   ``1e400`` (which overflows to infinity), ``NaN`` and ``Infinity`` are refused
   (``number_out_of_range``);
 * nesting is at most ``max_depth`` deep, checked by a scan *before* the
@@ -120,6 +121,10 @@ def _float(literal: str) -> float:
     value = float(literal)
     if not math.isfinite(value):
         raise StrictJSONError("number_out_of_range", "number overflows a double")
+    if MAX_SAFE_INTEGER < abs(value) < 1e21 and value.is_integer():
+        # RFC 8785 writes such a double as integer digits (6.6e16 → 66000000000000000),
+        # which no I-JSON reader may take: refuse it here, not in the next reader
+        raise StrictJSONError("number_out_of_range", "integer value beyond ±(2^53 - 1)")
     return value
 
 
