@@ -67,7 +67,7 @@ def not_found(request, exc):
 
 @api.exception_handler(RequestDataTooBig)
 def request_too_large(request, exc):
-    return _error(request, 413, "request_too_large", _("请求过大（材料合计不能超过 64 MB）"))
+    return _error(request, 413, "request_too_large", _("请求过大（请求体不能超过 64 MiB，即 67,108,864 字节）"))
 
 
 @api.exception_handler(HttpError)
