@@ -208,3 +208,13 @@ def test_a_picture_declaring_20000_by_20000_pixels_answers_413(region, api, clie
     assert page.status_code == 413
     assert "图片像素过多" in page.content.decode()
     assert not VerificationRecord.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["id", "sender", "correlation"])
+def test_a_nul_character_in_an_envelope_header_is_malformed(region, api, field):
+    """PostgreSQL text cannot hold NUL: refused before any lookup or log row uses it."""
+    envelope = region.case_submit_envelope(number=NUMBER)
+    envelope["signed"][field] = envelope["signed"][field][:8] + "\x00"
+    status, body = post(api, envelope)
+    assert (status, body["signed"]["code"]) == (400, "malformed")
+    assert "\x00" not in body["signed"]["in_reply_to"]

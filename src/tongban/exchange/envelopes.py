@@ -181,6 +181,8 @@ def envelope_verify(envelope: object, *, now: dt.datetime | None = None) -> Veri
         raise Rejection("malformed", f"unsupported protocol version {signed['v']}")
     if signed["seq"] < 1 or len(signed["id"]) > 36 or len(signed["correlation"]) > 64:
         raise Rejection("malformed", "bad id, correlation or sequence number")
+    if any("\x00" in signed[name] for name in ("id", "sender", "recipient", "correlation")):
+        raise Rejection("malformed", "NUL character in id, sender, recipient or correlation")
     if signed["type"] not in MESSAGE_TYPES:
         raise Rejection("unknown_type", f"unknown message type {signed['type']}")
     try:
@@ -209,7 +211,9 @@ def envelope_verify(envelope: object, *, now: dt.datetime | None = None) -> Veri
         raise Rejection("unknown_sender", f"sender {signed['sender']} is not in the directory")
     kid = signature.get("kid")
     public_key = (
-        peer_public_key(signed["sender"], kid, at=issued_at) if isinstance(kid, str) else None
+        peer_public_key(signed["sender"], kid, at=issued_at)
+        if isinstance(kid, str) and len(kid) <= 64 and "\x00" not in kid
+        else None
     )
     if public_key is None:
         raise Rejection("unknown_key", f"key {kid!r} is not a valid key of {signed['sender']}")
@@ -300,7 +304,7 @@ def receipt_verify(
     if signed.get("sender") != expected_sender:
         raise ValueError("receipt from the wrong node")
     kid, value = signature.get("kid"), signature.get("value")
-    if not isinstance(kid, str) or not isinstance(value, str):
+    if not isinstance(kid, str) or not isinstance(value, str) or "\x00" in kid:
         raise ValueError("receipt signature is malformed")
     public_key = peer_public_key(expected_sender, kid)
     if public_key is None or not sm2.verify_b64(public_key, canonical_json(signed), value):

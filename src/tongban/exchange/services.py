@@ -102,8 +102,8 @@ class InboxResult:
 def _reject(envelope: object, rejection: Rejection, received_at: dt.datetime) -> InboxResult:
     signed = envelope.get("signed") if isinstance(envelope, dict) else None
     signed = signed if isinstance(signed, dict) else {}
-    message_id = str(signed.get("id", ""))[:36]
-    sender = str(signed.get("sender", ""))[:16]
+    message_id = str(signed.get("id", "")).replace("\x00", "")[:36]
+    sender = str(signed.get("sender", "")).replace("\x00", "")[:16]
     try:
         req_sm3 = request_hash(signed) if signed else ""
     except ValueError:
@@ -113,7 +113,7 @@ def _reject(envelope: object, rejection: Rejection, received_at: dt.datetime) ->
         kind="rejection",
         message_id=message_id,
         peer=sender,
-        type=str(signed.get("type", ""))[:32],
+        type=str(signed.get("type", "")).replace("\x00", "")[:32],
         code=rejection.code,
         content=json.dumps(envelope, ensure_ascii=False, default=str).encode()[:1_000_000],
     )
