@@ -37,14 +37,23 @@ def id_number(prefix17: str = "33042119900307123") -> str:
 
 
 def user_with(
-    username: str, *, role: str | None = None, organization=None, window=None, person=None
+    username: str,
+    *,
+    role: str | None = None,
+    organization=None,
+    window=None,
+    person=None,
+    assurance: str = "L1",
 ) -> User:
+    """A staff member (role) or a person's account; ``assurance="L3"`` for an identity
+    proven face to face, which sees what others recorded under the 身份证号 (ADR 0010)."""
     user = User.objects.create_user(
         username=username,
         password=PASSWORD,
         kind="person" if person else "staff",
         display_name=username,
         person=person,
+        assurance=assurance,
     )
     if role:
         StaffAssignment.objects.create(

@@ -249,6 +249,8 @@ def test_applicant_sees_own_cases_only(region, api):
 
     received(region, api)  # applicant id_number() = the default test person
     mine = user_with("zhangwei", person=person_upsert(name="张伟", id_number=id_number()))
+    mine.assurance = "L3"  # a window case is seen under the 身份证号 only by a proven identity
+    mine.save(update_fields=["assurance"])
     other = user_with(
         "other", person=person_upsert(name="王芳", id_number=id_number("32058419930818246"))
     )

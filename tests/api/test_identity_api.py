@@ -202,7 +202,7 @@ def test_online_application_is_vouched_for_by_the_home_node(region, api, sms_out
     envelope = json.loads(decrypt_at_rest(OutboxMessage.objects.get(type="case.submit").envelope))
     subject = envelope["signed"]["subject"]
     assert subject["assurance"] == "L2" and subject["method"] == "password+sms_otp"
-    assert subject["authenticated_by"] == {"node": "sh", "home_node": "sh"}
+    assert subject["authenticated_by"] == {"node": "sh", "home_node": "sh", "account": str(user.pk)}
     # the form's 身份证号 is encrypted at rest and masked when shown
     assert case.form_data["applicant_id_number"].startswith("sm4gcm:")
     assert r.json()["form"]["applicant_id_number"].startswith("3102**")
@@ -257,7 +257,7 @@ def enterprise_code() -> str:
 
 
 def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbox):
-    register(api, sms_outbox, "rep", "王芳", id_number("32058419930818246"), "13913551234")
+    register(api, sms_outbox, "rep", "顾俊", id_number("31010119910304531"), "13801769876")
     code = enterprise_code()
     assert uscc.is_valid(code)
     token_for(api, sms_outbox, "rep")
@@ -267,7 +267,7 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
         api.post("/enterprises", {"code": code, "name": "上海青禾数字科技有限公司"}).status_code
         == 201
     )
-    agent_id = id_number("33042119900307123")
+    agent_id = id_number("31011019900307123")
     r = api.post(
         f"/enterprises/{code}/agents",
         {
@@ -291,9 +291,11 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
     authorization_id = r.json()["id"]
     rep_headers = api.headers
 
-    # the agent registers online (same person as authorized, L2) and applies
-    register(api, sms_outbox, "zhangwei", "张伟", agent_id, "13905731234")
+    # the agent registers online (same person as authorized, L2): a phone proves nothing
+    # about who holds the 身份证号 the authorization names, so it cannot act yet
+    agent = register(api, sms_outbox, "zhangwei", "张伟", agent_id, "13905731234")
     token_for(api, sms_outbox, "zhangwei")
+    assert api.get("/enterprises").json() == []
     from tongban.catalog.models import ServiceItem
 
     item = ServiceItem.objects.get(basic_code=SCOPE_CHANGE)
@@ -318,6 +320,11 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
         "enterprise": code,
     }
     r = api.post("/cases/online", apply)
+    assert r.status_code == 403 and not Case.objects.exists()
+    # verified face to face at a window (L3): now the authorization is theirs
+    agent.assurance = "L3"
+    agent.save(update_fields=["assurance"])
+    r = api.post("/cases/online", apply)
     assert r.status_code == 201, r.content
     case = Case.objects.get()
     assert case.enterprise_code == code and case.applicant_name == "张伟"
@@ -336,7 +343,7 @@ def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbo
     assert api.get(f"/cases/{case.number}").status_code == 200
     api.headers = {}
     stranger = register(
-        api, sms_outbox, "stranger", "陈静", id_number("34010419870221368"), "13955161234"
+        api, sms_outbox, "stranger", "陈静", id_number("31010419870221368"), "13955161234"
     )
     token_for(api, sms_outbox, stranger.username)
     assert api.get(f"/cases/{case.number}").status_code == 404

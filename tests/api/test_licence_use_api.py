@@ -40,7 +40,7 @@ def sample_fields(name: str) -> dict:
 @pytest.fixture
 def resident(region):
     person = person_upsert(name="陈静", id_number=id_number(SH_ID), home_node="sh")
-    user = user_with("chenjing", person=person)
+    user = user_with("chenjing", person=person, assurance="L3")
     user.assurance = "L3"
     user.save(update_fields=["assurance"])
     return user

@@ -42,7 +42,7 @@ def police(region):
 @pytest.fixture
 def holder(region):
     person = person_upsert(name="陈静", id_number=id_number(SH_ID), home_node="sh")
-    return user_with("chenjing", person=person)
+    return user_with("chenjing", person=person, assurance="L3")
 
 
 def driving_type_fields() -> dict:

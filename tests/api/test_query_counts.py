@@ -47,7 +47,9 @@ def test_licence_verification_query_count(region, api, django_assert_num_queries
 
     holder_id = id_number("31010419850612001")
     holder = user_with(
-        "chenjing", person=person_upsert(name="陈静", id_number=holder_id, home_node="sh")
+        "chenjing",
+        person=person_upsert(name="陈静", id_number=holder_id, home_node="sh"),
+        assurance="L3",
     )
     issued = peer_licence(region, holder_id=holder_id)
     from django.test import Client

@@ -43,7 +43,7 @@ ZJ_POLICE = "浙江省公安厅"
 JIAXING_AMR = "嘉兴市市场监督管理局"
 JS_ISSUER = "http://127.0.0.1:8002/o"
 
-NEW_ID = id_number("32010219900101123")
+NEW_ID = id_number("31010119900101123")  # a 上海 resident registers at sh
 NEW_PHONE = "13812345678"
 
 
@@ -377,7 +377,7 @@ def test_an_l2_person_applies_online_for_an_item_decided_in_zhejiang(client, reg
     subject = envelope["signed"]["subject"]
     assert subject["method"] == "password+sms_otp"
     assert subject["assurance"] == "L2"
-    assert subject["authenticated_by"] == {"node": "sh", "home_node": "sh"}
+    assert subject["authenticated_by"] == {"node": "sh", "home_node": "sh", "account": str(user.pk)}
     assert subject["subject"]["id_number"] == user.person.id_number
 
     page = texts(response)
@@ -515,7 +515,7 @@ def test_enterprise_agent_applies_until_the_authorization_ends(client, region, o
 
 
 def test_only_the_legal_representative_manages_agents(client, region, outbox):
-    boss = resident("lina")
+    boss = resident("lina", assurance="L3")  # the enterprise was recorded by someone else
     enterprise = Enterprise.objects.create(
         code=enterprise_code(), name="上海青禾", legal_representative=boss.person, home_node="sh"
     )

@@ -69,13 +69,13 @@ def police(region):
 @pytest.fixture
 def holder(region):
     person = person_upsert(name="陈静", id_number=id_number(SH_ID), home_node="sh")
-    return user_with("chenjing", person=person)
+    return user_with("chenjing", person=person, assurance="L3")
 
 
 @pytest.fixture
 def other(region):
     person = person_upsert(name="王芳", id_number=id_number(OTHER_ID), home_node="sh")
-    return user_with("wangfang", person=person)
+    return user_with("wangfang", person=person, assurance="L3")
 
 
 @pytest.fixture

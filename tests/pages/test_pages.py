@@ -434,7 +434,7 @@ def test_a_person_sees_only_their_own_cases(client, region):
     other_id = id_number("31022919880512456")
     receive_from_zj(client, region, number=NUMBER[:-1] + "2", applicant_id=other_id)
     person = person_upsert(name="张伟", id_number=id_number())
-    client.force_login(user_with("zhangwei", person=person))
+    client.force_login(user_with("zhangwei", person=person, assurance="L3"))
     response = client.get("/me/cases/")
     assert response.status_code == 200
     assert mine.number in html(response) and NUMBER[:-1] + "2" not in html(response)

@@ -527,7 +527,9 @@ def world(region, settings):
     }
     for u in users.values():
         if u.kind == "person":
-            u.assurance = "L2"
+            u.assurance = (
+                "L3"  # proven (ADR 0010); unproven accounts: tests/security/test_identity_proof.py
+            )
             u.save()
     client = Client()
     # a case received from zj, decided here by 青浦

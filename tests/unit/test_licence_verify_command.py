@@ -28,7 +28,9 @@ def holder(region):
     from tongban.identity.services import person_upsert
 
     return user_with(
-        "chenjing", person=person_upsert(name="陈静", id_number=id_number(SH_ID), home_node="sh")
+        "chenjing",
+        person=person_upsert(name="陈静", id_number=id_number(SH_ID), home_node="sh"),
+        assurance="L3",
     )
 
 

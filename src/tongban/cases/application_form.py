@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
 from tongban.errors import DomainError
+from tongban.identity.residence import id_number_compact, id_number_is_valid
 from tongban.identity.services import MOBILE_RE
 
 
@@ -46,9 +47,9 @@ def _clean_field(field: dict, raw: object) -> object:
             raise ValueError(_("手机号码格式不正确"))
         return text
     if kind == "id_number":
-        if not ric.is_valid(text):
+        if not id_number_is_valid(text):
             raise ValueError(_("身份证号码无效"))
-        return ric.compact(text)
+        return id_number_compact(text)
     if kind == "uscc":
         if not uscc.is_valid(text):
             raise ValueError(_("统一社会信用代码无效"))

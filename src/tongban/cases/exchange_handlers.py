@@ -27,6 +27,7 @@ from tongban.exchange.handlers import HandlerRefusal, inbox_handler, on_delivere
 from tongban.gm import sm2
 from tongban.gm.canonical import canonical_json
 from tongban.identity.pii import blind_index, encrypt_identifier
+from tongban.identity.residence import home_node_of
 from tongban.identity.services import assurance_at_least, person_upsert
 from tongban.licences.models import LicenceType
 from tongban.licences.sharing import PURPOSE, fetch_request
@@ -83,12 +84,25 @@ def _check_assertion(
     if channel == "online":
         if by.get("home_node") != sender:
             _refuse_assertion("the sender is not the subject's home node", sender=sender)
+        home = home_node_of(str(subject.get("id_number", "")))
+        if home and home != sender:
+            # one home node per person for the whole region (ADR 0010)
+            _refuse_assertion("the subject's 身份证号 belongs to another node", sender=sender)
     elif channel == "window":
         code = (by.get("window") or {}).get("code") if isinstance(by.get("window"), dict) else None
         if not Window.objects.filter(code=code, node__node_id=sender).exists():
             _refuse_assertion("window is not one of the sender's windows", sender=sender)
     else:
         _refuse_assertion(f"unknown channel {channel}", sender=sender)
+
+
+def _vouched_by(assertion: dict, sender: str) -> str:
+    """ "<node>:<account>" when the sender vouched for one of its accounts online."""
+    by = assertion.get("authenticated_by") if isinstance(assertion, dict) else None
+    account = str((by or {}).get("account") or "") if isinstance(by, dict) else ""
+    if assertion.get("method") == "in_person" or not account or len(account) > 64:
+        return ""
+    return f"{sender}:{account}"
 
 
 CLOCK_EVENTS = {"received", "supply_received"}
@@ -159,6 +173,7 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         enterprise_code=str(enterprise.get("code", ""))[:18],
         enterprise_name=str(enterprise.get("name", ""))[:128],
         identity_assertion=assertion_for_storage(assertion),
+        applicant_vouched_by=_vouched_by(assertion, sender),
         form_data=form_for_storage(item.form_schema, form),
         status=CaseStatus.SUBMITTED,
         status_changed_at=now,
@@ -292,6 +307,8 @@ def _new_enterprise_register(case: Case, document: dict) -> None:
             "name": str(document.get("name", ""))[:128],
             "legal_representative": person,
             "home_node": settings.TONGBAN_NODE,
+            # the account that applied may manage it; others under the 身份证号 need L3
+            "registered_by": case.applicant_account,
         },
     )
 

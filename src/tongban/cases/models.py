@@ -61,6 +61,9 @@ class Case(models.Model):
     )
     enterprise_name = models.CharField(_("法人名称"), max_length=128, blank=True)
     identity_assertion = models.JSONField(default=dict)
+    # "<node>:<account>" of the account its home node vouched for when it applied online:
+    # that account, signed in here through that node, follows the case (ADR 0010)
+    applicant_vouched_by = models.CharField(max_length=200, blank=True, db_index=True)
     form_data = models.JSONField(default=dict)
 
     status = models.CharField(

@@ -1,8 +1,9 @@
 """Case reads, always scoped by the caller's access.
 
 A clerk sees cases received at their windows; an official or supervisor the
-cases their organization decides; a person the cases they applied for; a
-node administrator every case on this node. Anything else does not exist
+cases their organization decides; a person the cases their account applied
+for, and every case under their 身份证号 once their identity is proven (L3,
+ADR 0010); a node administrator every case on this node. Anything else does not exist
 for the caller (404, never 403).
 """
 
@@ -27,8 +28,15 @@ def cases_visible_to(access: Access) -> QuerySet[Case]:
         scope |= Q(
             handling_organization_id__in=access.view_orgs, perspective__in=("handling", "local")
         )
+    if access.person_account is not None:
+        # what this account applied for itself
+        scope |= Q(applicant_account_id=access.person_account, enterprise_code="")
+    if access.vouched_as:
+        # what its home node vouched for this same account (online, decided here)
+        scope |= Q(applicant_vouched_by=access.vouched_as, enterprise_code="")
     if access.person_index:
-        # their own applications; an enterprise's cases only as its representative or agent
+        # a proven identity: every application under their 身份证号; an enterprise's
+        # cases only as its representative or agent
         scope |= Q(applicant_id_index=access.person_index, enterprise_code="")
     if access.enterprise_codes:
         scope |= Q(enterprise_code__in=access.enterprise_codes)

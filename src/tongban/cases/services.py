@@ -38,7 +38,7 @@ from tongban.gm.canonical import canonical_json
 from tongban.identity.models import Enterprise
 from tongban.identity.pii import blind_index, encrypt_identifier
 from tongban.identity.security_log import security_event
-from tongban.identity.selectors import access_for
+from tongban.identity.selectors import access_for, identity_proven
 from tongban.identity.services import (
     agent_authorization_for,
     assurance_at_least,
@@ -322,7 +322,9 @@ def _case_create(
             name=person["name"], id_number=person["id_number"], phone=person["phone"]
         )
         if channel == "window":
-            assurance_raise_in_person(person=person_row, by=user, window=window)
+            assurance_raise_in_person(
+                person=person_row, phone=person["phone"], by=user, window=window
+            )
         materials_attach(case, checked, source="submission", at=now)
         licence_refs = _licence_materials_attach(
             case, licence_choices or [], actor=actor, window=window, at=now
@@ -376,13 +378,18 @@ def _case_create(
     return case
 
 
-def assurance_raise_in_person(*, person, by, window: Window) -> None:
-    """A clerk checked the person's ID card face to face: their account here becomes L3."""
+def assurance_raise_in_person(*, person, phone: str, by, window: Window) -> None:
+    """A clerk checked the person's ID card face to face: their account here becomes L3 —
+    only when it is theirs, i.e. registered with the mobile number they give at the
+    window (an account someone else opened under their 身份证号 is not raised)."""
     account = getattr(person, "account", None)
     if (
         account is not None
         and account.assurance != "L3"
+        and not account.federated_issuer
         and person.home_node in ("", settings.TONGBAN_NODE)
+        and phone
+        and person.phone == phone
     ):
         account.assurance = "L3"
         account.save(update_fields=["assurance"])
@@ -506,7 +513,9 @@ def case_submit_online(
         if item.audience != "enterprise":
             raise DomainError("not_an_enterprise_item", _("该事项不是法人事项"))
         represented = Enterprise.objects.filter(
-            code=enterprise_code, legal_representative=user.person
+            code=enterprise_code,
+            legal_representative=user.person,
+            code__in=access_for(user).enterprise_codes,  # proven, or registered by this account
         ).first()
         authorization = agent_authorization_for(
             user=user, enterprise_code=enterprise_code, item_code=item.basic_code
@@ -526,6 +535,13 @@ def case_submit_online(
         }
     elif item.audience == "enterprise" and item.result_kind != "business_licence":
         raise DomainError("enterprise_required", _("法人事项须以企业名义申请：请选择企业"))
+    if licences and not identity_proven(user):
+        # a licence in the wallet was issued to the 身份证号 by someone else (ADR 0010)
+        raise DomainError(
+            "identity_not_proven",
+            _("使用证照夹中的电子证照须先当面核验身份（L3）。请改为上传材料，或到窗口当面核验。"),
+            status=403,
+        )
     person_row = user.person
     person = {"name": person_row.name, "id_number": person_row.id_number, "phone": person_row.phone}
     cleaned = application_form_clean(item.form_schema, form_data)
@@ -547,7 +563,12 @@ def case_submit_online(
         "assurance": user.assurance,
         "method": authentication_method,
         "authenticated_at": iso(authenticated_at or timezone.now()),
-        "authenticated_by": {"node": here, "home_node": person_row.home_node or here},
+        # the account is the subject (OIDC "sub") this node signs it in with elsewhere
+        "authenticated_by": {
+            "node": here,
+            "home_node": person_row.home_node or here,
+            "account": str(user.pk),
+        },
     }
     if enterprise:
         assertion["acting_for"] = {

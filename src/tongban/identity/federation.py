@@ -23,12 +23,12 @@ from django.utils.translation import gettext as _
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from stdnum.cn import ric
 
 from tongban.directory.models import Node
 from tongban.errors import DomainError
 from tongban.identity.models import User
 from tongban.identity.oidc_provider import client_id_for
+from tongban.identity.residence import home_node_of, id_number_is_valid
 from tongban.identity.security_log import security_event
 from tongban.identity.services import ASSURANCE_ORDER, person_upsert
 
@@ -183,7 +183,7 @@ def sso_complete(request, provider_key: str, *, code: str, state: str) -> tuple[
 def federated_user(*, provider: Provider, claims: dict) -> User:
     name = str(claims.get("name") or "").strip()
     id_number = str(claims.get("cn_ric") or "").strip().upper()
-    if not name or not ric.is_valid(id_number):
+    if not name or not id_number_is_valid(id_number):
         raise DomainError("sso_incomplete", _("认证平台未提供有效的实名信息"), status=400)
     acr = str(claims.get("acr") or "L1")
     if acr not in ASSURANCE_ORDER:
@@ -191,12 +191,14 @@ def federated_user(*, provider: Provider, claims: dict) -> User:
     cap = provider.assurance_cap
     assurance = acr if ASSURANCE_ORDER[acr] <= ASSURANCE_ORDER[cap] else cap
     if provider.key == UPSTREAM:
-        # the national platform verifies real names itself; the person then lives here
-        assurance, home = cap, settings.TONGBAN_NODE
+        # the national platform verifies real names itself; a region resident's home is
+        # the province of their 身份证号, anyone else's the node they signed in at
+        assurance, home = cap, (home_node_of(id_number) or settings.TONGBAN_NODE)
     else:
-        # a region node vouches only for its own residents
+        # a region node vouches only for its own residents: the province of the 身份证号
+        # (ADR 0010), whatever the token says
         home = str(claims.get("home_node") or "")
-        if home != provider.key:
+        if home != provider.key or home_node_of(id_number) != provider.key:
             raise DomainError(
                 "sso_not_home_node", _("该节点只能为本地居民出具身份凭证"), status=400
             )
@@ -210,8 +212,13 @@ def federated_user(*, provider: Provider, claims: dict) -> User:
                     "sso_local_account", _("您在本平台已有账号，请直接用本平台账号登录"), status=400
                 )
             if local.assurance != "L3":
-                local.assurance = assurance  # verified upstream: raise the local level
-                local.save(update_fields=["assurance"])
+                # verified upstream: the proven person owns this identity. The account may
+                # have been opened by someone else with only a phone, so its password and
+                # sessions end; the person signs in through the national platform (or
+                # sets a new password at a window)
+                local.assurance = assurance
+                local.set_unusable_password()
+                local.save(update_fields=["assurance", "password"])
             return local
         if local is not None and local.federated_issuer != provider.issuer:
             raise DomainError(

@@ -144,6 +144,11 @@ class Enterprise(models.Model):
         Person, on_delete=models.PROTECT, related_name="represented_enterprises"
     )
     home_node = models.CharField(max_length=16)
+    # the account that registered it here (online registration, or the account whose
+    # application created it); it may manage the enterprise without an in-person check
+    registered_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.conf import settings
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
+from tongban.identity.residence import home_node_of
+
 CLAIMS_SCOPE = "profile"
 
 
@@ -30,8 +32,14 @@ class ResidentClaimsValidator(OAuth2Validator):
     def get_additional_claims(self, request):
         user = request.user
         person = getattr(user, "person", None)
-        if user.kind != "person" or person is None or person.home_node != settings.TONGBAN_NODE:
-            return {}  # only this node's own residents are vouched for
+        if (
+            user.kind != "person"
+            or person is None
+            or user.federated_issuer
+            or person.home_node != settings.TONGBAN_NODE
+            or home_node_of(person.id_number) != settings.TONGBAN_NODE
+        ):
+            return {}  # only this node's own residents — by their 身份证号 — are vouched for
         return {
             "name": person.name,
             "cn_ric": person.id_number,

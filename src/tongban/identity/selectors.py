@@ -9,19 +9,34 @@ from tongban.identity.models import StaffAssignment
 
 @dataclass(frozen=True)
 class Access:
+    """What a user may see. A person's claim on records that others made under their
+    身份证号 (window cases, cases from other nodes, licences, enterprises, agent
+    authorizations, data uses) needs a proven identity (L3); an account that only
+    proved a phone sees what it made itself (ADR 0010)."""
+
     user_id: int | None
     display_name: str = ""
     node_admin: bool = False
     clerk_windows: frozenset[int] = field(default_factory=frozenset)
     decide_orgs: frozenset[str] = field(default_factory=frozenset)  # officials
     view_orgs: frozenset[str] = field(default_factory=frozenset)  # officials + supervisors
-    person_index: str = ""
+    person_index: str = ""  # blind index of the 身份证号 — only for a proven identity
+    person_account: int | None = None  # a person's own account: the cases it applied for
+    vouched_as: str = ""  # "<node>:<account>" a federated account was vouched for as
     enterprise_codes: frozenset[str] = field(default_factory=frozenset)  # legal representative of
     agent_scopes: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # (uscc, item|*)
 
     @property
     def is_staff_member(self) -> bool:
         return bool(self.node_admin or self.clerk_windows or self.view_orgs)
+
+    @property
+    def is_person(self) -> bool:
+        return self.person_account is not None
+
+    @property
+    def identity_proven(self) -> bool:
+        return bool(self.person_index)
 
 
 ANONYMOUS = Access(user_id=None)
@@ -49,12 +64,16 @@ def access_for(user) -> Access:
             view.add(org_code)
         elif role == "node_admin":
             node_admin = True
-    person_index = ""
+    person_index, person_account, vouched_as = "", None, ""
     enterprise_codes: set[str] = set()
     agent_scopes: set[tuple[str, str]] = set()
-    if user.person_id:
-        person_index = user.person.id_number_index
-        enterprise_codes, agent_scopes = _enterprise_scopes(user.person_id)
+    if user.kind == "person" and user.person_id:
+        person_account = user.pk
+        proven = identity_proven(user)
+        if proven:
+            person_index = user.person.id_number_index
+        vouched_as = federated_vouched_as(user)
+        enterprise_codes, agent_scopes = _enterprise_scopes(user, proven=proven)
     access = Access(
         user_id=user.pk,
         display_name=user.display_name or user.username,
@@ -63,6 +82,8 @@ def access_for(user) -> Access:
         decide_orgs=frozenset(decide),
         view_orgs=frozenset(view),
         person_index=person_index,
+        person_account=person_account,
+        vouched_as=vouched_as,
         enterprise_codes=frozenset(enterprise_codes),
         agent_scopes=frozenset(agent_scopes),
     )
@@ -70,17 +91,39 @@ def access_for(user) -> Access:
     return access
 
 
-def _enterprise_scopes(person_id: int) -> tuple[set[str], set[tuple[str, str]]]:
+def identity_proven(user) -> bool:
+    """Whether the account proved who its person is — face to face at a window, through
+    the national platform, or vouched for at that level by the person's home node —
+    rather than only control of a phone."""
+    return bool(getattr(user, "kind", "") == "person" and user.person_id and user.assurance == "L3")
+
+
+def federated_vouched_as(user) -> str:
+    """For an account signed in through another region node: "<node>:<subject>", the
+    account that node vouches for in the envelopes of its online applications."""
+    if not user.federated_issuer or ":" not in user.username:
+        return ""
+    node, _, subject = user.username.partition(":")
+    if subject != user.federated_subject or node == "upstream":
+        return ""
+    return f"{node}:{subject}"
+
+
+def _enterprise_scopes(user, *, proven: bool) -> tuple[set[str], set[tuple[str, str]]]:
+    from django.db.models import Q
     from django.utils import timezone
 
     from tongban.identity.models import AgentAuthorization, Enterprise
 
-    represented = set(
-        Enterprise.objects.filter(legal_representative_id=person_id).values_list("code", flat=True)
-    )
+    mine = Q(registered_by_id=user.pk)
+    if proven:
+        mine |= Q(legal_representative_id=user.person_id)
+    represented = set(Enterprise.objects.filter(mine).values_list("code", flat=True))
     scopes: set[tuple[str, str]] = set()
+    if not proven:  # an authorization names a 身份证号: only its proven holder acts on it
+        return represented, scopes
     for code, items in AgentAuthorization.objects.filter(
-        agent_id=person_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        agent_id=user.person_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
     ).values_list("enterprise__code", "item_codes"):
         scopes |= {(code, item) for item in items} if items else {(code, "*")}
     return represented, scopes
@@ -94,14 +137,17 @@ def enterprises_of(user) -> dict:
 
     if not user.is_authenticated or not user.person_id:
         return {"represented": [], "agent_for": []}
+    access = access_for(user)
     represented = list(
-        Enterprise.objects.filter(legal_representative_id=user.person_id)
+        Enterprise.objects.filter(code__in=access.enterprise_codes)
         .prefetch_related("authorizations__agent")
         .order_by("name")
     )
-    agent_for = list(
-        AgentAuthorization.objects.filter(
-            agent_id=user.person_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
-        ).select_related("enterprise")
-    )
+    agent_for = []
+    if access.identity_proven:
+        agent_for = list(
+            AgentAuthorization.objects.filter(
+                agent_id=user.person_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+            ).select_related("enterprise")
+        )
     return {"represented": represented, "agent_for": agent_for}

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
 from tongban.errors import DomainError, PermissionDenied
 from tongban.gm.sm3 import hmac_sm3, sm3_hex
@@ -26,7 +26,9 @@ from tongban.identity.models import (
     User,
 )
 from tongban.identity.pii import blind_index, encrypt_identifier
+from tongban.identity.residence import home_node_of, id_number_compact, id_number_is_valid
 from tongban.identity.security_log import security_event
+from tongban.identity.selectors import access_for, identity_proven
 from tongban.identity.sms import sms_send
 
 ASSURANCE_ORDER = {"L1": 1, "L2": 2, "L3": 3}
@@ -253,13 +255,46 @@ def person_fields_clean(
     errors = {}
     if not name or len(name) > 64:
         errors["name"] = _("请填写姓名（不超过64字）")
-    if not ric.is_valid(id_number):
+    if not id_number_is_valid(id_number):
         errors["id_number"] = _("身份证号码无效")
     if not MOBILE_RE.match(phone):
         errors["phone"] = _("手机号码格式不正确")
     if errors:
         raise DomainError(code, message or _("个人信息有误"), details={"fields": errors})
-    return name, ric.compact(id_number), phone
+    return name, id_number_compact(id_number), phone
+
+
+def home_node_require_here(id_number: str) -> None:
+    """Online registration only at the person's home node — the province of their
+    身份证号 — so that exactly one node in the region vouches for each person."""
+    from tongban.directory.models import Node
+
+    home = home_node_of(id_number)
+    if home == settings.TONGBAN_NODE:
+        return
+    node = Node.objects.filter(node_id=home, role="node", active=True).first() if home else None
+    if node is None:
+        raise DomainError(
+            "not_a_region_resident",
+            _(
+                "长三角各省级平台只为本省（市）户籍居民办理网上注册。请通过国家政务服务平台登录，或携带身份证到任一长三角“一网通办”专窗办理。"
+            ),
+            status=403,
+        )
+    raise DomainError(
+        "register_at_home_node",
+        _("您的身份证号属于%(name)s，请在%(app)s注册和登录：%(url)s")
+        % {
+            "name": node.name,
+            "app": node.app_name or node.name,
+            "url": f"{node.base_url.rstrip('/')}/register/",
+        },
+        status=403,
+        details={
+            "home_node": node.node_id,
+            "register_url": f"{node.base_url.rstrip('/')}/register/",
+        },
+    )
 
 
 def person_register(
@@ -267,6 +302,7 @@ def person_register(
 ) -> User:
     """Online registration at the home node: the account is L1 until the phone is verified."""
     name, id_number, phone = person_fields_clean(name=name, id_number=id_number, phone=phone)
+    home_node_require_here(id_number)
     username = (username or "").strip()
     if not username or len(username) > 150:
         raise DomainError("invalid_username", _("请填写用户名"))
@@ -296,7 +332,7 @@ def person_register(
             name=name, id_number=id_number, phone=phone, home_node=settings.TONGBAN_NODE
         )
         if person.home_node != settings.TONGBAN_NODE:
-            person.home_node = settings.TONGBAN_NODE  # registering here makes this the home node
+            person.home_node = settings.TONGBAN_NODE  # the province of the 身份证号
             person.save(update_fields=["home_node"])
         user = User(
             username=username, kind="person", display_name=name, person=person, assurance="L1"
@@ -399,7 +435,11 @@ def enterprise_register(*, user: User, code: str, name: str, request=None) -> En
         if Enterprise.objects.filter(code=code).exists():
             raise DomainError("enterprise_exists", _("该企业已登记"), status=409)
         enterprise = Enterprise.objects.create(
-            code=code, name=name, legal_representative=user.person, home_node=settings.TONGBAN_NODE
+            code=code,
+            name=name,
+            legal_representative=user.person,
+            home_node=settings.TONGBAN_NODE,
+            registered_by=user,
         )
         security_event("enterprise_registered", request=request, user=user, enterprise=code)
     return enterprise
@@ -411,6 +451,7 @@ def _represented(user: User, enterprise_code: str) -> Enterprise:
         enterprise is None
         or not user.person_id
         or enterprise.legal_representative_id != user.person_id
+        or enterprise.code not in access_for(user).enterprise_codes
     ):
         raise PermissionDenied(_("只有法定代表人可以管理经办人授权"))
     return enterprise
@@ -431,7 +472,7 @@ def agent_authorize(
     enterprise = _represented(user, enterprise_code)
     agent_name = (agent_name or "").strip()
     agent_id_number = (agent_id_number or "").strip().upper()
-    if not agent_name or not ric.is_valid(agent_id_number):
+    if not agent_name or not id_number_is_valid(agent_id_number):
         raise DomainError("invalid_agent", _("经办人姓名或身份证号码无效"))
     now = timezone.now()
     if expires_at <= now:
@@ -477,7 +518,11 @@ def agent_authorization_revoke(*, user: User, authorization_id: int, request=Non
     with transaction.atomic():
         authorization = (
             AgentAuthorization.objects.select_for_update()
-            .filter(pk=authorization_id, enterprise__legal_representative_id=user.person_id or 0)
+            .filter(
+                pk=authorization_id,
+                enterprise__legal_representative_id=user.person_id or 0,
+                enterprise__code__in=access_for(user).enterprise_codes,
+            )
             .first()
         )
         if authorization is None:  # also when it exists but is not the caller's to manage
@@ -493,8 +538,11 @@ def agent_authorization_revoke(*, user: User, authorization_id: int, request=Non
 def agent_authorization_for(
     *, user: User, enterprise_code: str, item_code: str
 ) -> AgentAuthorization | None:
-    """The authorization under which ``user`` may act for the enterprise on this item now."""
-    if not user.person_id:
+    """The authorization under which ``user`` may act for the enterprise on this item now.
+
+    An authorization names a 身份证号: only an account that proved it is that person
+    (L3) acts on it (ADR 0010)."""
+    if not user.person_id or not identity_proven(user):
         return None
     now = timezone.now()
     authorizations = AgentAuthorization.objects.filter(

@@ -83,7 +83,7 @@ def _require(condition: bool, message: str = "") -> None:
 
 def _require_person(user) -> None:
     _require(
-        getattr(user, "kind", "") == "person" and bool(access_for(user).person_index),
+        getattr(user, "kind", "") == "person" and access_for(user).is_person,
         _("证照夹只对个人用户开放"),
     )
 
@@ -162,7 +162,13 @@ def wallet(request):
     return render(
         request,
         "portal/licences/wallet.html",
-        {"rows": current, "history": history, "total": len(rows), "home": home},
+        {
+            "rows": current,
+            "history": history,
+            "total": len(rows),
+            "home": home,
+            "identity_unproven": not access_for(user).identity_proven,
+        },
     )
 
 

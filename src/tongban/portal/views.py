@@ -70,6 +70,8 @@ def _scoped(
         view_orgs=access.view_orgs if orgs else frozenset(),
         decide_orgs=access.decide_orgs if orgs else frozenset(),
         person_index=access.person_index if person else "",
+        person_account=access.person_account if person else None,
+        vouched_as=access.vouched_as if person else "",
     )
 
 
@@ -295,8 +297,9 @@ def worklist(request):
 @login_required
 def my_cases(request):
     access = access_for(request.user)
-    _require(bool(access.person_index))
+    _require(access.is_person)
     context = _case_page(request, _scoped(access, person=True))
+    context["identity_unproven"] = not access.identity_proven
     context["rows"] = [{"case": c, "result": case_result(c)} for c in context["cases"]]
     return render(request, "portal/my_cases.html", context)
 
@@ -425,8 +428,7 @@ def _view_at_handling_node(request, access: Access, case) -> dict | None:
         case.perspective != "origin"
         or case.channel != "online"
         or case.enterprise_code
-        or not access.person_index
-        or case.applicant_id_index != access.person_index
+        or case.applicant_account_id != user.pk
         or not getattr(user, "person_id", None)
         or user.person.home_node != settings.TONGBAN_NODE
     ):
