@@ -146,6 +146,17 @@ def _conclusion(case: Case) -> bytes:
     return page.bytes()
 
 
+RESULT_QR_PREFIX = "TONGBAN-RESULT:"
+
+
+def result_qr_text(number: str, document: dict) -> str:
+    """The text of a result's QR code (docs/exchange-protocol.md §14):
+    ``TONGBAN-RESULT:<case number>:<issuer node>:<SM3 of JCS(document), 64 hex>``.
+    It is drawn as one QR symbol, error correction level M."""
+    digest = sm3_hex(canonical_json(document))
+    return f"{RESULT_QR_PREFIX}{number}:{document.get('issuer', {}).get('node', '')}:{digest}"
+
+
 def _result(case: Case) -> bytes:
     result = case_result(case)
     if result is None:
@@ -170,7 +181,7 @@ def _result(case: Case) -> bytes:
     page.row("签名", f"{result.signature.get('alg')} / {result.signature.get('kid')}", size=9)
     digest = sm3_hex(canonical_json(doc))
     page.qr(
-        f"TONGBAN-RESULT:{case.number}:{doc.get('issuer', {}).get('node', '')}:{digest}",
+        result_qr_text(case.number, doc),
         page.width - 70 * mm,
         25 * mm,
         45 * mm,
