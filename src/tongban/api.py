@@ -2,20 +2,95 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 import tongban
+from tongban.api_errors import ErrorOut
 from tongban.cases.api import router as cases_router
 from tongban.catalog.api import router as catalog_router
 from tongban.directory.api import router as directory_router
 from tongban.errors import DomainError
 from tongban.exchange.api import router as exchange_router
+from tongban.gm.strict_json import StrictJSONError, loads_strict
 from tongban.identity.api import router as identity_router
+from tongban.identity.authentication import BEARER_REFUSED_ATTR
 from tongban.licences.api import router as licences_router
+
+JSON_MAX_DEPTH = 64
+
+
+def _unsupported_media_type(message) -> DomainError:
+    return DomainError("unsupported_media_type", message, status=415)
+
+
+def _invalid_json(reason: str) -> DomainError:
+    return DomainError(
+        "invalid_json", _("请求体不是有效的 JSON"), status=400, details={"reason": reason}
+    )
+
+
+def _has_nul(value) -> bool:
+    """A U+0000 anywhere in a parsed JSON value (PostgreSQL cannot store it in text)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+class StrictParser(Parser):
+    """JSON bodies: ``application/json`` only (415 otherwise), UTF-8 only (415 for
+    UTF-16/32, a byte order mark or bytes that are not UTF-8), strict I-JSON
+    (tongban.gm.strict_json; 400 ``invalid_json`` with ``details.reason``: syntax,
+    duplicate member names, nesting deeper than 64, lone surrogates, numbers beyond
+    I-JSON's range, U+0000). Query and form values with U+0000 answer 422.
+
+    ninja wraps whatever ``parse_body`` raises in ``HttpError(400)``; the handler of
+    HttpError below answers with the DomainError it was raised from."""
+
+    def parse_body(self, request):
+        if request.content_type != "application/json":
+            raise _unsupported_media_type(_("请求体须为 JSON（Content-Type: application/json）"))
+        charset = request.content_params.get("charset", "utf-8").lower().replace("_", "-")
+        body = request.body
+        if charset not in ("utf-8", "utf8") or b"\x00" in body:
+            raise _unsupported_media_type(_("JSON 请求体须使用 UTF-8 编码"))
+        try:
+            data = loads_strict(
+                body, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE, max_depth=JSON_MAX_DEPTH
+            )
+        except StrictJSONError as exc:
+            if exc.reason == "not_utf8":
+                raise _unsupported_media_type(_("JSON 请求体须使用 UTF-8 编码")) from exc
+            raise _invalid_json(exc.reason) from exc
+        if _has_nul(data):
+            raise _invalid_json("U+0000 in a string")
+        return data
+
+    def parse_querydict(self, data, list_fields, request):
+        for key, values in data.lists():
+            if "\x00" in key or any(isinstance(v, str) and "\x00" in v for v in values):
+                raise DomainError(
+                    "invalid_request",
+                    _("请求格式不正确"),
+                    status=422,
+                    details={"fields": {key.replace("\x00", ""): _("不能包含 NUL 字符")}},
+                )
+        return super().parse_querydict(data, list_fields, request)
+
 
 api = NinjaAPI(
     title="通办 Tongban API",
@@ -24,6 +99,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=StrictParser(),
 )
 api.add_router("", directory_router)
 api.add_router("", catalog_router)
@@ -33,12 +109,48 @@ api.add_router("/cases", cases_router)
 api.add_router("", licences_router)
 
 
+def _declare_framework_responses(api: NinjaAPI) -> None:
+    """Every answer the framework and the handlers below can give, in each operation's
+    OpenAPI responses (the domain errors are declared in each api.py):
+
+    * authenticated operations: 401 (no, bad, expired or revoked token) and 403
+      (``insufficient_scope``, ``csrf_failed``);
+    * operations with parameters or a body: 422 (``invalid_request``);
+    * operations with a body: 413 (``request_too_large``); JSON bodies also 400
+      (``invalid_json``) and 415 (``unsupported_media_type``).
+    """
+    for bound in api._get_bound_routers():
+        for path_view in bound.path_operations.values():
+            for op in path_view.operations:
+                sources = {m.__ninja_param_source__ for m in op.models}
+                extra = []
+                if op.auth_callbacks:
+                    extra += [401, 403]
+                if sources:
+                    extra.append(422)
+                if sources & {"body", "form", "file"}:
+                    extra.append(413)
+                if "body" in sources:
+                    extra += [400, 415]
+                for status in extra:
+                    op.response_models.setdefault(status, op._create_response_model(ErrorOut))
+
+
+_declare_framework_responses(api)
+
+
 def _error(request, status: int, code: str, message: str, details: dict | None = None):
-    return api.create_response(
+    response = api.create_response(
         request,
         {"error": {"code": code, "message": str(message), "details": details or {}}},
         status=status,
     )
+    if status == 401:  # RFC 6750 §3
+        challenge = f'Bearer realm="tongban-{settings.TONGBAN_NODE}"'
+        if getattr(request, BEARER_REFUSED_ATTR, False):
+            challenge += ', error="invalid_token"'
+        response["WWW-Authenticate"] = challenge
+    return response
 
 
 @api.exception_handler(DomainError)
@@ -57,7 +169,11 @@ def validation_error(request, exc: ValidationError):
 
 @api.exception_handler(AuthenticationError)
 def authentication_error(request, exc):
-    return _error(request, 401, "unauthenticated", _("请先登录或提供有效的 API 令牌"))
+    if getattr(request, BEARER_REFUSED_ATTR, False):
+        message = _("API 令牌无效、已过期或已撤销")
+    else:
+        message = _("请先登录或提供有效的 API 令牌")
+    return _error(request, 401, "unauthenticated", message)
 
 
 @api.exception_handler(Http404)
@@ -67,9 +183,19 @@ def not_found(request, exc):
 
 @api.exception_handler(RequestDataTooBig)
 def request_too_large(request, exc):
-    return _error(request, 413, "request_too_large", _("请求过大（请求体不能超过 64 MiB，即 67,108,864 字节）"))
+    return _error(
+        request,
+        413,
+        "request_too_large",
+        _("请求过大（请求体不能超过 64 MiB，即 67,108,864 字节）"),
+    )
 
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
+    cause = exc.__cause__
+    if isinstance(cause, DomainError):  # raised by StrictParser inside ninja's body parsing
+        return domain_error(request, cause)
+    if isinstance(cause, RequestDataTooBig):
+        return request_too_large(request, cause)
     return _error(request, exc.status_code, "http_error", str(exc))

@@ -6,9 +6,17 @@ import datetime as dt
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Router, Schema, Status
+from ninja import Path, Query, Router, Schema, Status
 
-from tongban.api_errors import ErrorOut
+from tongban.api_errors import (
+    MAX_ID,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    READ_ERRORS,
+    UPLOAD_ERRORS,
+    binary_response,
+    errors,
+)
 from tongban.cases import documents, selectors, services
 from tongban.cases.materials import IncomingFile, material_read
 from tongban.cases.presenters import case_detail_dict, case_summary_dict
@@ -97,7 +105,7 @@ class TimelineEntry(Schema):
     details: dict
 
 
-class MaterialOut(Schema):
+class CaseMaterialOut(Schema):
     id: int
     material_code: str
     name: str
@@ -144,7 +152,7 @@ class CaseDetail(CaseSummary):
     legal_deadline: dt.date | None
     supplement_request: dict
     decision_reason: str
-    materials: list[MaterialOut]
+    materials: list[CaseMaterialOut]
     timeline: list[TimelineEntry]
     result: dict | None
 
@@ -154,7 +162,10 @@ class CaseList(Schema):
     results: list[CaseSummary]
 
 
-ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut}
+# decisions and supplies: refused (400/403), hidden (404), wrong state (409), files (413/415)
+ERRORS = UPLOAD_ERRORS
+# creating a case or a result draws a number (case number, 统一社会信用代码): 503 when used up
+NUMBERED = {**ERRORS, **errors(503)}
 
 
 def _decode(materials: list[MaterialIn]) -> list[IncomingFile]:
@@ -173,7 +184,7 @@ def _decode(materials: list[MaterialIn]) -> list[IncomingFile]:
     return files
 
 
-@router.post("", response={201: CaseDetail, **ERRORS}, summary="窗口收件：创建办件并转送办理地")
+@router.post("", response={201: CaseDetail, **NUMBERED}, summary="窗口收件：创建办件并转送办理地")
 @requires_scope("cases:write")
 def case_create(request, payload: CaseCreateIn):
     case = services.case_submit_at_window(
@@ -194,7 +205,7 @@ def case_create(request, payload: CaseCreateIn):
 
 @router.post(
     "/online",
-    response={201: CaseDetail, **ERRORS},
+    response={201: CaseDetail, **NUMBERED},
     summary="网上申请（个人或企业经办人，本地认证、异地办理）",
 )
 @requires_scope("cases:write")
@@ -230,8 +241,8 @@ def case_list(
     perspective: str = "",
     q: str = "",
     worklist: bool = False,
-    limit: int = 50,
-    offset: int = 0,
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ):
     rows, total = selectors.case_list(
         access_for(request.user),
@@ -239,13 +250,13 @@ def case_list(
         perspective=perspective,
         query=q,
         worklist=worklist,
-        limit=max(1, min(limit, 200)),
-        offset=max(offset, 0),
+        limit=limit,
+        offset=offset,
     )
     return {"count": total, "results": [case_summary_dict(c) for c in rows]}
 
 
-@router.get("/{number}", response={200: CaseDetail, 404: ErrorOut}, summary="办件详情与时间线")
+@router.get("/{number}", response={200: CaseDetail, **READ_ERRORS}, summary="办件详情与时间线")
 @requires_scope("cases:read")
 def case_get(request, number: str):
     return case_detail_dict(selectors.case_detail(access_for(request.user), number))
@@ -299,7 +310,7 @@ def case_supply(request, number: str, payload: SupplyIn):
 
 
 @router.post(
-    "/{number}/approve", response={200: CaseDetail, **ERRORS}, summary="准予许可（出具结果）"
+    "/{number}/approve", response={200: CaseDetail, **NUMBERED}, summary="准予许可（出具结果）"
 )
 @requires_scope("cases:write")
 def case_approve(request, number: str, payload: NoteIn):
@@ -316,9 +327,14 @@ def case_deny(request, number: str, payload: ReasonIn):
     )
 
 
-@router.get("/{number}/materials/{material_id}", response={404: ErrorOut}, summary="下载材料")
+@router.get(
+    "/{number}/materials/{material_id}",
+    response=READ_ERRORS,
+    openapi_extra=binary_response("application/pdf", "image/jpeg", "image/png"),
+    summary="下载材料",
+)
 @requires_scope("cases:read")
-def case_material_download(request, number: str, material_id: int):
+def case_material_download(request, number: str, material_id: int = Path(..., ge=1, le=MAX_ID)):
     material = selectors.case_material(access_for(request.user), number, material_id)
     response = HttpResponse(material_read(material.storage_path), content_type=material.media_type)
     response["Content-Disposition"] = (
@@ -329,7 +345,8 @@ def case_material_download(request, number: str, material_id: int):
 
 @router.get(
     "/{number}/documents/{kind}.pdf",
-    response={404: ErrorOut},
+    response=READ_ERRORS,
+    openapi_extra=binary_response("application/pdf"),
     summary="受理回执 / 办结通知 / 结果 PDF",
 )
 @requires_scope("cases:read")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,32 @@ from tongban.gm.sm3 import sm3_hex
 
 MEDIA_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png"}
 EXTENSIONS = {v: k for k, v in MEDIA_TYPES.items()}
+FILENAME_MAX_CHARS = 100
+FILENAME_MAX_EXTENSION_CHARS = 10
+
+
+def filename_normalize(name: str | None) -> str:
+    """The one form in which an uploaded file's name is stored and shown (API base64
+    uploads and page multipart uploads both pass through material_check): NFC; no control,
+    format (bidi overrides, zero-width) or separator characters other than the plain
+    space; only the last path component (``/`` and ``\\``); no leading dots; at most
+    100 characters, keeping the extension. May be empty (the caller names it then)."""
+    text = unicodedata.normalize("NFC", str(name or ""))
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category[0] == "C" or (category[0] == "Z" and ch != " "):
+            continue  # Cc control, Cf format (U+202E, U+200B…), Cs, Co, Cn; Zl/Zp/odd spaces
+        kept.append(ch)
+    text = "".join(kept).replace("\\", "/").rsplit("/", 1)[-1]
+    text = " ".join(text.split()).lstrip(". ")
+    if len(text) > FILENAME_MAX_CHARS:
+        stem, dot, ext = text.rpartition(".")
+        if dot and stem and 0 < len(ext) <= FILENAME_MAX_EXTENSION_CHARS:
+            text = stem[: FILENAME_MAX_CHARS - len(ext) - 1].rstrip() + "." + ext
+        else:
+            text = text[:FILENAME_MAX_CHARS].rstrip()
+    return text
 
 
 @dataclass
@@ -65,9 +92,7 @@ def material_check(*, material, upload: IncomingFile) -> CheckedFile:
             },
             status=415,
         )
-    filename = (
-        os.path.basename(upload.filename or "")[:150] or f"{material.code}.{EXTENSIONS[media_type]}"
-    )
+    filename = filename_normalize(upload.filename) or f"{material.code}.{EXTENSIONS[media_type]}"
     return CheckedFile(
         material_code=material.code,
         name=material.name,

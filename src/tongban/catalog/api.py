@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 
+from tongban.api_errors import MAX_LIMIT, MAX_OFFSET, errors
 from tongban.catalog import selectors
 from tongban.catalog.models import Release
 from tongban.errors import NotFound
@@ -12,7 +13,7 @@ from tongban.errors import NotFound
 router = Router(tags=["catalog"])
 
 
-class MaterialOut(Schema):
+class ItemMaterialOut(Schema):
     code: str
     name: str
     required: bool
@@ -48,7 +49,7 @@ class ItemDetail(ItemSummary):
     guide: str
     keywords: list[str]
     form: list[dict]
-    materials: list[MaterialOut]
+    materials: list[ItemMaterialOut]
     implementations: list[ImplementationOut]
     release: str
 
@@ -79,19 +80,17 @@ def item_list(
     audience: str = "",
     area: str = "",
     mode: str = "",
-    limit: int = 50,
-    offset: int = 0,
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ):
     items = selectors.item_search(query=q, audience=audience, area=area, mode=mode)
-    limit = max(1, min(limit, 200))
-    offset = max(offset, 0)
     return {
         "count": items.count(),
         "results": [_summary(i) for i in items[offset : offset + limit]],
     }
 
 
-@router.get("/items/{basic_code}", response=ItemDetail, summary="事项详情")
+@router.get("/items/{basic_code}", response={200: ItemDetail, **errors(404)}, summary="事项详情")
 def item_get(request, basic_code: str):
     item = selectors.item_detail(basic_code=basic_code)
     if item is None:
@@ -129,7 +128,11 @@ def item_get(request, basic_code: str):
     }
 
 
-@router.get("/catalog/releases/{version}", summary="事项清单版本（规范化 JSON，SM3 见全局配置）")
+@router.get(
+    "/catalog/releases/{version}",
+    response={200: dict, **errors(404)},
+    summary="事项清单版本（规范化 JSON，SM3 见全局配置）",
+)
 def release_get(request, version: str):
     release = Release.objects.filter(version=version).first()
     if release is None:

@@ -5,8 +5,9 @@ import datetime as dt
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 
+from tongban.api_errors import errors
 from tongban.errors import PermissionDenied
 from tongban.exchange.models import OutboxMessage
 from tongban.exchange.services import inbox_receive_body
@@ -16,7 +17,16 @@ from tongban.identity.selectors import access_for
 router = Router(tags=["exchange"])
 
 
-@router.post("/exchange/inbox", auth=None, summary="接收签名信封（节点间）")
+# the inbox answers with a signed receipt (a JSON object) whatever the outcome
+RECEIPTS = dict.fromkeys((200, 400, 403, 409, 422, 503), dict)
+
+
+@router.post(
+    "/exchange/inbox",
+    auth=None,
+    response={**RECEIPTS, **errors(413)},
+    summary="接收签名信封（节点间）",
+)
 def inbox(request):
     """Body: an envelope (docs/exchange-protocol.md). Answer: a signed receipt.
 
@@ -53,10 +63,10 @@ class OutboxOut(Schema):
     summary="发件箱与投递记录（节点管理员）",
 )
 @requires_scope("exchange:monitor")
-def outbox(request, status: str = "", limit: int = 100):
+def outbox(request, status: str = "", limit: int = Query(100, ge=1, le=500)):
     if not access_for(request.user).node_admin:
         raise PermissionDenied(_("仅节点管理员可查看"))
     rows = OutboxMessage.objects.order_by("-id")
     if status:
         rows = rows.filter(status=status)
-    return list(rows.defer("envelope", "receipt")[: max(1, min(limit, 500))])
+    return list(rows.defer("envelope", "receipt")[:limit])

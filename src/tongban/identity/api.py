@@ -4,9 +4,9 @@ import datetime as dt
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Schema, Status
+from ninja import Path, Router, Schema, Status
 
-from tongban.api_errors import ErrorOut
+from tongban.api_errors import MAX_ID, errors
 from tongban.errors import DomainError
 from tongban.identity import services
 from tongban.identity.authentication import api_auth, requires_scope
@@ -40,7 +40,7 @@ class OtpRequired(Schema):
 
 @router.post(
     "/auth/tokens",
-    response={201: TokenOut, 202: OtpRequired, 400: ErrorOut, 401: ErrorOut, 429: ErrorOut},
+    response={201: TokenOut, 202: OtpRequired, **errors(400, 401, 429)},
     summary="换取 API 令牌（个人用户需短信验证码）",
 )
 def token_create(request, payload: TokenIn):
@@ -82,7 +82,7 @@ def token_create(request, payload: TokenIn):
 @router.delete(
     "/auth/tokens/{token_id}", auth=api_auth, response={204: None}, summary="撤销 API 令牌"
 )
-def token_revoke(request, token_id: int):
+def token_revoke(request, token_id: int = Path(..., ge=1, le=MAX_ID)):
     services.api_token_revoke(user=request.user, token_id=token_id)
     return Status(204, None)
 
@@ -95,14 +95,14 @@ class RegisterIn(Schema):
     password: str
 
 
-class VerifyIn(Schema):
+class RegisterVerifyIn(Schema):
     username: str
     code: str
 
 
 @router.post(
     "/auth/register",
-    response={202: OtpRequired, 400: ErrorOut, 409: ErrorOut},
+    response={202: OtpRequired, **errors(400, 409, 429)},
     summary="个人注册（发送短信验证码）",
 )
 def register(request, payload: RegisterIn):
@@ -131,10 +131,10 @@ class AccountOut(Schema):
 
 @router.post(
     "/auth/register/verify",
-    response={200: AccountOut, 400: ErrorOut},
+    response={200: AccountOut, **errors(400)},
     summary="注册：验证手机号（实名等级升为 L2）",
 )
-def register_verify(request, payload: VerifyIn):
+def register_verify(request, payload: RegisterVerifyIn):
     user = User.objects.filter(username=payload.username, kind="person").first()
     if user is None:
         raise DomainError("otp_expired", _("验证码已失效，请重新获取"))
@@ -218,7 +218,7 @@ def enterprise_list(request):
 @router.post(
     "/enterprises",
     auth=api_auth,
-    response={201: EnterpriseOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut},
+    response={201: EnterpriseOut, **errors(400, 403, 409)},
     summary="法定代表人登记企业",
 )
 @requires_scope("identity:manage")
@@ -234,7 +234,7 @@ def enterprise_create(request, payload: EnterpriseIn):
 @router.post(
     "/enterprises/{code}/agents",
     auth=api_auth,
-    response={201: AgentOut, 400: ErrorOut, 403: ErrorOut},
+    response={201: AgentOut, **errors(400, 403, 404)},
     summary="授权经办人",
 )
 @requires_scope("identity:manage")
@@ -254,11 +254,11 @@ def agent_create(request, code: str, payload: AgentIn):
 @router.delete(
     "/enterprises/{code}/agents/{authorization_id}",
     auth=api_auth,
-    response={204: None, 403: ErrorOut, 404: ErrorOut},
+    response={204: None, **errors(403, 404)},
     summary="撤销经办人授权",
 )
 @requires_scope("identity:manage")
-def agent_revoke(request, code: str, authorization_id: int):
+def agent_revoke(request, code: str, authorization_id: int = Path(..., ge=1, le=MAX_ID)):
     from tongban.identity.models import AgentAuthorization
 
     mine = AgentAuthorization.objects.filter(

@@ -7,10 +7,17 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import File, Router, Schema, Status
+from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from tongban.api_errors import ErrorOut
+from tongban.api_errors import (
+    ACTION_ERRORS,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    READ_ERRORS,
+    binary_response,
+    errors,
+)
 from tongban.errors import DomainError
 from tongban.identity.authentication import api_auth, requires_scope
 from tongban.identity.selectors import access_for
@@ -23,39 +30,39 @@ from tongban.licences.verification import presentation_verify
 router = Router(tags=["licences"])
 
 
-ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut}
+ERRORS = ACTION_ERRORS
 
 
-class HolderIn(Schema):
+class LicenceHolderIn(Schema):
     name: str
     id_number: str
     home_node: str = ""
 
 
-class IssueIn(Schema):
+class LicenceIssueIn(Schema):
     type: str
     organization: str
-    holder: HolderIn
+    holder: LicenceHolderIn
     fields: dict
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
 
 
-class StatusActionIn(Schema):
+class LicenceStatusActionIn(Schema):
     reason: str = ""
 
 
-class RenewIn(Schema):
+class LicenceRenewIn(Schema):
     fields: dict = {}
     valid_to: dt.date | None = None
 
 
-class PresentationIn(Schema):
+class LicencePresentationIn(Schema):
     fields: list[str]
-    ttl_seconds: int | None = None
+    ttl_seconds: int | None = Field(None, ge=10, le=3600)
 
 
-class VerifyIn(Schema):
+class LicenceVerifyIn(Schema):
     qr_text: str
     online: bool = False
 
@@ -116,14 +123,14 @@ def _wallet_dict(entry: WalletEntry, *, with_values: bool = False) -> dict:
 # --- public: registry, status lists, verification ---------------------------------
 
 
-@router.get("/licence-types", summary="电子证照类型目录与互认范围", auth=None)
+@router.get("/licence-types", response={200: dict}, summary="电子证照类型目录与互认范围", auth=None)
 def licence_types(request):
     return {"types": services.licence_types_document()}
 
 
 @router.get(
     "/licences/status-lists/{node_id}",
-    response={200: dict, 404: ErrorOut},
+    response={200: dict, **errors(404)},
     summary="本节点的签名状态列表（Token Status List，每证 2 位）",
     auth=None,
 )
@@ -135,11 +142,11 @@ def status_list(request, node_id: str):
 
 @router.post(
     "/licences/verifications",
-    response={200: dict, **ERRORS},
+    response={200: dict},
     summary="核验亮证码（二维码文本）",
     auth=None,
 )
-def verify(request, payload: VerifyIn):
+def verify(request, payload: LicenceVerifyIn):
     verdict = presentation_verify(payload.qr_text, online=payload.online)
     services.verification_record(verdict=verdict, channel="api", online=payload.online)
     return verdict.as_dict()
@@ -147,7 +154,7 @@ def verify(request, payload: VerifyIn):
 
 @router.post(
     "/licences/verifications/image",
-    response={200: dict, **ERRORS},
+    response={200: dict, **errors(400, 413)},
     summary="核验亮证码（上传二维码图片）",
     auth=None,
 )
@@ -163,7 +170,7 @@ def verify_image(request, image: File[UploadedFile], online: bool = False):
 
 @router.post("/licences", response={201: dict, **ERRORS}, summary="颁发电子证照", auth=api_auth)
 @requires_scope("licences:write")
-def licence_issue(request, payload: IssueIn):
+def licence_issue(request, payload: LicenceIssueIn):
     licence = services.licence_issue(
         user=request.user,
         type_code=payload.type,
@@ -179,18 +186,21 @@ def licence_issue(request, payload: IssueIn):
 
 @router.get("/licences", response={200: dict}, summary="本机构颁发的证照", auth=api_auth)
 @requires_scope("licences:read")
-def licences_issued(request, limit: int = 50, offset: int = 0):
+def licences_issued(
+    request,
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+):
     rows = selectors.licences_issued_visible_to(request.user)
-    limit = max(1, min(limit, 200))
     return {
         "count": rows.count(),
-        "results": [_issued_dict(r) for r in rows[max(offset, 0) : max(offset, 0) + limit]],
+        "results": [_issued_dict(r) for r in rows[offset : offset + limit]],
     }
 
 
 @router.get(
     "/licences/issued/{identifier}",
-    response={200: dict, **ERRORS},
+    response={200: dict, **READ_ERRORS},
     summary="颁发的证照详情",
     auth=api_auth,
 )
@@ -206,7 +216,7 @@ def licence_issued_detail(request, identifier: str):
     auth=api_auth,
 )
 @requires_scope("licences:write")
-def licence_renew(request, identifier: str, payload: RenewIn):
+def licence_renew(request, identifier: str, payload: LicenceRenewIn):
     licence = services.licence_renew(
         user=request.user, identifier=identifier, fields=payload.fields, valid_to=payload.valid_to
     )
@@ -215,7 +225,8 @@ def licence_renew(request, identifier: str, payload: RenewIn):
 
 @router.get(
     "/licences/issued/{identifier}/pdf",
-    response={404: ErrorOut},
+    response=READ_ERRORS,
+    openapi_extra=binary_response("application/pdf"),
     summary="证照 PDF（发证机构）",
     auth=api_auth,
 )
@@ -232,7 +243,7 @@ def licence_issued_pdf(request, identifier: str):
     auth=api_auth,
 )
 @requires_scope("licences:write")
-def licence_status_action(request, identifier: str, action: str, payload: StatusActionIn):
+def licence_status_action(request, identifier: str, action: str, payload: LicenceStatusActionIn):
     licence = services.licence_status_change(
         user=request.user, identifier=identifier, action=action, reason=payload.reason
     )
@@ -277,7 +288,7 @@ def _use_dict(use) -> dict:
 
 
 @router.get(
-    "/wallet/{identifier}", response={200: dict, **ERRORS}, summary="证照详情", auth=api_auth
+    "/wallet/{identifier}", response={200: dict, **READ_ERRORS}, summary="证照详情", auth=api_auth
 )
 @requires_scope("licences:read")
 def wallet_entry(request, identifier: str):
@@ -287,7 +298,13 @@ def wallet_entry(request, identifier: str):
     return data
 
 
-@router.get("/wallet/{identifier}/pdf", response={404: ErrorOut}, summary="证照 PDF", auth=api_auth)
+@router.get(
+    "/wallet/{identifier}/pdf",
+    response=READ_ERRORS,
+    openapi_extra=binary_response("application/pdf"),
+    summary="证照 PDF",
+    auth=api_auth,
+)
 @requires_scope("licences:read")
 def wallet_entry_pdf(request, identifier: str):
     entry = selectors.wallet_entry_for(request.user, identifier)
@@ -301,7 +318,7 @@ def wallet_entry_pdf(request, identifier: str):
     auth=api_auth,
 )
 @requires_scope("licences:write")
-def presentation_create(request, identifier: str, payload: PresentationIn):
+def presentation_create(request, identifier: str, payload: LicencePresentationIn):
     presentation = services.presentation_create(
         user=request.user,
         identifier=identifier,
@@ -311,7 +328,9 @@ def presentation_create(request, identifier: str, payload: PresentationIn):
     return Status(201, presentation)
 
 
-@router.get("/licences/counters", response={200: dict, 403: ErrorOut}, auth=api_auth)
+@router.get(
+    "/licences/counters", response={200: dict, **errors(403)}, summary="证照计数", auth=api_auth
+)
 @requires_scope("licences:read")
 def counters(request):
     access = access_for(request.user)
