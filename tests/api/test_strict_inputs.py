@@ -218,3 +218,19 @@ def test_a_nul_character_in_an_envelope_header_is_malformed(region, api, field):
     status, body = post(api, envelope)
     assert (status, body["signed"]["code"]) == (400, "malformed")
     assert "\x00" not in body["signed"]["in_reply_to"]
+
+
+def test_a_picture_over_10_mb_is_refused_on_the_page_and_in_the_api(region, client):
+    from tongban.licences.qr_images import MAX_IMAGE_BYTES
+
+    big = png_declaring(100, 100, size=MAX_IMAGE_BYTES + 1024)
+    assert len(big) > MAX_IMAGE_BYTES
+    page = client.post("/verify/", {"image": SimpleUploadedFile("code.png", big, "image/png")})
+    assert page.status_code == 400 and "图片过大" in page.content.decode()  # the form's check
+    response = client.post(
+        "/api/v1/licences/verifications/image",
+        {"image": SimpleUploadedFile("code.png", big, "image/png")},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "image_too_large"
+    assert not VerificationRecord.objects.exists()
