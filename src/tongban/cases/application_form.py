@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
@@ -11,6 +12,34 @@ from stdnum.cn import uscc
 from tongban.errors import DomainError
 from tongban.identity.residence import id_number_compact, id_number_is_valid
 from tongban.identity.services import MOBILE_RE
+
+INTEGER_MAX_DIGITS = 15
+INTEGER_RE = re.compile(rf"-?[0-9]{{1,{INTEGER_MAX_DIGITS}}}")
+# a decimal field's default bounds; a form schema may set "max_digits" and "decimal_places"
+DECIMAL_MAX_DIGITS = 18
+DECIMAL_PLACES = 6
+
+
+def _clean_decimal(field: dict, text: str) -> str:
+    """A non-negative number in plain decimal notation (``500``, ``12.5``), within the
+    field's digits: no exponent (``1e400``), no NaN or infinity, no signs, no
+    thousands separators — what is stored is what a person would write."""
+    max_digits = int(field.get("max_digits", DECIMAL_MAX_DIGITS))
+    places = int(field.get("decimal_places", DECIMAL_PLACES))
+    whole = max(max_digits - places, 1)
+    pattern = rf"[0-9]{{1,{whole}}}" + (rf"(\.[0-9]{{1,{places}}})?" if places else "")
+    if not re.fullmatch(pattern, text):
+        raise ValueError(
+            _(
+                "应为数字（非负，整数部分不超过 %(whole)s 位、小数不超过 %(places)s 位，如 500 或 12.5）"
+            )
+            % {"whole": whole, "places": places}
+        )
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover — the pattern admits only numbers
+        raise ValueError(_("应为数字")) from exc
+    return str(value)
 
 
 def _clean_field(field: dict, raw: object) -> object:
@@ -21,18 +50,11 @@ def _clean_field(field: dict, raw: object) -> object:
             raise ValueError(_("超过最大长度 %(n)s") % {"n": field.get("max_length")})
         return text
     if kind == "integer":
-        try:
-            return int(text)
-        except ValueError as exc:
-            raise ValueError(_("应为整数")) from exc
+        if not INTEGER_RE.fullmatch(text):
+            raise ValueError(_("应为不超过 %(n)s 位的整数") % {"n": INTEGER_MAX_DIGITS})
+        return int(text)
     if kind == "decimal":
-        try:
-            value = Decimal(text)
-        except InvalidOperation as exc:
-            raise ValueError(_("应为数字")) from exc
-        if not value.is_finite() or value < 0:
-            raise ValueError(_("应为非负数字"))
-        return str(value)
+        return _clean_decimal(field, text)
     if kind == "date":
         try:
             return dt.date.fromisoformat(text).isoformat()
