@@ -142,3 +142,30 @@ def test_a_status_list_with_a_repeated_lst_is_refused(region):
     assert not StatusListCache.objects.filter(node_id="zj", last_error="").exists()
     status_list_refresh(node_id="zj", session=session(revoked.encode()))  # the control
     assert StatusListCache.objects.get(node_id="zj").last_error == ""
+
+
+# --- a catalog release ---------------------------------------------------------------------
+
+
+def test_a_catalog_release_with_a_repeated_member_is_refused(db):
+    import json
+
+    from tongban.catalog.models import Release
+    from tongban.catalog.services import DATA_DIR, CatalogError, catalog_sync
+    from tongban.gm.sm3 import sm3_hex
+
+    release = json.loads((DATA_DIR / "catalog_2026Q4.json").read_text(encoding="utf-8"))
+    text = canonical_json(release).decode()
+    wanted = {"release": release["release"], "sm3": sm3_hex(text.encode()), "path": "/r"}
+    now = timezone.now()
+    CachedConfiguration.objects.create(
+        serial=1,
+        issued_at=now,
+        expires_at=now + dt.timedelta(days=1),
+        document=json.dumps({"configuration": {"serial": 1, "nodes": [], "catalog": wanted}}),
+    )
+    forged = repeat(text, "published", '"2099-01-01"')
+    with pytest.raises(CatalogError, match="duplicate_member"):
+        catalog_sync(session=session(forged))
+    assert not Release.objects.exists()
+    assert catalog_sync(session=session(text.encode())).version == release["release"]
