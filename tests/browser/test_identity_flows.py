@@ -191,6 +191,18 @@ def test_residents_online(live_region, browser, files):
     assert f"已授权 {AGENT['name']}" in text and "内资有限公司经营范围变更登记" in text
     assert "有效" in text
 
+    # the agent proved only a phone: an authorization naming their 身份证号 waits for
+    # a face-to-face check (ADR 0010)
+    agent.goto("/me/enterprises/")
+    assert ENTERPRISE["name"] not in agent.text() and "当面核验" in agent.text()
+    # checked face to face at the 吴江 window (the clerk's check, recorded at js)
+    live_region.manage(
+        "js",
+        "shell",
+        "-c",
+        "from tongban.identity.models import User;"
+        f"User.objects.filter(username={AGENT['username']!r}).update(assurance='L3')",
+    )
     agent.goto("/me/enterprises/")
     assert ENTERPRISE["name"] in agent.text()
     agent.page.get_by_role(

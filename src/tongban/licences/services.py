@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
 from tongban.directory.models import Node, Organization
 from tongban.directory.signing import sign_detached
@@ -32,6 +32,7 @@ from tongban.identity.pii import (
     encrypt_identifier,
 )
 from tongban.identity.selectors import access_for
+from tongban.identity.residence import home_node_of, id_number_is_valid
 from tongban.licences import formats
 from tongban.licences.models import (
     Licence,
@@ -159,8 +160,8 @@ def _holder_clean(licence_type: LicenceType, holder: object) -> tuple[str, str]:
     id_number = str(holder.get("id_number") or "").strip().upper()
     if not name or len(name) > 128:
         raise DomainError("invalid_holder", _("请填写持证主体名称（不超过128字）"))
-    validator = ric if licence_type.holder_type == "person" else uscc
-    if not validator.is_valid(id_number):
+    valid = id_number_is_valid if licence_type.holder_type == "person" else uscc.is_valid
+    if not valid(id_number):
         raise DomainError(
             "invalid_holder",
             _("持证主体证件号码无效：自然人须为有效的公民身份号码，法人须为有效的统一社会信用代码"),
@@ -169,7 +170,13 @@ def _holder_clean(licence_type: LicenceType, holder: object) -> tuple[str, str]:
 
 
 def _home_node_for(licence_type: LicenceType, id_number: str, requested: str = "") -> str:
-    """The holder's home node: the one asked for, or the province in their code."""
+    """The holder's home node: for a person of the region the province of their 身份证号
+    (ADR 0010); otherwise the one asked for, or the province in their code."""
+    resident_home = home_node_of(id_number) if licence_type.holder_type == "person" else ""
+    if resident_home:
+        if requested and requested != resident_home:
+            raise DomainError("invalid_holder", _("持证主体所属节点与其身份证号所属省份不符"))
+        return resident_home
     if requested:
         if not Node.objects.filter(node_id=requested, role="node", active=True).exists():
             raise DomainError("invalid_holder", _("持证主体所属节点不存在"))

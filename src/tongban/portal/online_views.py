@@ -27,7 +27,7 @@ from tongban.errors import DomainError
 from tongban.errors import NotFound as DomainNotFound
 from tongban.identity import services as identity_services
 from tongban.identity.models import AgentAuthorization
-from tongban.identity.selectors import enterprises_of
+from tongban.identity.selectors import access_for, enterprises_of
 from tongban.licences.selectors import wallet_entries_for
 from tongban.portal.context import node_name
 from tongban.portal.forms import AgentAuthorizeForm, EnterpriseRegisterForm, OnlineApplyForm
@@ -212,6 +212,7 @@ def _enterprises_page(request, *, register_form=None, bound: dict | None = None,
             "register_form": register_form or EnterpriseRegisterForm(prefix="reg"),
             "home": _is_home(user),
             "home_node_name": node_name(user.person.home_node),
+            "identity_unproven": not access_for(user).identity_proven,
         },
         status=status,
     )
