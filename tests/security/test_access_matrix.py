@@ -31,6 +31,7 @@ from tests.factories import (
     materials_payload,
     user_with,
 )
+from tongban.directory.services import trust_anchor_install
 from tongban.identity.models import AgentAuthorization, Enterprise
 from tongban.identity.services import api_token_create, person_upsert
 from tongban.licences.models import LicenceType
@@ -157,6 +158,7 @@ RULES: dict[str, Rule] = {
     "api:api-root": Rule("get", lambda c: "/api/v1/", everyone(HIDDEN)),
     "api:health": Rule("get", lambda c: "/api/v1/health", everyone(OK)),
     "api:global_configuration": Rule("get", lambda c: "/api/v1/global-configuration", everyone(OK)),
+    "api:trust_anchor": Rule("get", lambda c: "/api/v1/trust-anchor", everyone(OK)),
     "api:item_list": Rule("get", lambda c: "/api/v1/items", everyone(OK)),
     "api:item_get": Rule("get", lambda c: f"/api/v1/items/{ESTABLISHMENT}", everyone(OK)),
     "api:release_get": Rule("get", lambda c: "/api/v1/catalog/releases/2026Q4", everyone(OK)),
@@ -506,6 +508,10 @@ def world(region, settings):
     from tongban.identity import sms
 
     sms._backend.cache_clear()
+    # the hub key this node has pinned (published anonymously at /api/v1/trust-anchor)
+    trust_anchor_install(
+        kid=region.peer_kids["hub"], public_key=region.peer_keys["hub"].public_key_hex
+    )
     applicant_id = id_number()
     person = person_upsert(name="张伟", id_number=applicant_id, phone="13905731234", home_node="sh")
     other = person_upsert(
