@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres install lint format bench browser-deps clean
+.PHONY: demo test test-sqlite test-postgres fuzz install lint format bench browser-deps clean
 
 $(STAMP): pyproject.toml requirements.lock scripts/install.sh
 	scripts/install.sh
@@ -24,6 +24,11 @@ test-sqlite: $(STAMP)
 
 test-postgres: $(STAMP)
 	TONGBAN_TEST_DATABASES=postgres scripts/test.sh
+
+# the API fuzz test (part of `make test` with a few examples per operation), run longer;
+# TONGBAN_FUZZ_EXAMPLES=200 make fuzz for more, DATABASE_URL/TONGBAN_TEST_POSTGRES_URL for PostgreSQL
+fuzz: $(STAMP)
+	PYTHONPATH=$$PWD TONGBAN_FUZZ_EXAMPLES=$${TONGBAN_FUZZ_EXAMPLES:-60} $(PY) -m pytest -q -s -m fuzz tests/fuzz
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

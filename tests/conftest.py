@@ -64,3 +64,12 @@ def full_region(tmp_path_factory):
     from tests.live_regions import running_region
 
     yield from running_region(tmp_path_factory.mktemp("region4"), ("sh", "js", "zj", "ah"))
+
+
+@pytest.fixture(scope="session")
+def live_region(tmp_path_factory):
+    """hub + sh + zj as real processes, shared by the end-to-end tests and the API fuzz
+    test (which runs after them and is their region's last user)."""
+    from tests.live_regions import running_region
+
+    yield from running_region(tmp_path_factory.mktemp("region"), ("sh", "zj"))
