@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from stdnum.cn import ric
 
-from tongban.identity.demo_accounts import AGENTS, DEMO_PASSWORD, ENTERPRISES
+from tongban.identity.demo_accounts import AGENTS, DEMO_PASSWORD, ENTERPRISES, PERSONS
 from tongban.region import ApiClient
 
 from .test_region_flow1 import wait_for
@@ -163,3 +163,50 @@ def test_enterprise_agent_applies_within_authorization(live_region):
     # the legal representative sees it at home too
     rep = ApiClient(zj, "zhangwei", DEMO_PASSWORD, otp=lambda: live_region.last_sms_code("zj"))
     assert rep.get(f"/cases/{number}").json()["enterprise_name"] == enterprise_name
+
+
+def test_another_persons_id_number_opens_nothing_at_any_node(live_region):
+    """The outside probe's reproduction: the 嘉善 window takes a case for a 浙江 resident
+    who has no account anywhere; someone registers with that name and 身份证号 and their
+    own phone at another node (to follow SSO back) or at the home node (ADR 0010)."""
+    from .test_region_flow1 import ESTABLISHMENT, QINGPU, form_payload, material_payload
+
+    zj = live_region.url("zj")
+    clerk = ApiClient(zj, "jiashan.clerk", DEMO_PASSWORD)
+    item = clerk.get(f"/items/{ESTABLISHMENT}").json()
+    organization = next(
+        i["organization"] for i in item["implementations"] if i["organization_name"] == QINGPU
+    )
+    prefix = "33042119890615" + "271"
+    victim = {"name": "沈一鸣", "id_number": prefix + ric.calc_check_digit(prefix + "0")}
+    applicant = {**victim, "phone": "13905730271"}
+    r = clerk.post(
+        "/cases",
+        {
+            "window": "zj-330421-01",
+            "item": ESTABLISHMENT,
+            "organization": organization,
+            "applicant": applicant,
+            "form": form_payload(item, applicant, "嘉善一鸣科技有限公司"),
+            "materials": material_payload(item),
+        },
+    )
+    assert r.status_code == 201, r.text
+    attempt = {**victim, "phone": "13700000271", "password": "Someone-Else-2026"}
+    for node in ("sh",):  # this region runs sh and zj; js and ah: tests/security
+        r = ApiClient(live_region.url(node)).post(
+            "/auth/register", {**attempt, "username": f"intruder.{node}"}
+        )
+        assert r.status_code == 403, r.text
+        error = r.json()["error"]
+        assert error["code"] == "register_at_home_node" and error["details"]["home_node"] == "zj"
+        assert error["details"]["register_url"] == f"{zj}/register/"
+    # at the home node the window recorded another phone for this 身份证号
+    r = ApiClient(zj).post("/auth/register", {**attempt, "username": "intruder.zj"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "registration_refused"
+    # a demo resident of 浙江 (with cases decided at sh) cannot be registered at sh either
+    _, name, id_number, _ = PERSONS["zj"]
+    r = ApiClient(live_region.url("sh")).post(
+        "/auth/register", {**attempt, "name": name, "id_number": id_number, "username": "x.sh"}
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "register_at_home_node"

@@ -31,8 +31,8 @@ from tongban.identity.pii import (
     encrypt_at_rest,
     encrypt_identifier,
 )
-from tongban.identity.selectors import access_for
 from tongban.identity.residence import home_node_of, id_number_is_valid
+from tongban.identity.selectors import access_for
 from tongban.licences import formats
 from tongban.licences.models import (
     Licence,
