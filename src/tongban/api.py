@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
@@ -107,6 +109,29 @@ api.add_router("", identity_router)
 api.add_router("", exchange_router)
 api.add_router("/cases", cases_router)
 api.add_router("", licences_router)
+
+
+def _refuse_nul_in_path(run):
+    """Path parameters with U+0000 answer 422 before anything is looked up (PostgreSQL
+    cannot compare text with NUL; the query and the body are checked by StrictParser)."""
+
+    @wraps(run)
+    def checked(request, *args, **kwargs):
+        bad = [k for k, v in kwargs.items() if isinstance(v, str) and "\x00" in v]
+        if bad:
+            return _error(
+                request,
+                422,
+                "invalid_request",
+                _("请求格式不正确"),
+                {"fields": dict.fromkeys(bad, _("不能包含 NUL 字符"))},
+            )
+        return run(request, *args, **kwargs)
+
+    return checked
+
+
+api.add_decorator(_refuse_nul_in_path, mode="view")
 
 
 def _declare_framework_responses(api: NinjaAPI) -> None:

@@ -298,3 +298,12 @@ def test_strict_json_bodies(region, api, clerk):
 def test_nul_in_query_answers_422(region, api):
     response = api.get("/items", q="a\x00b")
     assert response.status_code == 422 and error_code(response) == "invalid_request"
+
+
+def test_nul_in_a_path_parameter_answers_422(region, api, clerk):
+    for path in ("/items/0003%00", "/licences/status-lists/s%00h"):
+        response = api.get(path)
+        assert response.status_code == 422, (path, response.content)
+        assert error_code(response) == "invalid_request"
+    response = api.login(clerk).get("/cases/X%00/materials/1")
+    assert response.status_code == 422 and error_code(response) == "invalid_request"

@@ -5,7 +5,7 @@ resident's token carrying every scope, in positive and negative generation modes
 
 Every response must be no server error and conform to the document: its status
 is listed, its content type and body match the listed schema. The example count
-per operation, mode and caller is ``TONGBAN_FUZZ_EXAMPLES`` (default 4; ``make
+per operation, mode and caller is ``TONGBAN_FUZZ_EXAMPLES`` (default 6; ``make
 fuzz`` runs 60). The figures are printed and written to ``var/fuzz/`` and the
 test's tmp dir.
 """
@@ -36,7 +36,7 @@ from tongban.region import ApiClient
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.e2e]
 
-EXAMPLES = int(os.environ.get("TONGBAN_FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("TONGBAN_FUZZ_EXAMPLES", "6"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
