@@ -11,7 +11,7 @@ from django.utils import timezone
 from ninja import Router, Schema
 
 import tongban
-from tongban.api_errors import ErrorOut
+from tongban.api_errors import ErrorOut, errors
 from tongban.directory.models import CachedConfiguration, ConfigurationPublication
 
 router = Router(tags=["directory"])
@@ -59,7 +59,11 @@ def health(request):
     }
 
 
-@router.get("/global-configuration", summary="签名的全局配置（枢纽发布）")
+@router.get(
+    "/global-configuration",
+    response={200: dict, **errors(404)},
+    summary="签名的全局配置（枢纽发布）",
+)
 def global_configuration(request):
     """The newest signed configuration: ``{"configuration": {...}, "signature": {...}}``."""
     model = ConfigurationPublication if settings.TONGBAN_ROLE == "hub" else CachedConfiguration
