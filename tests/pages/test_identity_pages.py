@@ -598,10 +598,7 @@ class TokenEndpoint:
 
         class Response:
             status_code = 200
-
-            @staticmethod
-            def json():
-                return {"id_token": token, "token_type": "Bearer"}
+            content = json.dumps({"id_token": token, "token_type": "Bearer"}).encode()
 
         return Response()
 

@@ -26,6 +26,7 @@ from joserfc.jwk import KeySet
 
 from tongban.directory.models import Node
 from tongban.errors import DomainError
+from tongban.gm.strict_json import loads_strict
 from tongban.identity.models import User
 from tongban.identity.oidc_provider import client_id_for
 from tongban.identity.residence import home_node_of, id_number_is_valid
@@ -78,9 +79,13 @@ def _upstream() -> Provider:
     if not conf.get("issuer"):
         raise DomainError("unknown_provider", _("未配置上级身份认证平台"), status=404)
     try:
-        meta = requests.get(f"{conf['issuer']}/.well-known/openid-configuration", timeout=10).json()
-        jwks = requests.get(meta["jwks_uri"], timeout=10).json()
-    except (requests.RequestException, ValueError, KeyError) as exc:
+        meta = _json_answer(
+            requests.get(f"{conf['issuer']}/.well-known/openid-configuration", timeout=10)
+        )
+        jwks = _json_answer(requests.get(meta["jwks_uri"], timeout=10))
+        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+            raise ValueError("jwks without keys")
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
         raise DomainError(
             "provider_unavailable", _("身份认证平台暂时无法访问"), status=503
         ) from exc
@@ -95,6 +100,12 @@ def _upstream() -> Provider:
         name=conf["name"],
         assurance_cap=conf.get("assurance", "L3"),
     )
+
+
+def _json_answer(response) -> object:
+    """A provider's JSON answer, parsed strictly (I-JSON, bounded size and depth);
+    StrictJSONError is a ValueError."""
+    return loads_strict(response.content, max_bytes=1 << 20, max_depth=16)
 
 
 def sso_begin(request, provider_key: str, next_url: str) -> str:
@@ -151,8 +162,11 @@ def sso_complete(request, provider_key: str, *, code: str, state: str) -> tuple[
             },
             timeout=10,
         )
-        id_token = response.json()["id_token"] if response.status_code == 200 else None
-    except (requests.RequestException, ValueError, KeyError):
+        answer = _json_answer(response) if response.status_code == 200 else {}
+        id_token = answer.get("id_token") if isinstance(answer, dict) else None
+        if not isinstance(id_token, str) or len(id_token) > 16_384:
+            id_token = None
+    except (requests.RequestException, ValueError):
         id_token = None
     if not id_token:
         raise _refuse(request, _("认证平台未返回有效凭证"))

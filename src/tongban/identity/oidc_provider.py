@@ -37,9 +37,12 @@ class ResidentClaimsValidator(OAuth2Validator):
             or person is None
             or user.federated_issuer
             or person.home_node != settings.TONGBAN_NODE
-            or home_node_of(person.id_number) != settings.TONGBAN_NODE
+            or home_node_of(person.id_number) not in ("", settings.TONGBAN_NODE)
         ):
-            return {}  # only this node's own residents — by their 身份证号 — are vouched for
+            # only this node's own residents: for a region 身份证号 the province's node
+            # (relying region nodes check the same); a number from outside the region is
+            # vouched for only by the node it lives at (through the national platform)
+            return {}
         return {
             "name": person.name,
             "cn_ric": person.id_number,
