@@ -7,7 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
-from tongban.cases.materials import CheckedFile, sniff_media_type
+from tongban.cases.materials import CheckedFile, filename_normalize, sniff_media_type
 from tongban.cases.models import Case, CaseResult, CaseStatus
 from tongban.cases.services import (
     Actor,
@@ -52,7 +52,8 @@ def _files(refs: list[dict], blobs: dict[str, bytes]) -> list[CheckedFile]:
             CheckedFile(
                 material_code=str(ref["material_code"])[:8],
                 name=str(ref.get("name", ""))[:128],
-                filename=str(ref.get("filename", ""))[:200],
+                # a peer's names are normalized as local uploads are (materials.py)
+                filename=filename_normalize(str(ref.get("filename", ""))),
                 media_type=str(ref.get("media_type", ""))[:64],
                 content=content,
                 sm3=ref["sm3"],
