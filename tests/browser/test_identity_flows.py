@@ -195,14 +195,18 @@ def test_residents_online(live_region, browser, files):
     # a face-to-face check (ADR 0010)
     agent.goto("/me/enterprises/")
     assert ENTERPRISE["name"] not in agent.text() and "当面核验" in agent.text()
-    # checked face to face at the 吴江 window (the clerk's check, recorded at js)
-    live_region.manage(
-        "js",
-        "shell",
-        "-c",
-        "from tongban.identity.models import User;"
-        f"User.objects.filter(username={AGENT['username']!r}).update(assurance='L3')",
-    )
+    # the agent shows their ID card at the 吴江 window: the clerk checks the account
+    clerk = Actor(browser, js, DESKTOP, "wujiang.clerk")
+    clerk.login("wujiang.clerk")
+    clerk.goto("/window/")
+    clerk.page.get_by_role("link", name="当面核验账号").click()
+    clerk.page.get_by_label("身份证号", exact=True).fill(AGENT["id"])
+    clerk.page.get_by_label("注册手机号码", exact=True).fill(AGENT["phone"])
+    clerk.page.get_by_label("已核对身份证原件与本人一致", exact=True).check()
+    clerk.page.get_by_role("button", name="确认当面核验").click()
+    clerk.page.wait_for_load_state()
+    assert "实名等级为 L3" in clerk.text(), clerk.text()
+    clerk.screenshot("id-06b-js-window-identity-check-desktop")
     agent.goto("/me/enterprises/")
     assert ENTERPRISE["name"] in agent.text()
     agent.page.get_by_role(

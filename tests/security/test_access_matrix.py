@@ -227,7 +227,7 @@ RULES: dict[str, Rule] = {
         {**staff_and_people(DENIED), "applicant": OK},
         body=lambda c: {
             "name": "张伟",
-            "id_number": id_number(),
+            "id_number": id_number("31011519880512457"),
             "items": [],
             "expires_at": utc(days=30).isoformat(),
         },
@@ -279,6 +279,12 @@ RULES: dict[str, Rule] = {
     ),
     "portal:window": Rule(
         "get", lambda c: "/window/", {**everyone(DENIED), "clerk": OK, "other_clerk": OK}, api=False
+    ),
+    "portal:window_identity": Rule(
+        "get",
+        lambda c: "/window/identity/",
+        {**everyone(DENIED), "clerk": OK, "other_clerk": OK},
+        api=False,
     ),
     "portal:window_apply_choose": Rule(
         "get",
@@ -512,7 +518,7 @@ def world(region, settings):
     trust_anchor_install(
         kid=region.peer_kids["hub"], public_key=region.peer_keys["hub"].public_key_hex
     )
-    applicant_id = id_number()
+    applicant_id = id_number("31011519880512457")  # a 上海 resident: home node sh (ADR 0010)
     person = person_upsert(name="张伟", id_number=applicant_id, phone="13905731234", home_node="sh")
     other = person_upsert(
         name="王芳", id_number=id_number("32058419930818246"), phone="13913551234", home_node="sh"

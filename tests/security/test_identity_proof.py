@@ -499,3 +499,53 @@ def test_an_id_number_with_an_area_code_created_after_the_birth_year_is_valid(re
     assert not id_number_is_valid("320509199003309355")  # wrong check digit
     assert not id_number_is_valid("320599199003309354"[:17] + "X")  # unknown area code
     assert not id_number_is_valid("320509209901019354")  # born in the future
+
+
+# --- 当面核验 at a window, without an application ---------------------------------------
+
+
+def test_a_clerk_checks_an_account_face_to_face_only_with_its_registered_phone(region, sms_outbox):
+    client = Client()
+    number = id_number(VICTIM_ID_PREFIX)
+    register_l2(client, sms_outbox, username="lina", name="张伟", number=number)
+    clerk = user_with("clerk", role="clerk", window=region.window("sh-310118-01"))
+    web = Client()
+    web.force_login(clerk)
+    page = web.get("/window/identity/")
+    assert page.status_code == 200 and "当面核验账号" in page.content.decode()
+    # every error at once, nothing changed
+    bad = web.post("/window/identity/", {"window": "sh-310118-01", "id_number": "1", "phone": "2"})
+    text = bad.content.decode()
+    assert bad.status_code == 400 and "请先当面核对身份证原件" in text
+    # the phone someone else would give does not match the account's
+    wrong = web.post(
+        "/window/identity/",
+        {
+            "window": "sh-310118-01",
+            "id_number": number,
+            "phone": "13905731234",
+            "checked": "on",
+        },
+    )
+    assert wrong.status_code == 404 and "没有以该身份证号和手机号码注册" in wrong.content.decode()
+    assert User.objects.get(username="lina").assurance == "L2"
+    assert SecurityEvent.objects.filter(kind="in_person_check_unmatched").exists()
+    # a window that is not the clerk's
+    other = web.post(
+        "/window/identity/",
+        {"window": "sh-310101-01", "id_number": number, "phone": ATTACKER_PHONE, "checked": "on"},
+    )
+    assert other.status_code == 400 and User.objects.get(username="lina").assurance == "L2"
+    ok = web.post(
+        "/window/identity/",
+        {"window": "sh-310118-01", "id_number": number, "phone": ATTACKER_PHONE, "checked": "on"},
+        follow=True,
+    )
+    assert ok.status_code == 200 and "实名等级为 L3" in ok.content.decode()
+    assert User.objects.get(username="lina").assurance == "L3"
+    event = SecurityEvent.objects.filter(kind="assurance_raised").get()
+    assert event.details["by"] == "clerk" and event.details["window"] == "sh-310118-01"
+    # a resident cannot reach the page
+    resident = Client()
+    resident.force_login(User.objects.get(username="lina"))
+    assert resident.get("/window/identity/").status_code == 403

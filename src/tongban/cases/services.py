@@ -40,6 +40,7 @@ from tongban.identity.pii import blind_index, encrypt_identifier
 from tongban.identity.security_log import security_event
 from tongban.identity.selectors import access_for, identity_proven
 from tongban.identity.services import (
+    account_raise_in_person,
     agent_authorization_for,
     assurance_at_least,
     person_fields_clean,
@@ -382,20 +383,7 @@ def assurance_raise_in_person(*, person, phone: str, by, window: Window) -> None
     """A clerk checked the person's ID card face to face: their account here becomes L3 —
     only when it is theirs, i.e. registered with the mobile number they give at the
     window (an account someone else opened under their 身份证号 is not raised)."""
-    account = getattr(person, "account", None)
-    if (
-        account is not None
-        and account.assurance != "L3"
-        and not account.federated_issuer
-        and person.home_node in ("", settings.TONGBAN_NODE)
-        and phone
-        and person.phone == phone
-    ):
-        account.assurance = "L3"
-        account.save(update_fields=["assurance"])
-        security_event(
-            "assurance_raised", user=account, level="L3", by=by.username, window=window.code
-        )
+    account_raise_in_person(person=person, phone=phone, by=by, window=window)
 
 
 def case_submit_at_window(

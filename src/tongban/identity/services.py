@@ -414,6 +414,74 @@ def otp_verify(*, user: User, purpose: str, code: str, request=None) -> None:
         raise wrong
 
 
+def account_raise_in_person(*, person: Person, phone: str, by: User, window) -> User | None:
+    """A clerk checked the person's ID card face to face: their local account here
+    becomes L3 — only when it is theirs, i.e. registered with the mobile number they
+    give at the window (an account someone else opened under their 身份证号 with
+    another phone is not raised). Returns the raised account, if any."""
+    account = User.objects.filter(person=person).first()
+    if (
+        account is None
+        or account.assurance == "L3"
+        or account.federated_issuer
+        or person.home_node not in ("", settings.TONGBAN_NODE)
+        or not phone
+        or person.phone != phone
+    ):
+        return None
+    account.assurance = "L3"
+    account.save(update_fields=["assurance"])
+    security_event("assurance_raised", user=account, level="L3", by=by.username, window=window.code)
+    return account
+
+
+def account_verify_in_person(
+    *, clerk: User, window_code: str, id_number: str, phone: str, request=None
+) -> User:
+    """当面核验 without an application: the clerk of a window of this node has checked
+    the person's ID card; the account they registered here with that phone becomes L3."""
+    from tongban.directory.models import Window
+
+    window = Window.objects.filter(
+        code=window_code, active=True, node__node_id=settings.TONGBAN_NODE
+    ).first()
+    if window is None or window.pk not in access_for(clerk).clerk_windows:
+        raise PermissionDenied(_("您不是该窗口的受理人员"))
+    errors = {}
+    id_number = id_number_compact(id_number)
+    phone = (phone or "").strip()
+    if not id_number_is_valid(id_number):
+        errors["id_number"] = _("身份证号码无效")
+    if not MOBILE_RE.match(phone):
+        errors["phone"] = _("手机号码格式不正确")
+    if errors:
+        raise DomainError("invalid_person", _("个人信息有误"), details={"fields": errors})
+    with transaction.atomic():
+        person = (
+            Person.objects.select_for_update()
+            .filter(id_number_index=blind_index(id_number))
+            .first()
+        )
+        account = User.objects.filter(person=person).first() if person is not None else None
+        if account is not None and account.assurance == "L3" and person.phone == phone:
+            return account  # already proven
+        raised = (
+            account_raise_in_person(person=person, phone=phone, by=clerk, window=window)
+            if person is not None
+            else None
+        )
+    if raised is None:
+        security_event("in_person_check_unmatched", request=request, user=clerk, window=window.code)
+        raise DomainError(
+            "no_matching_account",
+            _(
+                "本平台没有以该身份证号和手机号码注册、可当面核验的账号。请让本人先在本平台注册（须为本省户籍），或核对手机号码。"
+            ),
+            status=404,
+        )
+    return raised
+
+
 def assurance_at_least(level: str, required: str) -> bool:
     return ASSURANCE_ORDER.get(level, 0) >= ASSURANCE_ORDER.get(required, 3)
 

@@ -421,6 +421,32 @@ class CodeForm(PortalForm):
         return code
 
 
+class InPersonCheckForm(PortalForm):
+    """当面核验: a clerk confirms, ID card in hand, that an account is the person's."""
+
+    window = forms.ChoiceField(label=_("受理窗口"))
+    id_number = forms.CharField(
+        label=_("身份证号"),
+        max_length=18,
+        help_text=_("核对本人身份证原件"),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono", "maxlength": "18"}),
+    )
+    phone = forms.CharField(
+        label=_("注册手机号码"),
+        max_length=11,
+        help_text=_("本人注册账号时填写的手机号码"),
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "numeric", "maxlength": "11"}),
+    )
+    checked = forms.BooleanField(
+        label=_("已核对身份证原件与本人一致"),
+        error_messages={"required": _("请先当面核对身份证原件")},
+    )
+
+    def __init__(self, *args, windows, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["window"].choices = [(w.code, w.name) for w in windows]
+
+
 class RegisterForm(PortalForm):
     """个人注册: real name, 身份证号 and mobile are checked by the service."""
 

@@ -23,6 +23,7 @@ urlpatterns = [
     # window intake (clerks)
     path("window/", views.window_console, name="window"),
     path("window/apply/", views.window_apply_choose, name="window_apply_choose"),
+    path("window/identity/", views.window_identity_check, name="window_identity"),
     path("window/apply/<str:basic_code>/", views.window_apply, name="window_apply"),
     # the deciding authority (officials)
     path("work/", views.worklist, name="work"),

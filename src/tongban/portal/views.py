@@ -39,11 +39,13 @@ from tongban.directory.models import Node, Window
 from tongban.errors import DomainError
 from tongban.errors import NotFound as DomainNotFound
 from tongban.errors import PermissionDenied as DomainPermissionDenied
+from tongban.identity import services as identity_services
 from tongban.identity.models import ASSURANCE_CHOICES
 from tongban.identity.selectors import Access, access_for
 from tongban.portal.context import node_app_name
 from tongban.portal.forms import (
     ApplyForm,
+    InPersonCheckForm,
     ItemSearchForm,
     NoteForm,
     ReasonForm,
@@ -212,6 +214,38 @@ def window_console(request):
             **_case_page(request, _scoped(access, windows=True), status=status),
         },
     )
+
+
+@login_required
+def window_identity_check(request):
+    """当面核验: raise a resident's account to L3 after checking their ID card."""
+    access = access_for(request.user)
+    windows = _my_windows(access)
+    _require(bool(windows))
+    form = InPersonCheckForm(request.POST or None, windows=windows)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                account = identity_services.account_verify_in_person(
+                    clerk=request.user,
+                    window_code=form.cleaned_data["window"],
+                    id_number=form.cleaned_data["id_number"],
+                    phone=form.cleaned_data["phone"],
+                    request=request,
+                )
+            except DomainError as error:
+                form.apply_domain_error(error)
+                status = _error_status(error)
+            else:
+                messages.success(
+                    request,
+                    _("已当面核验：账号 %(name)s 的实名等级为 L3") % {"name": account.display_name},
+                )
+                return redirect("portal:window_identity")
+        else:
+            status = 400
+    return render(request, "portal/window_identity.html", {"form": form}, status=status)
 
 
 @login_required
