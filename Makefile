@@ -28,7 +28,7 @@ test-postgres: $(STAMP)
 # the API fuzz test (part of `make test` with a few examples per operation), run longer;
 # TONGBAN_FUZZ_EXAMPLES=200 make fuzz for more, DATABASE_URL/TONGBAN_TEST_POSTGRES_URL for PostgreSQL
 fuzz: $(STAMP)
-	PYTHONPATH=$$PWD TONGBAN_FUZZ_EXAMPLES=$${TONGBAN_FUZZ_EXAMPLES:-60} $(PY) -m pytest -q -s -m fuzz tests/fuzz
+	PYTHONPATH=$$PWD TONGBAN_FUZZ_RANDOM=1 TONGBAN_FUZZ_EXAMPLES=$${TONGBAN_FUZZ_EXAMPLES:-60} $(PY) -m pytest -q -s -m fuzz tests/fuzz
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
