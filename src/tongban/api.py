@@ -142,7 +142,9 @@ def _declare_framework_responses(api: NinjaAPI) -> None:
       (``insufficient_scope``, ``csrf_failed``);
     * operations with parameters or a body: 422 (``invalid_request``);
     * operations with a body: 413 (``request_too_large``); JSON bodies also 400
-      (``invalid_json``) and 415 (``unsupported_media_type``).
+      (``invalid_json``) and 415 (``unsupported_media_type``);
+    * operations with query or path parameters: 414, answered by the web server
+      (gunicorn) to a request line above 4,094 bytes, without a JSON body.
     """
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
@@ -159,6 +161,8 @@ def _declare_framework_responses(api: NinjaAPI) -> None:
                     extra += [400, 415]
                 for status in extra:
                     op.response_models.setdefault(status, op._create_response_model(ErrorOut))
+                if sources & {"query", "path"}:
+                    op.response_models.setdefault(414, None)
 
 
 _declare_framework_responses(api)
