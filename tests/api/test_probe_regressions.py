@@ -63,10 +63,9 @@ def _csrf_client() -> Client:
 
 @pytest.mark.parametrize("method", ["post", "delete"])
 def test_missing_bad_or_revoked_token_answers_401_with_challenge(region, clerk, method):
-    _, revoked = api_token_create(user=clerk, name="old")
-    token, _secret = api_token_create(user=clerk, name="gone")
-    api_token_revoke(user=clerk, token_id=token.pk)
-    revoked_secret = _secret
+    _, valid_secret = api_token_create(user=clerk, name="kept")
+    revoked, revoked_secret = api_token_create(user=clerk, name="gone")
+    api_token_revoke(user=clerk, token_id=revoked.pk)
     path = "/api/v1/cases" if method == "post" else "/api/v1/auth/tokens/1"
     for header, invalid in (
         (None, False),
@@ -85,9 +84,15 @@ def test_missing_bad_or_revoked_token_answers_401_with_challenge(region, clerk, 
         challenge = response["WWW-Authenticate"]
         assert challenge.startswith('Bearer realm="tongban-sh"')
         assert ('error="invalid_token"' in challenge) is invalid, challenge
-    assert revoked  # the other token of the same user still works:
-    response = _csrf_client().get("/api/v1/cases", HTTP_AUTHORIZATION=f"Bearer {revoked}")
-    assert response.status_code == 200
+    # the same requests with the user's valid token get past authentication
+    client = _csrf_client()
+    valid = {"HTTP_AUTHORIZATION": f"Bearer {valid_secret}"}
+    if method == "post":
+        response = client.post(path, "{}", content_type="application/json", **valid)
+        assert response.status_code == 422, response.content  # the body, not the token
+    else:
+        response = client.delete(path, **valid)
+        assert response.status_code == 204, response.content
 
 
 def test_bearer_requests_are_not_csrf_checked_but_sessions_are(region, clerk):
