@@ -1,7 +1,8 @@
 """The standing guard: schemathesis fuzzes every operation of the live OpenAPI
 document (``/api/v1/openapi.json``) of a real hub and a real node (processes on
-loopback, the shared ``live_region``), anonymously and — on the node — with a
-resident's token carrying every scope, in positive and negative generation modes.
+loopback, the shared ``live_region``), anonymously and — on the node — with the
+tokens (every scope) of a resident and of an official, in positive and negative
+generation modes.
 
 Every response must be no server error and conform to the document: its status
 is listed, its content type and body match the listed schema. The example count
@@ -113,12 +114,14 @@ def test_fuzz_every_operation_of_hub_and_node(live_region, tmp_path):
         DEMO_PASSWORD,
         otp=lambda: live_region.last_sms_code("sh"),
     )
-    token_headers = {"Authorization": resident.http.headers["Authorization"]}
+    # an official of 上海市公安局: decides cases, issues and manages licences
+    official = ApiClient(live_region.url("sh"), "sh.police.official", DEMO_PASSWORD)
     fuzz_started = time.monotonic()
     for label, node, headers in (
         ("hub anonymous", "hub", {}),
         ("sh anonymous", "sh", {}),
-        ("sh resident token", "sh", token_headers),
+        ("sh resident token", "sh", {"Authorization": resident.http.headers["Authorization"]}),
+        ("sh official token", "sh", {"Authorization": official.http.headers["Authorization"]}),
     ):
         _fuzz_operations(live_region.url(node), headers, label, figures, failures)
     figures["seconds_fuzzing"] = round(time.monotonic() - fuzz_started, 1)
@@ -128,7 +131,7 @@ def test_fuzz_every_operation_of_hub_and_node(live_region, tmp_path):
     text = json.dumps(figures, ensure_ascii=False, indent=2)
     print(
         f"\nAPI fuzz: {figures['operations']} operation runs (hub and sh anonymous, "
-        f"sh with a token) × {EXAMPLES} examples "
+        f"sh with a resident's and an official's token) × {EXAMPLES} examples "
         f"(positive and negative), {figures['requests']} requests, "
         f"{figures['status_classes']}, server errors {figures['server_errors']}, "
         f"{figures['seconds_fuzzing']} s fuzzing ({figures['seconds']} s with the sign-in)"
