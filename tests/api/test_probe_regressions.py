@@ -312,3 +312,23 @@ def test_nul_in_a_path_parameter_answers_422(region, api, clerk):
         assert error_code(response) == "invalid_request"
     response = api.login(clerk).get("/cases/X%00/materials/1")
     assert response.status_code == 422 and error_code(response) == "invalid_request"
+
+
+def test_registration_refusals_are_documented(region, api):
+    """A domain error an operation raises is in its OpenAPI responses (403 at
+    registration was not)."""
+    from tests.factories import id_number
+
+    response = api.post(
+        "/auth/register",
+        {
+            "username": "outsider",
+            "name": "刘洋",
+            "id_number": id_number("11010119900101123"),  # 北京: outside the region
+            "phone": "13800001111",
+            "password": "Outside-Region-2026",
+        },
+    )
+    assert response.status_code == 403, response.content
+    spec = Client().get("/api/v1/openapi.json").json()
+    assert "403" in spec["paths"]["/api/v1/auth/register"]["post"]["responses"]

@@ -102,7 +102,7 @@ class RegisterVerifyIn(Schema):
 
 @router.post(
     "/auth/register",
-    response={202: OtpRequired, **errors(400, 409, 429)},
+    response={202: OtpRequired, **errors(400, 403, 409, 429)},
     summary="个人注册（发送短信验证码）",
 )
 def register(request, payload: RegisterIn):
