@@ -463,3 +463,22 @@ def test_english_switch(client, region, official):
 
     client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
     assert "事项检索" in texts(client.get("/items/"))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", "/items/", {"q": "设立\x00登记"}),
+        ("get", "/verify/licence/1.2\x00/", {}),
+        ("post", "/login/", {"username": "a\x00b", "password": "x"}),
+        ("post", "/register/", {"name": "张\x00伟", "id_number": "1", "phone": "1"}),
+    ],
+)
+def test_nul_characters_in_pages_answer_400_and_change_nothing(client, region, method, path, data):
+    from tongban.identity.models import SecurityEvent, User
+
+    before = (User.objects.count(), SecurityEvent.objects.count())
+    response = getattr(client, method)(path, data)
+    assert response.status_code == 400
+    assert "请求无效" in response.content.decode()
+    assert (User.objects.count(), SecurityEvent.objects.count()) == before
