@@ -118,6 +118,22 @@ def received_online_case(region, client, *, number: str, applicant_id: str, send
     return Case.objects.get(number=number)
 
 
+def provider_of(key: str) -> Provider:
+    """What sso_complete hands to federated_user once the ID token has verified."""
+    issuer = "http://127.0.0.1:9999" if key == UPSTREAM else "http://127.0.0.1:8002/o"
+    return Provider(
+        key=key,
+        issuer=issuer,
+        authorize_url="",
+        token_url="",
+        jwks={},
+        client_id="tongban-sh",
+        client_secret="",
+        name=key,
+        assurance_cap="L3",
+    )
+
+
 # --- one home node per person -------------------------------------------------------------
 
 
@@ -166,17 +182,7 @@ def test_registration_is_only_at_the_home_node_of_the_id_number(region, prefix, 
 
 
 def test_sso_from_a_node_that_is_not_the_id_numbers_home_is_refused(region):
-    provider = Provider(
-        key="js",
-        issuer="http://127.0.0.1:8002/o",
-        authorize_url="",
-        token_url="",
-        jwks={},
-        client_id="tongban-sh",
-        client_secret="",
-        name="苏服办",
-        assurance_cap="L3",
-    )
+    provider = provider_of("js")
     claims = {
         "sub": "7",
         "name": "张伟",
@@ -408,17 +414,7 @@ def test_a_federated_account_sees_only_what_its_home_node_vouched_for_it(region)
         sender="js",
         account=8,
     )
-    provider = Provider(
-        key="js",
-        issuer="http://127.0.0.1:8002/o",
-        authorize_url="",
-        token_url="",
-        jwks={},
-        client_id="tongban-sh",
-        client_secret="",
-        name="苏服办",
-        assurance_cap="L3",
-    )
+    provider = provider_of("js")
     claims = {"sub": "7", "name": "张伟", "cn_ric": resident_id, "acr": "L2", "home_node": "js"}
     user = federated_user(provider=provider, claims=claims)
     assert user.assurance == "L2"
@@ -442,17 +438,7 @@ def test_the_national_platform_takes_an_unproven_local_account_back(region, sms_
     client = Client()
     victim_id = id_number(VICTIM_ID_PREFIX)
     register_l2(client, sms_outbox, username="impostor", name="张伟", number=victim_id)
-    provider = Provider(
-        key=UPSTREAM,
-        issuer="http://127.0.0.1:9999",
-        authorize_url="",
-        token_url="",
-        jwks={},
-        client_id="tongban",
-        client_secret="",
-        name="国家政务服务平台",
-        assurance_cap="L3",
-    )
+    provider = provider_of(UPSTREAM)
     user = federated_user(
         provider=provider, claims={"sub": "x1", "name": "张伟", "cn_ric": victim_id, "acr": "L3"}
     )
