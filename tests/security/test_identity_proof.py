@@ -344,10 +344,10 @@ def test_self_registration_with_sms_unlocks_nothing_recorded_by_others(region, s
 
     # a window clerk's face-to-face check of the real person does not raise the
     # impostor's account: it was registered with another phone
-    from tongban.cases.services import assurance_raise_in_person
+    from tongban.identity.services import account_raise_in_person
 
     clerk = user_with("clerk", role="clerk", window=region.window("sh-310118-01"))
-    assurance_raise_in_person(
+    account_raise_in_person(
         person=victim, phone="13905731234", by=clerk, window=region.window("sh-310118-01")
     )
     impostor.refresh_from_db()
@@ -379,11 +379,11 @@ def test_a_proven_identity_sees_what_was_recorded_under_the_id_number(region, sm
     )
     assert api_get(client, "/cases", token).json()["count"] == 0
     # checked face to face at a window, with the phone the account was registered with
-    from tongban.cases.services import assurance_raise_in_person
+    from tongban.identity.services import account_raise_in_person
 
     clerk = user_with("clerk", role="clerk", window=region.window("sh-310118-01"))
     person = Person.objects.get(id_number_index=case.applicant_id_index)
-    assurance_raise_in_person(
+    account_raise_in_person(
         person=person, phone=WINDOW_PHONE, by=clerk, window=region.window("sh-310118-01")
     )
     assert User.objects.get(username="lina").assurance == "L3"

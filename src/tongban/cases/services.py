@@ -323,7 +323,7 @@ def _case_create(
             name=person["name"], id_number=person["id_number"], phone=person["phone"]
         )
         if channel == "window":
-            assurance_raise_in_person(
+            account_raise_in_person(
                 person=person_row, phone=person["phone"], by=user, window=window
             )
         materials_attach(case, checked, source="submission", at=now)
@@ -377,13 +377,6 @@ def _case_create(
                 blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
             )
     return case
-
-
-def assurance_raise_in_person(*, person, phone: str, by, window: Window) -> None:
-    """A clerk checked the person's ID card face to face: their account here becomes L3 —
-    only when it is theirs, i.e. registered with the mobile number they give at the
-    window (an account someone else opened under their 身份证号 is not raised)."""
-    account_raise_in_person(person=person, phone=phone, by=by, window=window)
 
 
 def case_submit_at_window(
