@@ -162,6 +162,7 @@ INSTALLED_APPS = [
     "tongban.catalog",
     "tongban.identity",
     "tongban.exchange",
+    "tongban.documents",
     "tongban.cases",
     "tongban.licences",
     "tongban.portal",
