@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/browser-deps.sh
+	scripts/axe.sh
 	scripts/test.sh
 
 test-sqlite: $(STAMP)
@@ -43,6 +44,7 @@ bench: $(STAMP)
 
 browser-deps:
 	scripts/browser-deps.sh
+	scripts/axe.sh
 
 clean:
 	rm -rf var .venv
