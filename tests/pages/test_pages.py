@@ -203,8 +203,10 @@ def test_wrong_file_type_is_refused_and_nothing_is_created(client, region, clerk
     }
     files["M01"] = SimpleUploadedFile("申请书.pdf", PNG, "application/pdf")  # a PNG in disguise
     response = client.post(APPLY_URL, apply_data(region, files=files))
-    assert response.status_code == 415
+    assert response.status_code == 400
     assert "只接受 PDF 文件" in texts(response)
+    # next to its field, not only in the banner
+    assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="id_m_M01"', html(response))
     assert Case.objects.count() == 0 and OutboxMessage.objects.count() == 0
 
 
@@ -242,7 +244,7 @@ def test_official_sees_the_received_case_and_accepts_it(client, region, official
     page = client.get(f"/cases/{NUMBER}/")
     text = texts(page)
     assert page.status_code == 200
-    assert "当面核验（zj）" in text and "嘉善县长三角“一网通办”综合服务专窗" in text
+    assert "当面核验（浙江 浙里办）" in text and "嘉善县长三角“一网通办”综合服务专窗" in text
     assert text.count("摘要已核验 ✓") == 5
     assert "企业名称" in text and "上海青禾数字科技有限公司" in text  # labels from form_schema
     assert case.applicant_id_number not in html(page)

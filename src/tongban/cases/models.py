@@ -247,3 +247,54 @@ class HolidayYear(models.Model):
 
     def __str__(self) -> str:
         return str(self.year)
+
+
+class ApplicationDraft(models.Model):
+    """An application being filled in (草稿): the files already accepted, and — when the
+    applicant chose 保存草稿 — the answers so far. Tied to one account and one item;
+    the form carries the draft's token in a hidden field. Drafts expire
+    (``cases.drafts``) and are then deleted with their files' references."""
+
+    CHANNEL_CHOICES = [("window", _("窗口")), ("online", _("网上"))]
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        "identity.User", on_delete=models.CASCADE, related_name="application_drafts"
+    )
+    channel = models.CharField(max_length=8, choices=CHANNEL_CHOICES)
+    item = models.ForeignKey("catalog.ServiceItem", on_delete=models.CASCADE, related_name="+")
+    # the answers (JSON, SM4-GCM at rest: they may carry personal identifiers)
+    data_encrypted = models.TextField(blank=True)
+    saved = models.BooleanField(default=False)  # 保存草稿: listed under 我的草稿
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("申请草稿")
+        verbose_name_plural = _("申请草稿")
+        indexes = [models.Index(fields=["user", "item", "saved"], name="draft_user_item_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} · {self.user_id}"
+
+
+class DraftFile(models.Model):
+    """A file accepted for a draft, stored under its SM3 like case materials."""
+
+    draft = models.ForeignKey(ApplicationDraft, on_delete=models.CASCADE, related_name="files")
+    material_code = models.CharField(max_length=8)
+    filename = models.CharField(max_length=128)
+    media_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    sm3 = models.CharField(max_length=64)
+    storage_path = models.CharField(max_length=200)
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["draft", "material_code"], name="draft_file_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.material_code}: {self.filename}"

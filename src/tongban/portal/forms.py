@@ -11,11 +11,17 @@ import datetime as dt
 import re
 
 from django import forms
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from stdnum.cn import uscc
 
-from tongban.cases.materials import IncomingFile
+from tongban.cases.application_form import application_form_clean
+from tongban.cases.materials import CheckedFile, IncomingFile, material_check
 from tongban.errors import DomainError
+from tongban.identity.residence import id_number_is_valid
+from tongban.identity.services import home_node_require_here, person_fields_clean
 from tongban.portal.context import node_name
 
 ACCEPT = {
@@ -120,18 +126,51 @@ APPLICANT_FIELDS = {
 
 
 class MaterialUploadsMixin:
-    """One file input ``m_<code>`` per material, each checked against its size limit.
+    """One file input ``m_<code>`` per material; every upload is checked (type sniffed
+    from the content, size) when the form is cleaned, and all refusals are shown at once,
+    each next to its material.
+
+    Files that pass are kept on a draft (``cases.drafts``) by the view, so a form that
+    comes back with errors does not ask for them again: ``draft_files`` lists what the
+    draft already holds (material code → file), and a required material is missing only
+    when it is neither uploaded now, nor on the draft, nor replaced by an e-licence.
 
     A material that an e-licence may replace (免证办) gets a second input
     ``l_<code>``: a licence from the applicant's wallet (online) or the 亮证 QR
-    text the applicant shows (window). Then the file becomes optional, and one
-    consent checkbox covers the chosen licences.
+    text the applicant shows (window); one consent checkbox covers the chosen licences.
+    Such a material is still required — marked * like every required material — and the
+    licence is one way to provide it.
     """
 
     licence_codes: tuple[str, ...] = ()
+    draft_files: dict = {}
+
+    def setup_materials(self, draft_files: dict | None = None) -> None:
+        self.draft_files = draft_files or {}
+        self.accepted: dict[str, CheckedFile] = {}
+        for material in self.materials:
+            field = material_field(material, required=False)
+            field.material_required = material.required
+            if material.required:
+                field.widget.attrs["aria-required"] = "true"
+            self.fields[f"m_{material.code}"] = field
 
     def material_fields(self):
         return [self[f"m_{m.code}"] for m in self.materials]
+
+    def material_rows(self):
+        """For the template: each material's input, whether it is required, and the file
+        the draft already holds for it."""
+        return [
+            {
+                "field": self[f"m_{m.code}"],
+                "material": m,
+                "required": m.required,
+                "draft": self.draft_files.get(m.code),
+                "licence": m.code in self.licence_codes,
+            }
+            for m in self.materials
+        ]
 
     def licence_fields(self):
         return [self[f"l_{code}"] for code in self.licence_codes]
@@ -141,7 +180,6 @@ class MaterialUploadsMixin:
         self.licence_codes = tuple(fields)
         for code, field in fields.items():
             self.fields[f"l_{code}"] = field
-            self.fields[f"m_{code}"].required = False
         if fields:
             self.fields["licence_consent"] = forms.BooleanField(label=consent_label, required=False)
 
@@ -156,26 +194,73 @@ class MaterialUploadsMixin:
     def licence_consent(self) -> bool:
         return bool(self.cleaned_data.get("licence_consent"))
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean_materials(self, cleaned: dict) -> None:
+        self.accepted = {}
         for material in self.materials:
-            try:
-                check_size(cleaned.get(f"m_{material.code}"), material)
-            except forms.ValidationError as exc:
-                self.add_error(f"m_{material.code}", exc)
+            name = f"m_{material.code}"
+            upload = cleaned.get(name)
+            if upload:
+                try:
+                    self.accepted[material.code] = material_check(
+                        material=material,
+                        upload=IncomingFile(
+                            material_code=material.code, filename=upload.name, content=upload.read()
+                        ),
+                    )
+                except DomainError as error:
+                    self.add_error(name, error.message)
+                    continue
             if (
-                material.code in self.licence_codes
-                and material.required
-                and not cleaned.get(f"m_{material.code}")
+                material.required
+                and name not in self.errors
+                and material.code not in self.accepted
+                and material.code not in self.draft_files
                 and not cleaned.get(f"l_{material.code}")
             ):
-                self.add_error(f"m_{material.code}", _("请上传该材料，或在下方选择电子证照代替"))
-        return cleaned
+                if material.code in self.licence_codes:
+                    message = _("请上传“%(name)s”，或在下方选择电子证照代替")
+                else:
+                    message = _("请上传“%(name)s”")
+                self.add_error(name, message % {"name": material.name})
+        chosen = [code for code in self.licence_codes if cleaned.get(f"l_{code}")]
+        if chosen and not cleaned.get("licence_consent"):
+            self.add_error("licence_consent", _("使用电子证照须经申请人同意"))
+
+    def clean_schema(self, form_data: dict, field_map: dict[str, str]) -> None:
+        """The item's form rules (the service's own check), every field at once."""
+        try:
+            application_form_clean(self.item.form_schema, form_data)
+        except DomainError as error:
+            fields = (error.details or {}).get("fields") or {}
+            for name, message in fields.items():
+                target = field_map.get(name, name)
+                if target in self.fields:
+                    if target not in self.errors:
+                        self.add_error(target, message)
+                elif not self.errors:
+                    self.add_error(None, message)
+
+    def uploads(self) -> list[IncomingFile]:
+        """The files accepted in this request (the view adds the draft's)."""
+        return [
+            IncomingFile(material_code=c.material_code, filename=c.filename, content=c.content)
+            for c in self.accepted.values()
+        ]
+
+
+# Schema fields the window's applicant block answers (asked once, filled in from there).
+WINDOW_APPLICANT_SCHEMA = {
+    "applicant_name": "name",
+    "applicant_id_number": "id_number",
+    "contact_name": "name",
+    "contact_phone": "phone",
+}
 
 
 class ApplyForm(MaterialUploadsMixin, PortalForm):
     """In-person application at a window (窗口收件)."""
 
+    draft = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
     window = forms.ChoiceField(label=_("收件窗口"))
     organization = forms.ChoiceField(label=_("办理机构"))
     applicant_name = forms.CharField(
@@ -201,7 +286,7 @@ class ApplyForm(MaterialUploadsMixin, PortalForm):
         error_messages={"required": _("请先当面核验申请人身份")},
     )
 
-    def __init__(self, *args, item, windows, **kwargs):
+    def __init__(self, *args, item, windows, draft_files=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.item = item
         self.materials = list(item.materials.all())
@@ -216,10 +301,10 @@ class ApplyForm(MaterialUploadsMixin, PortalForm):
             )
             for impl in item.implementations.all()
         ]
-        for spec in item.form_schema:
+        self.schema = [s for s in item.form_schema if s["name"] not in WINDOW_APPLICANT_SCHEMA]
+        for spec in self.schema:
             self.fields[f"f_{spec['name']}"] = schema_field(spec)
-        for material in self.materials:
-            self.fields[f"m_{material.code}"] = material_field(material, required=material.required)
+        self.setup_materials(draft_files)
         self.add_licence_fields(
             {
                 m.code: forms.CharField(
@@ -238,35 +323,57 @@ class ApplyForm(MaterialUploadsMixin, PortalForm):
 
     licence_key = "qr_text"
 
+    def clean(self):
+        cleaned = super().clean()
+        # the applicant: every wrong field at once (the service's own rule)
+        try:
+            person_fields_clean(
+                name=cleaned.get("applicant_name") or "",
+                id_number=cleaned.get("applicant_id_number") or "",
+                phone=cleaned.get("applicant_phone") or "",
+            )
+        except DomainError as error:
+            for name, message in ((error.details or {}).get("fields") or {}).items():
+                target = APPLICANT_FIELDS.get(name)
+                if target and target not in self.errors:
+                    self.add_error(target, message)
+        self.clean_schema(self.form_data(), self.field_map())
+        self.clean_materials(cleaned)
+        return cleaned
+
     # groups for the template
     def applicant_fields(self):
         return [self[n] for n in ("applicant_name", "applicant_id_number", "applicant_phone")]
 
     def schema_fields(self):
-        return [self[f"f_{spec['name']}"] for spec in self.item.form_schema]
+        return [self[f"f_{spec['name']}"] for spec in self.schema]
 
     def field_map(self) -> dict[str, str]:
         return {
             **APPLICANT_FIELDS,
-            **{spec["name"]: f"f_{spec['name']}" for spec in self.item.form_schema},
+            **{name: APPLICANT_FIELDS[key] for name, key in WINDOW_APPLICANT_SCHEMA.items()},
+            **{spec["name"]: f"f_{spec['name']}" for spec in self.schema},
         }
 
     def applicant(self) -> dict:
         return {
-            "name": self.cleaned_data["applicant_name"],
-            "id_number": self.cleaned_data["applicant_id_number"],
-            "phone": self.cleaned_data["applicant_phone"],
+            "name": self.cleaned_data.get("applicant_name") or "",
+            "id_number": self.cleaned_data.get("applicant_id_number") or "",
+            "phone": self.cleaned_data.get("applicant_phone") or "",
         }
 
     def form_data(self) -> dict:
-        return {
+        data = {
             spec["name"]: self.cleaned_data.get(f"f_{spec['name']}", "")
-            for spec in self.item.form_schema
+            for spec in self.schema
             if self.cleaned_data.get(f"f_{spec['name']}", "") not in ("", None)
         }
-
-    def uploads(self) -> list[IncomingFile]:
-        return _incoming(self.cleaned_data, self.materials)
+        applicant = self.applicant()
+        for spec in self.item.form_schema:
+            key = WINDOW_APPLICANT_SCHEMA.get(spec["name"])
+            if key and applicant[key]:
+                data[spec["name"]] = applicant[key]
+        return data
 
 
 def _incoming(cleaned: dict, materials) -> list[IncomingFile]:
@@ -491,7 +598,34 @@ class RegisterForm(PortalForm):
     }
 
     def clean(self):
+        """Every rule the registration service applies, so that one answer lists them all."""
         cleaned = super().clean()
+        try:
+            person_fields_clean(
+                name=cleaned.get("name") or "",
+                id_number=cleaned.get("id_number") or "",
+                phone=cleaned.get("phone") or "",
+            )
+        except DomainError as error:
+            for name, message in ((error.details or {}).get("fields") or {}).items():
+                if name in self.fields and name not in self.errors:
+                    self.add_error(name, message)
+        if "id_number" not in self.errors and cleaned.get("id_number"):
+            try:
+                home_node_require_here(cleaned["id_number"].strip().upper())
+            except DomainError as error:
+                self.add_error("id_number", error.message)
+        username = (cleaned.get("username") or "").strip()
+        if username and "username" not in self.errors:
+            from tongban.identity.models import User
+
+            if User.objects.filter(username=username).exists():
+                self.add_error("username", _("用户名已被使用"))
+        if cleaned.get("password1") and "password1" not in self.errors:
+            try:
+                validate_password(cleaned["password1"])
+            except ValidationError as exc:
+                self.add_error("password1", " ".join(exc.messages))
         if (
             cleaned.get("password1")
             and cleaned.get("password2")
@@ -510,8 +644,6 @@ class RegisterForm(PortalForm):
 
 # --- online application (全程网办) ------------------------------------------------
 
-# Schema fields about the applicant that the signed-in account already answers.
-ACCOUNT_FIELDS = ("applicant_name", "applicant_id_number")
 USCC_CHARS = re.compile(r"[0-9A-Z]{18}")
 
 
@@ -525,6 +657,7 @@ class EnterpriseChoiceField(forms.ChoiceField):
 
 
 class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
+    draft = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
     organization = forms.ChoiceField(label=_("办理机构"))
     enterprise = EnterpriseChoiceField(label=_("以企业名义申请"), required=False)
 
@@ -535,6 +668,7 @@ class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
         person,
         enterprises: list[tuple[str, str, str]],
         wallet=None,
+        draft_files=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -567,22 +701,22 @@ class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
             )
         else:
             del self.fields["enterprise"]
-        self.schema = [s for s in item.form_schema if s["name"] not in ACCOUNT_FIELDS]
+        # what the account already answers is not asked again (shown in the applicant block)
+        self.from_account = {"applicant_name": person.name, "applicant_id_number": person.id_number}
+        if person.name:
+            self.from_account["contact_name"] = person.name
+        if person.phone:
+            self.from_account["contact_phone"] = person.phone
+        self.schema = [s for s in item.form_schema if s["name"] not in self.from_account]
         for spec in self.schema:
             field = schema_field(spec)
-            if spec["name"] == "contact_name":
-                field.initial = person.name
-            elif spec["name"] == "contact_phone" and person.phone:
-                field.required = False
-                field.help_text = _("留空则使用注册手机 %(phone)s") % {"phone": person.phone_masked}
             if self.fills_from_enterprise and (
                 spec.get("type") == "uscc" or spec["name"] == "company_name"
             ):
                 field.required = False
                 field.help_text = _("留空则使用所选企业的信息")
             self.fields[f"f_{spec['name']}"] = field
-        for material in self.materials:
-            self.fields[f"m_{material.code}"] = material_field(material, required=material.required)
+        self.setup_materials(draft_files)
         self.add_licence_fields(
             self._wallet_choices(wallet or []),
             _(
@@ -631,12 +765,9 @@ class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
             if self.cleaned_data.get(f"f_{spec['name']}", "") not in ("", None)
         }
         names = {s["name"] for s in self.item.form_schema}
-        if "applicant_name" in names:
-            data["applicant_name"] = self.person.name
-        if "applicant_id_number" in names:
-            data["applicant_id_number"] = self.person.id_number
-        if "contact_phone" in names and not data.get("contact_phone") and self.person.phone:
-            data["contact_phone"] = self.person.phone
+        for name, value in self.from_account.items():
+            if name in names and value:
+                data[name] = value
         code = self.enterprise_code
         if self.fills_from_enterprise and code:
             for spec in self.schema:
@@ -646,8 +777,17 @@ class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
                     data.setdefault(spec["name"], self.enterprise_names[code])
         return data
 
-    def uploads(self) -> list[IncomingFile]:
-        return _incoming(self.cleaned_data, self.materials)
+    def clean(self):
+        cleaned = super().clean()
+        self.clean_schema(self.form_data(), self.field_map())
+        self.clean_materials(cleaned)
+        return cleaned
+
+    def draft_data(self) -> dict:
+        """The answers to keep with 保存草稿 (raw, as entered; no files)."""
+        names = ["organization", "enterprise", *(f"f_{s['name']}" for s in self.schema)]
+        names += [f"l_{code}" for code in self.licence_codes]
+        return {n: self.data.get(n, "") for n in names if n in self.fields and self.data.get(n)}
 
 
 # --- enterprises and agents ------------------------------------------------------
@@ -660,6 +800,12 @@ class EnterpriseRegisterForm(PortalForm):
         widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono", "maxlength": "18"}),
     )
     name = forms.CharField(label=_("企业名称"), max_length=128)
+
+    def clean_code(self):
+        code = self.cleaned_data["code"].strip().upper()
+        if not uscc.is_valid(code):
+            raise forms.ValidationError(_("统一社会信用代码无效"), code="invalid_uscc")
+        return uscc.compact(code)
 
     def apply_register_error(self, error: DomainError) -> None:
         target = {"invalid_uscc": "code", "enterprise_exists": "code", "invalid_name": "name"}
@@ -696,6 +842,16 @@ class AgentAuthorizeForm(PortalForm):
         cleaned = super().clean()
         if not cleaned.get("all_items") and not cleaned.get("items"):
             self.add_error("items", _("请选择授权事项，或勾选“全部事项”"))
+        agent_id = (cleaned.get("agent_id_number") or "").strip().upper()
+        if agent_id and not id_number_is_valid(agent_id):
+            self.add_error("agent_id_number", _("身份证号码无效"))
+        day = cleaned.get("expires_on")
+        if day is not None:
+            today = timezone.localdate()
+            if day < today:
+                self.add_error("expires_on", _("授权有效期须晚于当前时间"))
+            elif day > today + dt.timedelta(days=366 * 3 - 1):
+                self.add_error("expires_on", _("授权有效期最长三年"))
         return cleaned
 
     def item_codes(self) -> list[str]:

@@ -15,11 +15,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from tongban.cases import drafts
 from tongban.cases import services as case_services
 from tongban.catalog.models import ServiceItem
 from tongban.catalog.selectors import item_detail
@@ -75,6 +78,23 @@ def _authenticated_at(request):
     return parse_datetime(request.session.get("authenticated_at") or "")
 
 
+def _online_form(request, user, item, person, data=None, files=None, *, draft=None, initial=None):
+    return OnlineApplyForm(
+        data,
+        files,
+        item=item,
+        person=person,
+        enterprises=enterprise_choices(user, item),
+        wallet=[
+            e
+            for e in wallet_entries_for(user).filter(status="valid")
+            if not e.valid_to or e.valid_to >= timezone.localdate()
+        ],
+        draft_files=drafts.draft_file_views(draft),
+        initial=initial,
+    )
+
+
 @login_required
 def online_apply(request, basic_code: str):
     user = request.user
@@ -84,67 +104,90 @@ def online_apply(request, basic_code: str):
         raise Http404(_("事项不存在"))
     person = user.person
     home = _is_home(user)
-    form = OnlineApplyForm(
-        request.POST or None,
-        request.FILES or None,
-        item=item,
-        person=person,
-        enterprises=enterprise_choices(user, item),
-        wallet=[
-            e
-            for e in wallet_entries_for(user).filter(status="valid")
-            if not e.valid_to or e.valid_to >= timezone.localdate()
-        ],
-        initial={"enterprise": request.GET.get("enterprise", "")},
-    )
-    status = 200
-    if request.method == "POST" and not home:
+    assurance_ok = identity_services.assurance_at_least(user.assurance, item.min_assurance)
+    context = {
+        "item": item,
+        "person": person,
+        "home": home,
+        "home_node": person.home_node,
+        "assurance_ok": assurance_ok,
+        "drafts": drafts.drafts_saved(user=user, item=item),
+    }
+    if request.method != "POST":
+        draft = drafts.draft_find(
+            user=user, item=item, channel="online", token=request.GET.get("draft", "")
+        )
+        initial = {"enterprise": request.GET.get("enterprise", "")}
+        if draft is not None:
+            initial = {**drafts.draft_data(draft), "draft": draft.token}
+        form = _online_form(request, user, item, person, draft=draft, initial=initial)
+        return render(
+            request, "portal/online_apply.html", {**context, "form": form, "draft": draft}
+        )
+    if not home or not assurance_ok:
+        form = _online_form(request, user, item, person)
         status = 403
-    elif request.method == "POST":
-        if form.is_valid():
-            try:
-                case = case_services.case_submit_online(
-                    user=user,
-                    item_code=item.basic_code,
-                    organization_code=form.cleaned_data["organization"],
-                    form_data=form.form_data(),
-                    files=form.uploads(),
-                    enterprise_code=form.enterprise_code,
-                    authenticated_at=_authenticated_at(request),
-                    authentication_method=request.session.get("auth_method", "password"),
-                    licences=form.licences(),
-                    licence_consent=form.licence_consent,
-                )
-            except DomainError as error:
-                if isinstance(error, DomainNotFound):
-                    raise Http404(error.message) from error
-                form.apply_domain_error(error, form.field_map())
-                status = _status(error)
-            else:
-                organization = case.handling_organization.name
-                if case.perspective == "origin":
-                    text = _("办件 %(number)s 已提交。已转送 %(organization)s")
-                else:
-                    text = _("办件 %(number)s 已提交，由 %(organization)s 办理")
-                messages.success(
-                    request, text % {"number": case.number, "organization": organization}
-                )
-                return redirect("portal:case", number=case.number)
+        return render(request, "portal/online_apply.html", {**context, "form": form}, status=status)
+    if request.POST.get("action") == "discard_draft":
+        old = drafts.draft_find(
+            user=user, item=item, channel="online", token=request.POST.get("draft", "")
+        )
+        if old is not None:
+            drafts.draft_discard(draft=old)
+            messages.success(request, _("草稿已删除"))
+        return redirect("portal:online_apply", basic_code=item.basic_code)
+    draft = drafts.draft_open(
+        user=user, item=item, channel="online", token=request.POST.get("draft", "")
+    )
+    data = request.POST.copy()
+    data["draft"] = draft.token
+    form = _online_form(request, user, item, person, data, request.FILES, draft=draft)
+    valid = form.is_valid()
+    for checked in form.accepted.values():
+        drafts.draft_file_put(draft=draft, checked=checked)
+    form.draft_files = drafts.draft_file_views(draft)
+    if request.POST.get("action") == "save_draft":
+        drafts.draft_save(draft=draft, data=form.draft_data())
+        messages.success(
+            request,
+            _("草稿已保存（含已上传的材料），%(days)s 天内可在本页或事项页“我的草稿”继续填写")
+            % {"days": drafts.ONLINE_DRAFT_LIFETIME.days},
+        )
+        url = reverse("portal:online_apply", args=[item.basic_code])
+        return redirect(f"{url}?{urlencode({'draft': draft.token})}")
+    status = 400
+    if valid:
+        try:
+            case = case_services.case_submit_online(
+                user=user,
+                item_code=item.basic_code,
+                organization_code=form.cleaned_data["organization"],
+                form_data=form.form_data(),
+                files=drafts.draft_incoming(draft),
+                enterprise_code=form.enterprise_code,
+                authenticated_at=_authenticated_at(request),
+                authentication_method=request.session.get("auth_method", "password"),
+                licences=form.licences(),
+                licence_consent=form.licence_consent,
+            )
+        except DomainError as error:
+            if isinstance(error, DomainNotFound):
+                raise Http404(error.message) from error
+            form.apply_domain_error(error, form.field_map())
+            status = _status(error)
         else:
-            status = 400
+            drafts.draft_discard(draft=draft, keep_files=True)
+            organization = case.handling_organization.name
+            if case.perspective == "origin":
+                text = _("办件 %(number)s 已提交。已转送 %(organization)s")
+            else:
+                text = _("办件 %(number)s 已提交，由 %(organization)s 办理")
+            messages.success(request, text % {"number": case.number, "organization": organization})
+            return redirect("portal:case", number=case.number)
     return render(
         request,
         "portal/online_apply.html",
-        {
-            "item": item,
-            "form": form,
-            "person": person,
-            "home": home,
-            "home_node": person.home_node,
-            "assurance_ok": identity_services.assurance_at_least(
-                user.assurance, item.min_assurance
-            ),
-        },
+        {**context, "form": form, "draft": draft},
         status=status,
     )
 

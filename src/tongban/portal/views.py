@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
-from tongban.cases import documents, selectors, services
+from tongban.cases import documents, drafts, selectors, services
 from tongban.cases.materials import material_read
 from tongban.cases.models import CaseStatus
 from tongban.cases.presenters import (
@@ -175,6 +175,8 @@ def item_page(request, basic_code: str):
         }
         for impl in item.implementations.all()
     ]
+    user = request.user
+    is_person = getattr(user, "kind", "") == "person" and bool(getattr(user, "person_id", None))
     return render(
         request,
         "portal/item_detail.html",
@@ -182,6 +184,10 @@ def item_page(request, basic_code: str):
             "item": item,
             "materials": item.materials.all(),
             "implementations": implementations,
+            # before the form, not after submitting: whether this account may apply online
+            "assurance_ok": not is_person
+            or identity_services.assurance_at_least(user.assurance, item.min_assurance),
+            "drafts": drafts.drafts_saved(user=user, item=item) if is_person else [],
         },
     )
 
@@ -255,6 +261,13 @@ def window_apply_choose(request):
     return item_list(request, apply=True)
 
 
+def keep_accepted_files(form, draft) -> None:
+    """Put every file that passed its checks on the draft, valid form or not."""
+    for checked in getattr(form, "accepted", {}).values():
+        drafts.draft_file_put(draft=draft, checked=checked)
+    form.draft_files = drafts.draft_file_views(draft)
+
+
 @login_required
 def window_apply(request, basic_code: str):
     access = access_for(request.user)
@@ -264,42 +277,56 @@ def window_apply(request, basic_code: str):
         raise Http404(_("事项不存在"))
     windows = _my_windows(access)
     _require(bool(windows))
-    form = ApplyForm(request.POST or None, request.FILES or None, item=item, windows=windows)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                case = services.case_submit_at_window(
-                    user=request.user,
-                    window_code=form.cleaned_data["window"],
-                    item_code=item.basic_code,
-                    organization_code=form.cleaned_data["organization"],
-                    applicant=form.applicant(),
-                    form_data=form.form_data(),
-                    files=form.uploads(),
-                    licences=form.licences(),
-                    licence_consent=form.licence_consent,
-                )
-            except DomainError as error:
-                _raise_for(error)
-                form.apply_domain_error(error, form.field_map())
-                status = _error_status(error)
-            else:
-                organization = case.handling_organization.name
-                if case.perspective == "origin":
-                    text = _("办件 %(number)s 已收件。已转送 %(organization)s") % {
-                        "number": case.number,
-                        "organization": organization,
-                    }
-                else:
-                    text = _("办件 %(number)s 已收件，由 %(organization)s 办理") % {
-                        "number": case.number,
-                        "organization": organization,
-                    }
-                messages.success(request, text)
-                return redirect("portal:case", number=case.number)
+    if request.method != "POST":
+        form = ApplyForm(item=item, windows=windows)
+        return render(request, "portal/window_apply.html", {"item": item, "form": form})
+    draft = drafts.draft_open(
+        user=request.user, item=item, channel="window", token=request.POST.get("draft", "")
+    )
+    data = request.POST.copy()
+    data["draft"] = draft.token
+    form = ApplyForm(
+        data,
+        request.FILES,
+        item=item,
+        windows=windows,
+        draft_files=drafts.draft_file_views(draft),
+    )
+    valid = form.is_valid()
+    keep_accepted_files(form, draft)
+    status = 400
+    if valid:
+        try:
+            case = services.case_submit_at_window(
+                user=request.user,
+                window_code=form.cleaned_data["window"],
+                item_code=item.basic_code,
+                organization_code=form.cleaned_data["organization"],
+                applicant=form.applicant(),
+                form_data=form.form_data(),
+                files=drafts.draft_incoming(draft),
+                licences=form.licences(),
+                licence_consent=form.licence_consent,
+            )
+        except DomainError as error:
+            _raise_for(error)
+            form.apply_domain_error(error, form.field_map())
+            status = _error_status(error)
         else:
-            status = 400
+            drafts.draft_discard(draft=draft, keep_files=True)
+            organization = case.handling_organization.name
+            if case.perspective == "origin":
+                text = _("办件 %(number)s 已收件。已转送 %(organization)s") % {
+                    "number": case.number,
+                    "organization": organization,
+                }
+            else:
+                text = _("办件 %(number)s 已收件，由 %(organization)s 办理") % {
+                    "number": case.number,
+                    "organization": organization,
+                }
+            messages.success(request, text)
+            return redirect("portal:case", number=case.number)
     return render(request, "portal/window_apply.html", {"item": item, "form": form}, status=status)
 
 
