@@ -96,7 +96,7 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     official.page.get_by_role("link", name=number).click()
     text = official.text()
     assert text.count("摘要已核验 ✓") == 5, text
-    assert "当面核验（zj）" in text and "嘉善县长三角“一网通办”综合服务专窗" in text
+    assert "当面核验（浙江 浙里办）" in text and "嘉善县长三角“一网通办”综合服务专窗" in text
     assert "上海青禾数字科技有限公司" in text
     official.screenshot("03-sh-official-case-desktop")
 
@@ -136,7 +136,7 @@ def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):
     # --- 5. the window sees the outcome ----------------------------------------------------
     clerk.wait_for(case_path, lambda t: "准予许可（已办结）" in t and uscc in t, "the approval")
     timeline = clerk.page.locator(".timeline").inner_text()
-    assert "浙江（zj）" in timeline and "上海（sh）" in timeline
+    assert "浙江 浙里办" in timeline and "上海 随申办" in timeline
     for label in ("已提交", "待补正", "已受理", "准予许可（已办结）"):
         assert label in timeline, label
     assert "统一社会信用代码" in clerk.text()

@@ -131,7 +131,7 @@ def test_residents_online(live_region, browser, files):
     number = match.group(1)
     text = person.text()
     assert f"已转送 {SH_POLICE}" in text and number in text
-    assert "网上认证：密码+短信验证码（js）" in text
+    assert "网上认证：密码+短信验证码（江苏 苏服办）" in text
     case_path = f"/cases/{number}/"
 
     official = Actor(browser, sh, DESKTOP, "sh.police.official")
@@ -139,8 +139,8 @@ def test_residents_online(live_region, browser, files):
     official.wait_for("/work/", lambda t: number in t, "the online application")
     official.page.get_by_role("link", name=number).click()
     text = official.text()
-    assert "网上认证：密码+短信验证码（js）" in text and "L2" in text
-    assert "身份担保（户籍/常住地）" in text and "江苏（js）" in text
+    assert "网上认证：密码+短信验证码（江苏 苏服办）" in text and "在线实名" in text
+    assert "身份担保（户籍/常住地）" in text and "江苏 苏服办" in text
     assert text.count("摘要已核验 ✓") == 2, text
     official.screenshot("id-03-sh-official-online-case-desktop")
     official.page.get_by_role("button", name="受理", exact=True).click()

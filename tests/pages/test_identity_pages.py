@@ -381,8 +381,8 @@ def test_an_l2_person_applies_online_for_an_item_decided_in_zhejiang(client, reg
     assert subject["subject"]["id_number"] == user.person.id_number
 
     page = texts(response)
-    assert "网上认证：密码+短信验证码（sh）" in page
-    assert "L2 实名信息核验 + 手机验证" in page
+    assert "网上认证：密码+短信验证码（上海 随申办）" in page
+    assert "在线实名" in page and "L2" not in page
     # follow it at the deciding node, signed in there through this one
     link = f'href="http://127.0.0.1:8003/sso/sh/start/?next=%2Fcases%2F{case.number}%2F"'
     assert link in html(response) and "在浙里办查看" in page
