@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+FONT_NAME = "STSong-Light"  # Adobe-GB1 CID font every PDF reader provides; never embedded
+if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
+    pdfmetrics.registerFont(UnicodeCIDFont(FONT_NAME))
+
 BLACK = (0, 0, 0)
 RED = (200, 16, 16)
 
@@ -28,6 +35,8 @@ class Text:
     font: str = SERIF
     color: tuple[int, int, int] = BLACK
     anchor: str = "start"  # "start" | "middle" | "end" (relative to x)
+    rotate: float = 0.0  # degrees clockwise on the page, about (x, y) (the seal's arc text)
+    role: str = ""  # "seal": part of the drawn seal (not the document's running text)
 
 
 @dataclass
@@ -79,6 +88,35 @@ class QrCode:
     size: float
     matrix: list[list[bool]]
     text: str = ""  # what it encodes (kept for writers that record it, e.g. OFD custom data)
+
+
+MM_PER_POINT = 25.4 / 72
+
+
+def text_width(text: str, size: float) -> float:
+    """Advance width in mm of ``text`` at ``size`` points in the document face (STSong-Light
+    metrics: CJK and full-width forms 1 em, Latin proportional). Both writers place text with
+    these widths, so a layout's lines fit the same way in PDF and OFD."""
+    return pdfmetrics.stringWidth(text, FONT_NAME, size) * MM_PER_POINT
+
+
+_NO_LINE_START = set("，。、；：？！）》」』】〕”’,.;:?!)%")
+
+
+def wrap(text: str, width: float, size: float) -> list[str]:
+    """Break ``text`` into lines no wider than ``width`` mm (explicit newlines kept). Closing
+    punctuation never starts a line: it stays at the end of the previous one (hanging)."""
+    lines: list[str] = []
+    for paragraph in str(text).split("\n"):
+        current = ""
+        for ch in paragraph:
+            if current and text_width(current + ch, size) > width and ch not in _NO_LINE_START:
+                lines.append(current)
+                current = ch
+            else:
+                current += ch
+        lines.append(current)
+    return lines
 
 
 Item = Text | Line | Rect | Circle | Polygon | QrCode
