@@ -223,8 +223,8 @@ def test_registration_needs_the_right_code_and_ends_signed_in_at_l2(client, regi
     cases = client.get("/me/cases/")
     assert cases.status_code == 200
     header = texts(cases)
-    assert "赵敏" in header and "L2" in header and "我的企业" in header
-    assert "注册成功" in header and "实名等级为 L2" in header
+    assert "赵敏" in header and "在线实名" in header and "我的企业" in header
+    assert "注册成功" in header and "实名等级为“在线实名”" in header
 
 
 def test_registration_refuses_a_taken_username(client, region, outbox):

@@ -527,7 +527,7 @@ def test_a_clerk_checks_an_account_face_to_face_only_with_its_registered_phone(r
         {"window": "sh-310118-01", "id_number": number, "phone": ATTACKER_PHONE, "checked": "on"},
         follow=True,
     )
-    assert ok.status_code == 200 and "实名等级为 L3" in ok.content.decode()
+    assert ok.status_code == 200 and "实名等级为“当面核验”" in ok.content.decode()
     assert User.objects.get(username="lina").assurance == "L3"
     event = SecurityEvent.objects.filter(kind="assurance_raised").get()
     assert event.details["by"] == "clerk" and event.details["window"] == "sh-310118-01"
