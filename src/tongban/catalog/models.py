@@ -42,6 +42,8 @@ class ServiceItem(models.Model):
         _("最低实名等级"), max_length=2, choices=ASSURANCE_CHOICES, default="L2"
     )
     result_kind = models.CharField(_("办理结果"), max_length=24, default="certificate")
+    # what the item yields and what it says (catalog/results.py)
+    result = models.JSONField(_("结果声明"), default=dict, blank=True)
     form_schema = models.JSONField(_("申请表"), default=list)
     keywords = models.JSONField(_("关键词"), default=list)
     guide = models.TextField(_("办事指南"), blank=True)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from tongban.catalog.models import Implementation, Material, Release, ServiceItem
+from tongban.catalog.results import ResultDeclarationError, result_declaration_clean
 from tongban.directory.models import Organization
 from tongban.gm.canonical import canonical_json
 from tongban.gm.sm3 import digests_equal, sm3_hex
@@ -72,6 +73,10 @@ def catalog_release_import(*, document: dict, sm3: str) -> Release:
     if not created and release.sm3 != sm3:
         raise CatalogError(f"release {version} already imported with another digest")
     orgs = set(Organization.objects.values_list("code", flat=True))
+    try:
+        results = {item["basic_code"]: result_declaration_clean(item) for item in document["items"]}
+    except ResultDeclarationError as exc:
+        raise CatalogError(f"catalog release {version}: {exc}") from exc
     codes = []
     for item in document["items"]:
         obj, _ = ServiceItem.objects.update_or_create(
@@ -86,6 +91,7 @@ def catalog_release_import(*, document: dict, sm3: str) -> Release:
                 "fee": item.get("fee", "不收费"),
                 "min_assurance": item.get("min_assurance", "L2"),
                 "result_kind": item.get("result_kind", "certificate"),
+                "result": results[item["basic_code"]],
                 "form_schema": item.get("form", []),
                 "keywords": item.get("keywords", []),
                 "guide": item.get("guide", ""),
