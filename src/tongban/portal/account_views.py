@@ -7,11 +7,15 @@ The flows themselves are in ``tongban.identity`` (``login_flow``, ``federation``
 
 from __future__ import annotations
 
+import re
 import time
+from functools import wraps
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponseRedirect
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.csp import CSP
@@ -19,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from tongban.catalog.selectors import item_detail
 from tongban.directory.models import Node
 from tongban.errors import DomainError
 from tongban.identity import federation, login_flow
@@ -129,6 +134,47 @@ def other_region_nodes() -> list[dict]:
 # --- login ---------------------------------------------------------------------------------
 
 
+def _relying_platform(next_url: str) -> dict | None:
+    """Signing in here for another node (this node as its OpenID Connect provider):
+    which platform asked, from the authorization request's client id."""
+    parts = urlsplit(next_url or "")
+    if not parts.path.startswith("/o/authorize"):
+        return None
+    client_id = (parse_qs(parts.query).get("client_id") or [""])[0]
+    node_id = client_id.removeprefix("tongban-") if client_id.startswith("tongban-") else ""
+    node = (
+        Node.objects.filter(node_id=node_id, role="node", active=True)
+        .exclude(node_id=settings.TONGBAN_NODE)
+        .first()
+        if node_id
+        else None
+    )
+    if node is None:
+        return None
+    return {
+        "id": node.node_id,
+        "name": node_name(node.node_id),
+        "app": node.app_name or node_app_name(node.node_id),
+    }
+
+
+def _province_platforms(path: str) -> list[dict]:
+    """The four provinces' platforms, each with the address of ``path`` there."""
+    nodes = Node.objects.filter(role="node", active=True).order_by("node_id")
+    order = {"sh": 0, "js": 1, "zj": 2, "ah": 3}
+    rows = [
+        {
+            "id": n.node_id,
+            "name": node_name(n.node_id),
+            "app": n.app_name or node_app_name(n.node_id),
+            "url": f"{n.base_url.rstrip('/')}{path}",
+        }
+        for n in nodes
+        if n.base_url
+    ]
+    return sorted(rows, key=lambda r: (order.get(r["id"], 9), r["id"]))
+
+
 def login_view(request):
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     if request.user.is_authenticated and request.method != "POST":
@@ -150,19 +196,27 @@ def login_view(request):
                 if user is not None:  # staff: signed in with the password
                     return _continue(next_url)
                 request.session[LOGIN_NEXT] = next_url
-                _mark_sent(request, "login")
                 return redirect("portal:login_code")
         else:
             status = 400
     upstream = settings.TONGBAN_UPSTREAM_OIDC
+    relying = _relying_platform(next_url)
+    hub = settings.TONGBAN_ROLE == "hub"
+    # signing in for another platform, only this node's own residents can be vouched
+    # for: no other sign-in is offered (another node's would loop back); the hub
+    # has no residents at all
+    offer_sso = relying is None and not hub
     response = render(
         request,
         "portal/login.html",
         {
             "form": form,
             "next": next_url,
-            "region_nodes": other_region_nodes(),
-            "upstream_name": upstream.get("name") if upstream.get("issuer") else "",
+            "relying": relying,
+            "hub": hub,
+            "provinces": _province_platforms("/login/") if hub else [],
+            "region_nodes": other_region_nodes() if offer_sso else [],
+            "upstream_name": upstream.get("name") if offer_sso and upstream.get("issuer") else "",
         },
         status=status,
     )
@@ -170,7 +224,10 @@ def login_view(request):
 
 
 def login_code(request):
-    """Step 2 for residents: the code sent to the registered mobile number."""
+    """Step 2 for residents: the code sent to the registered mobile number.
+
+    The page says whether the code was just sent or is one sent earlier that still
+    works, and how long until another may be sent."""
     user = login_flow.login_pending_user(request)
     if user is None:
         if request.user.is_authenticated:
@@ -182,8 +239,13 @@ def login_code(request):
     status = 200
     if request.method == "POST":
         if request.POST.get("action") == "resend":
-            status = _resend(request, user, "login")
-            if status == 200:
+            try:
+                login_flow.login_resend(request)
+            except DomainError as error:
+                messages.error(request, error.message)
+                status = error.status if 400 <= error.status < 500 else 400
+            else:
+                messages.success(request, _("新的验证码已发送，之前的验证码不再有效"))
                 return redirect("portal:login_code")
         elif form.is_valid():
             try:
@@ -197,6 +259,8 @@ def login_code(request):
                 return _continue(next_url)
         else:
             status = 400
+    state = login_flow.page_code_state(request, user)
+    since = login_flow.login_pending_since(request)
     response = render(
         request,
         "portal/login_code.html",
@@ -204,6 +268,11 @@ def login_code(request):
             "form": form,
             "phone": user.person.phone_masked if user.person_id else "",
             "minutes": settings.TONGBAN_OTP_TTL_SECONDS // 60,
+            "code": state,
+            # a code sent before this sign-in began: "仍可使用"
+            "earlier": bool(state.sent_at and since and state.sent_at < since),
+            "relying": _relying_platform(next_url),
+            "max_per_hour": settings.TONGBAN_OTP_MAX_PER_HOUR,
         },
         status=status,
     )
@@ -250,7 +319,78 @@ def sso_callback(request, provider: str):
         )
     except DomainError as error:
         return _sso_error(request, error, provider)
-    return HttpResponseRedirect(_relative(next_url) or "/")
+    target = _relative(next_url) or "/"
+    basic_code = _apply_target(target)
+    if basic_code and _home_platform(request.user) is not None:
+        # online applications are made at home: say so, and where, instead of a form
+        # that cannot be sent
+        return redirect("portal:home_platform", basic_code=basic_code)
+    return HttpResponseRedirect(target)
+
+
+def _apply_target(path: str) -> str:
+    """The item of an online-application path ("/apply/<code>/"), or ""."""
+    match = re.fullmatch(r"/apply/([0-9A-Za-z]{1,32})/(?:\?.*)?", path)
+    return match.group(1) if match else ""
+
+
+def _home_platform(user) -> Node | None:
+    """The home node of a resident signed in here who lives elsewhere in the region
+    (where they apply online), or None."""
+    person = getattr(user, "person", None) if getattr(user, "kind", "") == "person" else None
+    if person is None or person.home_node in ("", settings.TONGBAN_NODE):
+        return None
+    return Node.objects.filter(node_id=person.home_node, role="node", active=True).first()
+
+
+@login_required
+@require_GET
+def home_platform_handoff(request, basic_code: str):
+    """A resident of another province, here through single sign-on, wants to apply
+    online: the same item on their home platform, with why."""
+    item = item_detail(basic_code=basic_code)
+    if item is None:
+        raise Http404(_("事项不存在"))
+    home = _home_platform(request.user)
+    if home is None:
+        # a resident of this node applies here; anyone else reads the item page
+        if getattr(request.user, "kind", "") == "person":
+            return redirect("portal:online_apply", basic_code=item.basic_code)
+        return redirect("portal:item", basic_code=item.basic_code)
+    base = home.base_url.rstrip("/")
+    return render(
+        request,
+        "portal/home_platform_handoff.html",
+        {
+            "item": item,
+            "home": {
+                "id": home.node_id,
+                "name": node_name(home.node_id),
+                "app": home.app_name or node_app_name(home.node_id),
+                "item_url": f"{base}/items/{item.basic_code}/",
+            },
+        },
+    )
+
+
+# --- the hub has no residents -------------------------------------------------------------
+
+
+def residents_only(view):
+    """Registration is at a province's platform: on the hub the page says where."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if settings.TONGBAN_ROLE == "hub":
+            return render(
+                request,
+                "portal/register_elsewhere.html",
+                {"provinces": _province_platforms("/register/")},
+                status=200 if request.method in ("GET", "HEAD") else 403,
+            )
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 # --- registration ----------------------------------------------------------------------------

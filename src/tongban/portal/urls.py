@@ -13,11 +13,22 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sso/<slug:provider>/start/", account_views.sso_start, name="sso_start"),
     path("sso/callback/<slug:provider>/", account_views.sso_callback, name="sso_callback"),
-    path("register/", account_views.register, name="register"),
-    path("register/verify/", account_views.register_verify, name="register_verify"),
+    # residents register at their province's platform; the hub says where
+    path("register/", account_views.residents_only(account_views.register), name="register"),
+    path(
+        "register/verify/",
+        account_views.residents_only(account_views.register_verify),
+        name="register_verify",
+    ),
     # catalog (public)
     path("items/", views.item_list, name="items"),
     path("items/<str:basic_code>/", views.item_page, name="item"),
+    # a resident of another province, here by single sign-on: apply at home
+    path(
+        "items/<str:basic_code>/home-platform/",
+        account_views.home_platform_handoff,
+        name="home_platform",
+    ),
     # online application by a signed-in resident (全程网办)
     path("apply/<str:basic_code>/", online_views.online_apply, name="online_apply"),
     # window intake (clerks)
