@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
 import uuid
 import zipfile
@@ -52,7 +53,6 @@ FONTS = {
     layout.KAI: ("楷体", "楷体", True),
     layout.FANGSONG: ("仿宋", "仿宋", True),
 }
-METRICS_FONT = "STSong-Light"
 PT = 25.4 / 72  # one point in millimetres
 KAPPA = 0.5522847498  # cubic Bézier control distance for a quarter circle
 
@@ -69,24 +69,10 @@ def _n(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _metrics_ready() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    if METRICS_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(METRICS_FONT))
-
-
-def char_advance(char: str, size_mm: float) -> float:
-    """The advance width of ``char`` in millimetres, as the PDF writer's font sets it."""
-    from reportlab.pdfbase import pdfmetrics
-
-    _metrics_ready()
-    return pdfmetrics.stringWidth(char, METRICS_FONT, 1000) / 1000 * size_mm
-
-
-def text_advances(text: str, size_mm: float) -> list[float]:
-    return [char_advance(char, size_mm) for char in text]
+def text_advances(text: str, size_pt: float) -> list[float]:
+    """Each character's advance in millimetres, as the PDF writer sets it (layout.text_width:
+    STSong-Light metrics, no kerning, so the advances add up to the string's width)."""
+    return [layout.text_width(char, size_pt) for char in text]
 
 
 def _delta_x(advances: list[float]) -> str:
@@ -165,14 +151,17 @@ def _box(x: float, y: float, w: float, h: float) -> str:
 
 
 def _text_object(xml: _Xml, ids: _Ids, item: layout.Text, font_ids: dict[str, int]) -> None:
+    """One TextObject: the glyphs start where the PDF writer starts them (anchor applied along
+    the baseline), each placed by DeltaX; a rotated Text (the seal's arc) turns about its
+    anchor point through the object's CTM, inside a Boundary that holds the turned box."""
     text = _clean(item.text).replace("\n", " ").replace("\r", " ").replace("\t", " ")
     size = item.size * PT
-    advances = text_advances(text, size)
+    advances = text_advances(text, item.size)
     total = sum(advances)
-    x = item.x - (total / 2 if item.anchor == "middle" else total if item.anchor == "end" else 0)
+    start = -total / 2 if item.anchor == "middle" else -total if item.anchor == "end" else 0.0
     # leading and trailing blanks carry no glyph: move the start, drop the tail
     while text and text[0].isspace():
-        x += advances[0]
+        start += advances[0]
         text, advances = text[1:], advances[1:]
     while text and text[-1].isspace():
         text, advances = text[:-1], advances[:-1]
@@ -180,16 +169,31 @@ def _text_object(xml: _Xml, ids: _Ids, item: layout.Text, font_ids: dict[str, in
         return
     width = sum(advances)
     ascent, descent = size, size * 0.3
+    angle = math.radians(item.rotate or 0.0)
+    cos, sin = math.cos(angle), math.sin(angle)
+    # the text box around the anchor point (x, y), turned clockwise on the page (y down)
+    corners = [
+        (start, -ascent),
+        (start + width, -ascent),
+        (start + width, descent),
+        (start, descent),
+    ]
+    turned = [(item.x + u * cos - v * sin, item.y + u * sin + v * cos) for u, v in corners]
+    bx, by, bw, bh = _bounds_of(turned, 0.0)
+    px, py = item.x - bx, item.y - by  # the anchor point inside the Boundary
     font = item.font if item.font in FONTS else layout.SERIF
     attrs = {
         "ID": ids.next(),
-        "Boundary": _box(x, item.y - ascent, width, ascent + descent),
+        "Boundary": _box(bx, by, bw, bh),
         "Font": font_ids[font],
         "Size": _n(size),
     }
+    if item.rotate:
+        e, f = px - (cos * px - sin * py), py - (sin * px + cos * py)
+        attrs["CTM"] = " ".join(_n(v) for v in (cos, sin, -sin, cos, e, f))
     xml.open("TextObject", attrs)
     xml.empty("FillColor", {"Value": _color(item.color)})
-    code = {"X": "0", "Y": _n(ascent)}
+    code = {"X": _n(px + start), "Y": _n(py)}
     if len(text) > 1:
         code["DeltaX"] = _delta_x(advances)
     xml.text("TextCode", text, code)
@@ -454,8 +458,10 @@ def ofd_write(doc: layout.Document, *, created: dt.date | None = None) -> bytes:
 
 
 def document_ofd(document) -> bytes:
-    """The OFD file of an issued document (``IssuedDocument``), drawn from the official
-    layout the PDF uses."""
+    """The OFD file of an issued (or copied) document (``IssuedDocument``): the official
+    layout the PDF draws, dated by the document's issue date in Beijing time."""
+    from django.utils import timezone
+
     from tongban.documents.official import official_layout
 
-    return ofd_write(official_layout(document))
+    return ofd_write(official_layout(document), created=timezone.localdate(document.issued_at))

@@ -178,7 +178,7 @@ class _Builder:
             "电子签名 SM2",
             9.0,
             font=SERIF,
-            color=SEAL_RED,
+            color=RED,
             anchor="end",
         )
         # the QR, bottom left, with what identifies the document for a person reading it
