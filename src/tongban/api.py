@@ -17,6 +17,7 @@ from tongban.api_errors import ErrorOut
 from tongban.cases.api import router as cases_router
 from tongban.catalog.api import router as catalog_router
 from tongban.directory.api import router as directory_router
+from tongban.documents.api import router as documents_router
 from tongban.errors import DomainError
 from tongban.exchange.api import router as exchange_router
 from tongban.gm.strict_json import StrictJSONError, loads_strict
@@ -109,6 +110,7 @@ api.add_router("", identity_router)
 api.add_router("", exchange_router)
 api.add_router("/cases", cases_router)
 api.add_router("", licences_router)
+api.add_router("", documents_router)
 
 
 def _refuse_nul_in_path(run):

@@ -358,6 +358,18 @@ RULES: dict[str, Rule] = {
         "post", lambda c: "/api/v1/licences/verifications/image", everyone(VISIBLE)
     ),
     "portal:verify": Rule("get", lambda c: "/verify/", everyone(OK), api=False),
+    # --- printed documents: public (the digest from the QR is the key) --------------------
+    "api:document_answer": Rule(
+        "get",
+        lambda c: "/api/v1/documents/sh-0123456789abcdef0123?digest=" + "0" * 64,
+        everyone(HIDDEN),
+    ),
+    "api:document_verify_api": Rule(
+        "post",
+        lambda c: "/api/v1/documents/verify",
+        everyone(OK),
+        body=lambda c: {"qr_text": "TBD1:garbage", "online": False},
+    ),
     "portal:licence_status": Rule(
         "get", lambda c: f"/verify/licence/{c[LICENCE]}/", everyone(OK), api=False
     ),
