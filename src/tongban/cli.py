@@ -4,7 +4,10 @@
     tongban [--node N] serve      serve one node (or the hub: --node hub) with gunicorn
     tongban [--node N] worker     deliver the outbox and poll the hub
     tongban [--node N] verify-log check the hash-chained message log
-    tongban [--node N] verify X   check a 亮证 QR code (image file or text); exit 0 only if valid
+    tongban [--node N] verify X   check a printed document (PDF, picture of its QR code, QR text:
+                                  signature, current status at the issuer, printed = signed
+                                  content) or a 亮证 QR code; exit 0 only if genuine/valid
+    tongban [--node N] document-samples DIR   render one page of each document kind to PNG
     tongban [--node N] trust-anchor   print the hub key this deployment trusts and its SM3
                                   fingerprint (--public-key HEX: a key received out of band)
     tongban [--node N] <django management command> [args]   e.g. migrate, keys, hub-init
@@ -54,7 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import execute_from_command_line
 
     # commands are spelled with dashes on the command line: hub-init → hub_init
-    execute_from_command_line(["tongban", argv[0].replace("-", "_"), *argv[1:]])
+    command = argv[0].replace("-", "_")
+    # `verify` takes documents and 亮证 codes alike (documents first, then licences)
+    command = {"verify": "verify_document"}.get(command, command)
+    execute_from_command_line(["tongban", command, *argv[1:]])
 
 
 if __name__ == "__main__":
