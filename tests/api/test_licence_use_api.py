@@ -34,6 +34,7 @@ def sample_fields(name: str) -> dict:
     return {
         f["key"]: ("2020-01-01" if f["kind"] == "date" else f"示例{f['label']}")
         for f in LicenceType.objects.get(name=name).fields
+        if not f.get("same_as")  # validity dates on the face follow valid_from/valid_to
     }
 
 

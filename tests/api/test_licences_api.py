@@ -53,6 +53,7 @@ def driving_type_fields() -> dict:
     return {
         f["key"]: values.get(f["key"], "2020-01-01" if f["kind"] == "date" else "示例")
         for f in specs
+        if not f.get("same_as")  # validity dates on the face follow valid_from/valid_to
     }
 
 
@@ -148,7 +149,11 @@ def test_show_discloses_only_the_chosen_fields(region, api, police, holder):
         assert secret not in raw
     result = verify(api, text)
     assert result["verdict"] == "valid", result
-    assert [d["key"] for d in result["disclosed"]] == ["vehicle_class"]
+    assert [d["key"] for d in result["disclosed"] if not d["masked"]] == ["vehicle_class"]
+    # the 身份证号 (holder_id, and a 驾驶证's 证号) is only shown masked when not chosen
+    masked = {d["key"]: d["value"] for d in result["disclosed"] if d["masked"]}
+    assert set(masked) == {"holder_id", "licence_number"}
+    assert all("**********" in v for v in masked.values())
     assert result["licence"]["type"]["name"] == "机动车驾驶证"
     assert result["licence"]["issuer"]["name"] == SH_POLICE
 
@@ -194,7 +199,8 @@ def test_renewal_supersedes_the_old_version(region, api, police, holder):
     assert verify(api, text)["verdict"] == "superseded"
     fresh = show(api, holder, new["identifier"], fields=["vehicle_class"])
     result = verify(api, fresh)
-    assert result["verdict"] == "valid" and result["disclosed"][0]["value"] == "B2"
+    shown = {d["key"]: d["value"] for d in result["disclosed"]}
+    assert result["verdict"] == "valid" and shown["vehicle_class"] == "B2"
 
 
 def test_tampering_is_detected(region, api, police, holder):

@@ -54,8 +54,8 @@ def driving_fields(**overrides) -> dict:
         "birth_date": "1985-06-12",
         "first_issue_date": "2010-05-01",
         "vehicle_class": "C1",
-        "valid_from": "2020-05-01",
-        "valid_until": "2026-05-01",
+        "valid_from": "2024-05-01",
+        "valid_until": "2030-05-01",
     }
     fields.update(overrides)
     return fields
@@ -130,7 +130,9 @@ def test_wallet_list_detail_and_a_code_that_verifies(client, licence, holder):
     assert form.status_code == 200
     checked = re.findall(r'<input[^>]+name="fields_shown"[^>]*>', form.content.decode())
     defaults = {re.search(r'value="([^"]+)"', tag).group(1) for tag in checked if "checked" in tag}
-    assert defaults == {"holder_name", "licence_number"}
+    # the 证号 of a 驾驶证 is the 身份证号: never shown by default, masked unless ticked
+    assert defaults == {"holder_name"}
+    assert re.search(r'<input[^>]+name="mask_unshown"[^>]+checked', form.content.decode())
     assert 'value="180"' in form.content.decode()
 
     shown = show(client, holder, licence.identifier)

@@ -32,6 +32,7 @@ def deed_for(region, holder_id: str) -> str:
         fields={
             f["key"]: ("2020-01-01" if f["kind"] == "date" else "沪(2026)黄浦区不动产权第0001号")
             for f in licence_type.fields
+            if not f.get("same_as")
         },
     )
     return licence.identifier

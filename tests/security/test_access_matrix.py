@@ -517,7 +517,11 @@ def test_every_route_has_a_rule():
 def sample_fields(type_code: str) -> dict:
     """Face data for every item of a licence type (dates for date items)."""
     specs = LicenceType.objects.get(code=type_code).fields
-    return {f["key"]: "2024-01-01" if f["kind"] == "date" else "示例" for f in specs}
+    return {
+        f["key"]: "2024-01-01" if f["kind"] == "date" else "示例"
+        for f in specs
+        if not f.get("same_as")  # validity dates on the face follow valid_from/valid_to
+    }
 
 
 @pytest.fixture

@@ -44,7 +44,9 @@ def licence_material_view(material: CaseMaterial) -> dict | None:
         person = licence_type is not None and licence_type.holder_type == "person"
         for disclosure in json.loads(decrypt_at_rest(material.licence_disclosures_encrypted)):
             _salt, key, value = disclosure_open(disclosure)
-            if key == "holder_id" and person:
+            if (key == "holder_id" and person) or (
+                licence_type and key in licence_type.identifier_fields
+            ):
                 value = mask_id_number(str(value))
             fields.append({"key": key, "label": labels.get(key, key), "value": value})
     return {

@@ -48,6 +48,8 @@ from tongban.identity.services import (
 )
 from tongban.licences.sharing import (
     LicenceChoice,
+    case_licences_block,
+    case_licences_recheck,
     consent_sign,
     fetch_request,
     licence_choices_resolve,
@@ -659,9 +661,12 @@ def _decide(
     details: dict | None = None,
     before_save=None,
 ) -> Case:
+    # 免证办: the licences the case used, checked again at their issuers (licences.sharing)
+    case_licences_recheck(number=number)  # online, before the transaction
     with transaction.atomic():
         case, actor = _lock_for_official(user, number)
         target = _check_transition(case, action)
+        case_licences_block(case=case, action=action)  # no 准予 on a revoked/suspended licence
         now = timezone.now()
         from_status = case.status
         details = dict(details or {})

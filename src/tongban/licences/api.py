@@ -58,13 +58,24 @@ class LicenceRenewIn(Schema):
 
 
 class LicencePresentationIn(Schema):
-    fields: list[str]
+    fields: list[str] = Field(
+        description="claims disclosed in full; an identifier field (the 身份证号) only if named"
+    )
     ttl_seconds: int | None = Field(None, ge=10, le=3600)
+    masked: list[str] | None = Field(
+        None,
+        description="identifier fields shown masked (3304**********1236); "
+        "default: every identifier field not in `fields`",
+    )
 
 
 class LicenceVerifyIn(Schema):
     qr_text: str
-    online: bool = False
+    online: bool = Field(
+        True,
+        description="联网查询: fetch the issuer's status list first (falls back to the cache, "
+        "saying so in status.online_failed)",
+    )
 
 
 def _status(licence: Licence | WalletEntry) -> dict:
@@ -158,7 +169,7 @@ def verify(request, payload: LicenceVerifyIn):
     summary="核验亮证码（上传二维码图片）",
     auth=None,
 )
-def verify_image(request, image: File[UploadedFile], online: bool = False):
+def verify_image(request, image: File[UploadedFile], online: bool = True):
     text = qr_text_from_image(image.read(settings.TONGBAN_MATERIAL_MAX_BYTES + 1))
     verdict = presentation_verify(text, online=online)
     services.verification_record(verdict=verdict, channel="api", online=online)
@@ -324,6 +335,7 @@ def presentation_create(request, identifier: str, payload: LicencePresentationIn
         identifier=identifier,
         fields=payload.fields,
         ttl_seconds=payload.ttl_seconds,
+        masked=payload.masked,
     )
     return Status(201, presentation)
 

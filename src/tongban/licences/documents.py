@@ -33,8 +33,8 @@ def licence_pdf(licence: Licence | WalletEntry, values: dict) -> bytes:
         mask_id_number(holder_id) if licence_type.holder_type == "person" else holder_id,
     )
     for spec in licence_type.fields:
-        if spec["key"] in values:
-            page.row(spec["label"], str(values[spec["key"]]))
+        if spec["key"] in values:  # the 身份证号 in a face field is masked too
+            page.row(spec["label"], licence_type.mask_value(spec["key"], values[spec["key"]]))
     page.row("发证机构", issuer_name)
     page.row("有效期", f"{licence.valid_from} 至 {licence.valid_to or '长期'}")
     page.row("版本", str(licence.version))

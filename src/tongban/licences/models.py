@@ -4,6 +4,8 @@ issued here, the holder's wallet at their home node, status lists, and counters.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from tongban.identity.masking import mask_id_number
+
 HOLDER_TYPES = [("person", _("自然人")), ("enterprise", _("法人"))]
 
 
@@ -36,6 +38,30 @@ class LicenceType(models.Model):
 
     def recognized(self, node_id: str, purpose: str) -> bool:
         return purpose in (self.recognition or {}).get(node_id, [])
+
+    @property
+    def identifier_fields(self) -> tuple[str, ...]:
+        """Claim keys whose value is, or contains, the holder's 身份证号: a person's
+        ``holder_id`` and every face field the registry marks ``"identifier": true``
+        (驾驶证 证号, 居民身份证 公民身份号码, 社会保障卡 社会保障号码 …). They are masked
+        wherever shown or printed for someone other than the holder, and 亮证 leaves
+        them out unless the holder chooses to show them."""
+        keys = ("holder_id",) if self.holder_type == "person" else ()
+        return keys + tuple(f["key"] for f in self.fields if f.get("identifier"))
+
+    def mask_value(self, key: str, value: object) -> str:
+        """``value`` as it may be shown to others: masked when ``key`` is an identifier field."""
+        text = "" if value is None else str(value)
+        return mask_id_number(text) if key in self.identifier_fields else text
+
+    def masked(self, values: dict) -> dict:
+        """A copy of ``{claim key: value}`` with every identifier field masked."""
+        return {k: self.mask_value(k, v) for k, v in values.items()}
+
+    def validity_field(self, which: str) -> str:
+        """The face field that states the licence's ``valid_from`` or ``valid_to``
+        (``"same_as"`` in the registry), or "" when the type has none."""
+        return next((f["key"] for f in self.fields if f.get("same_as") == which), "")
 
     def claim_labels(self) -> dict[str, str]:
         """{key: label} of every claim a licence of this type carries, the holder first."""
@@ -246,3 +272,37 @@ class VerificationRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verified_at:%Y-%m-%d %H:%M} {self.verdict}"
+
+
+class CaseLicenceStatus(models.Model):
+    """Handling node: the status of a licence a case here used (免证办), as delivered
+    and as checked again at the issuer whenever the official acts on the case."""
+
+    case_number = models.CharField(max_length=64, db_index=True)
+    material_code = models.CharField(max_length=8)
+    identifier = models.CharField(max_length=96)
+    type_code = models.CharField(max_length=21)
+    type_name = models.CharField(max_length=64)
+    issuer_node = models.CharField(max_length=16)
+    status_index = models.PositiveIntegerField(null=True)
+    status_at_use = models.CharField(max_length=12, choices=LicenceStatus.choices)
+    # last known status; "" when the issuer's list could not be had fresh enough
+    status = models.CharField(max_length=12, blank=True)
+    status_time = models.DateTimeField()  # when the issuer stated that status
+    checked_at = models.DateTimeField()  # when this node last looked
+    source = models.CharField(max_length=12)  # delivery / online / cache / issuer
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case_number", "material_code"], name="case_licence_status_material"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_number} {self.type_name}: {self.status or '?'}"
+
+    @property
+    def blocks_approval(self) -> bool:
+        return self.status in (LicenceStatus.REVOKED, LicenceStatus.SUSPENDED)

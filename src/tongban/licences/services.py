@@ -83,6 +83,7 @@ def _type_upsert(t: dict) -> LicenceType:
     for purposes in t["recognition"].values():
         if not set(purposes) <= PURPOSES:
             raise ValueError(f"unknown purpose in recognition of {t['code']}")
+    _type_fields_check(t["code"], t["fields"])
     row, _ = LicenceType.objects.update_or_create(
         code=t["code"],
         defaults={
@@ -99,6 +100,35 @@ def _type_upsert(t: dict) -> LicenceType:
         },
     )
     return row
+
+
+def _type_fields_check(code: str, fields: object) -> None:
+    """The face-field specs of a type: unique keys, a kind, and the two markers —
+    ``identifier`` (a text field that is or contains the 身份证号) and ``same_as``
+    (a date field that states the licence's ``valid_from`` / ``valid_to``, at most one each)."""
+    if not isinstance(fields, list):
+        raise ValueError(f"fields of {code} must be a list")
+    keys: set[str] = set()
+    same_as: set[str] = set()
+    for spec in fields:
+        if not isinstance(spec, dict) or not isinstance(spec.get("key"), str) or not spec["key"]:
+            raise ValueError(f"a field of {code} has no key")
+        key = spec["key"]
+        if key in keys or key in ("holder_name", "holder_id"):
+            raise ValueError(f"field {key} of {code} is repeated or reserved")
+        keys.add(key)
+        if spec.get("kind", "text") not in ("text", "date"):
+            raise ValueError(f"field {key} of {code} has an unknown kind")
+        if not isinstance(spec.get("identifier", False), bool):
+            raise ValueError(f"field {key} of {code}: identifier must be true or false")
+        if spec.get("identifier") and spec.get("kind", "text") != "text":
+            raise ValueError(f"field {key} of {code}: only a text field can be an identifier")
+        if "same_as" in spec:
+            if spec["same_as"] not in ("valid_from", "valid_to") or spec.get("kind") != "date":
+                raise ValueError(f"field {key} of {code}: same_as needs a date field")
+            if spec["same_as"] in same_as:
+                raise ValueError(f"{code} has two fields for {spec['same_as']}")
+            same_as.add(spec["same_as"])
 
 
 def licence_types_document() -> list[dict]:
@@ -212,7 +242,8 @@ def _fields_clean(licence_type: LicenceType, fields: object) -> dict:
     for key, spec in known.items():
         value = str(fields.get(key) or "").strip()
         if not value:
-            if spec.get("required"):
+            # a validity date on the face is filled in from the licence's validity
+            if spec.get("required") and not spec.get("same_as"):
                 raise DomainError(
                     "invalid_fields", _("请填写照面信息“%(label)s”") % {"label": spec["label"]}
                 )
@@ -252,6 +283,44 @@ def _add_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
+
+
+def _validity_agree(
+    licence_type: LicenceType,
+    cleaned: dict,
+    valid_from: dt.date | None,
+    valid_to: dt.date | None,
+    today: dt.date,
+) -> tuple[dt.date, dt.date | None]:
+    """One source of truth for a licence's dates: the face fields that state them
+    (``same_as`` in the registry, e.g. 有效期至) and the licence's ``valid_from`` /
+    ``valid_to`` are the same value. Given on one side, it is copied to the other;
+    given on both, they must agree; given on neither, ``valid_from`` is today and
+    ``valid_to`` follows from the type's validity. ``cleaned`` is completed in place."""
+    labels = {f["key"]: f["label"] for f in licence_type.fields}
+
+    def agree(which: str, given: dt.date | None, label: str) -> dt.date | None:
+        key = licence_type.validity_field(which)
+        face = cleaned.get(key) if key else None
+        if face and given is not None and face != given.isoformat():
+            raise DomainError(
+                "invalid_validity",
+                _("照面信息“%(field)s”（%(face)s）与证照%(what)s（%(given)s）不一致")
+                % {"field": labels[key], "face": face, "what": label, "given": given.isoformat()},
+            )
+        return dt.date.fromisoformat(face) if face else given
+
+    valid_from = agree("valid_from", valid_from, _("有效期起")) or today
+    valid_to = agree("valid_to", valid_to, _("有效期止"))
+    if valid_to is None and licence_type.validity_years:
+        valid_to = _add_years(valid_from, licence_type.validity_years) - dt.timedelta(days=1)
+    if valid_to is not None and valid_to < valid_from:
+        raise DomainError("invalid_validity", _("有效期止不能早于有效期起"))
+    if key := licence_type.validity_field("valid_from"):
+        cleaned[key] = valid_from.isoformat()
+    if (key := licence_type.validity_field("valid_to")) and valid_to is not None:
+        cleaned[key] = valid_to.isoformat()
+    return valid_from, valid_to
 
 
 def _sign_licence(
@@ -332,11 +401,7 @@ def licence_issue(
     home_node = _home_node_for(licence_type, holder_id, holder_home_node)
     now = timezone.now()
     today = timezone.localdate(now)
-    valid_from = valid_from or today
-    if valid_to is None and licence_type.validity_years:
-        valid_to = _add_years(valid_from, licence_type.validity_years) - dt.timedelta(days=1)
-    if valid_to is not None and valid_to < valid_from:
-        raise DomainError("invalid_validity", _("有效期止不能早于有效期起"))
+    valid_from, valid_to = _validity_agree(licence_type, cleaned, valid_from, valid_to, today)
     with transaction.atomic():
         serial = serial or _serial_allocate(licence_type.code, org.code, today.year)
         identifier = formats.identifier_build(
@@ -489,7 +554,9 @@ def licence_renew(
                 status=409,
             )
         values = licence_values(old)
-        face = {k: v for k, v in values.items() if k not in ("holder_name", "holder_id")}
+        # the new version's validity dates come from valid_from/valid_to, not the old face
+        dates = _validity_keys(old.licence_type)
+        face = {k: v for k, v in values.items() if k not in ("holder_name", "holder_id", *dates)}
         face.update(fields or {})
         new = licence_issue(
             user=user,
@@ -506,6 +573,10 @@ def licence_renew(
         )
         _status_set(old, LicenceStatus.SUPERSEDED, f"换发为第{new.version}版", timezone.now())
     return new
+
+
+def _validity_keys(licence_type: LicenceType) -> set[str]:
+    return {k for k in map(licence_type.validity_field, ("valid_from", "valid_to")) if k}
 
 
 def licence_disclosures(licence: Licence | WalletEntry) -> list[str]:
@@ -757,9 +828,19 @@ def wallet_use_receive(*, body: dict, sender: str) -> None:
 
 
 def presentation_create(
-    *, user, identifier: str, fields: list[str], ttl_seconds: int | None = None
+    *,
+    user,
+    identifier: str,
+    fields: list[str],
+    ttl_seconds: int | None = None,
+    masked: list[str] | None = None,
 ) -> dict:
-    """Make a QR text that discloses only ``fields``, bound to a nonce, for a short time."""
+    """Make a QR text that discloses only ``fields``, bound to a nonce, for a short time.
+
+    Identifier fields (the 身份证号, ``LicenceType.identifier_fields``) are disclosed
+    only when named in ``fields``. Those named in ``masked`` — by default every one
+    not disclosed — travel masked in the binding (``3304**********1236``), signed by
+    this node, so a verifier can compare the visible digits with a card."""
     from tongban.licences.selectors import wallet_entry_for
 
     entry = wallet_entry_for(user, identifier)
@@ -783,6 +864,18 @@ def presentation_create(
             chosen.append(disclosure)
     if wanted - known:
         raise DomainError("invalid_fields", _("所选信息项不属于该证照"))
+    licence_type = LicenceType.objects.filter(code=entry.type_code).first()
+    identifier_keys = set(licence_type.identifier_fields) if licence_type else set()
+    if masked is None:
+        masked = sorted((identifier_keys & known) - wanted)
+    if not isinstance(masked, list) or not set(masked) <= (identifier_keys & known):
+        raise DomainError("invalid_fields", _("只有证件号码类信息项可以部分遮蔽出示"))
+    masked_values = {}
+    if masked:
+        values = licence_values(entry)
+        masked_values = {
+            k: licence_type.mask_value(k, values[k]) for k in sorted(set(masked) - wanted)
+        }
     ttl = ttl_seconds or settings.TONGBAN_PRESENTATION_TTL_SECONDS
     if not 10 <= ttl <= 3600:
         raise DomainError("invalid_ttl", _("亮证码有效时间须在10秒到1小时之间"))
@@ -795,6 +888,8 @@ def presentation_create(
         "exp": iso(now + dt.timedelta(seconds=ttl)),
         "sd_hash": formats.presentation_sd_hash(licence, chosen),
     }
+    if masked_values:
+        binding["masked"] = masked_values
     document = {
         "format": formats.PRESENTATION_FORMAT,
         "licence": licence,
@@ -807,6 +902,7 @@ def presentation_create(
         "qr_text": formats.qr_encode(document),
         "expires_at": binding["exp"],
         "disclosed": sorted(wanted),
+        "masked": sorted(masked_values),
         "identifier": entry.identifier,
     }
 

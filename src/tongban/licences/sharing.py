@@ -35,7 +35,14 @@ from tongban.gm import sm2
 from tongban.gm.canonical import canonical_json
 from tongban.identity.pii import blind_index, encrypt_at_rest
 from tongban.licences import formats
-from tongban.licences.models import Licence, LicenceStatus, LicenceType, LicenceUse, WalletEntry
+from tongban.licences.models import (
+    CaseLicenceStatus,
+    Licence,
+    LicenceStatus,
+    LicenceType,
+    LicenceUse,
+    WalletEntry,
+)
 from tongban.licences.services import counter_add, licence_disclosures
 
 PURPOSE = "government_service"
@@ -138,7 +145,7 @@ def _chosen_licence(choice: dict, holder_id: str) -> tuple[str, str, str]:
                 "licence_presentation_invalid",
                 _("亮证码核验未通过：%(label)s") % {"label": verdict.label},
             )
-        disclosed = {d["key"]: d["value"] for d in verdict.disclosed}
+        disclosed = {d["key"]: d["value"] for d in verdict.disclosed if not d.get("masked")}
         if str(disclosed.get("holder_id", "")).upper() != holder_id.upper():
             raise DomainError(
                 "licence_not_holders",
@@ -427,6 +434,112 @@ def deliver_receive(*, body: dict, sender: str) -> None:
         material.licence_disclosures_encrypted = encrypt_at_rest(json.dumps(body["disclosures"]))
         counter_add(type_code=result.type_code, event="use")
     material.save()
+    if payload:
+        _used_status_record(material, result, payload, str(body.get("status", "")))
+
+
+def _used_status_record(material, result, payload: dict, status: str) -> None:
+    """Remember where the used licence's status lives, to check it again later."""
+    status_ref = payload.get("status") if isinstance(payload.get("status"), dict) else {}
+    index = status_ref.get("idx")
+    now = timezone.now()
+    CaseLicenceStatus.objects.update_or_create(
+        case_number=material.case.number,
+        material_code=material.material_code,
+        defaults={
+            "identifier": result.identifier,
+            "type_code": result.type_code,
+            "type_name": result.type_name,
+            "issuer_node": result.issuer_node,
+            "status_index": index if isinstance(index, int) and index >= 0 else None,
+            "status_at_use": status if status in LicenceStatus.values else "",
+            "status": status if status in LicenceStatus.values else "",
+            "status_time": now,
+            "checked_at": now,
+            "source": "delivery",
+            "error": "",
+        },
+    )
+
+
+# --- the status of used licences, checked again when the official acts ---------------
+
+
+def _used_status_update(row: CaseLicenceStatus, *, now, fetched: bool | None) -> None:
+    """Read the row's status from the issuer's list as this node has it now.
+    ``fetched``: True/False after an online attempt, None for a cache-only read."""
+    from tongban.licences.trust_snapshot import trust_snapshot
+    from tongban.licences.verification import status_of
+
+    licence_type = trust_snapshot().licence_types.get(row.type_code)
+    if licence_type is None or row.status_index is None:
+        return
+    status, cached = status_of(row.issuer_node, row.status_index, licence_type, now=now)
+    if row.issuer_node == settings.TONGBAN_NODE:
+        row.status, row.status_time, row.source = status or "", now, "issuer"
+    elif cached is not None and status is not None:
+        if fetched is None and cached.issued_at <= row.status_time:
+            return  # nothing newer than what the row already says
+        row.status, row.status_time = status, cached.issued_at
+        row.source = "online" if fetched else "cache"
+    elif fetched is None:
+        return
+    else:
+        row.status = ""  # no list young enough: unknown
+    row.checked_at = now
+    row.error = (
+        "" if fetched is not False else _("联网查询发证节点失败，使用本节点缓存的状态列表")[:300]
+    )
+    row.save()
+
+
+def case_licences_recheck(*, number: str) -> list[CaseLicenceStatus]:
+    """免证办: before the official acts on a case, ask each issuing node of the
+    licences the case used for its current status list (online, outside any
+    transaction) and record each licence's status now. Never raises for a peer
+    that does not answer: the cached list is used and the row says so."""
+    from tongban.licences.verification import status_list_fetch_online
+
+    rows = list(CaseLicenceStatus.objects.filter(case_number=number))
+    now = timezone.now()
+    fetched = {node: status_list_fetch_online(node) for node in {r.issuer_node for r in rows}}
+    for row in rows:
+        _used_status_update(row, now=now, fetched=fetched[row.issuer_node])
+    return rows
+
+
+def case_licences_block(*, case, action: str) -> None:
+    """Refuse 准予 while a licence the case used is revoked or suspended at its
+    issuer (as last checked); the other decisions go on, the case page warns."""
+    if action != "approve":
+        return
+    for row in CaseLicenceStatus.objects.filter(case_number=case.number).order_by("material_code"):
+        if row.blocks_approval:
+            raise DomainError(
+                "licence_no_longer_valid",
+                _(
+                    "申请使用的《%(type)s》已%(status)s（发证节点状态，核验于 %(at)s），"
+                    "不能准予许可；请一次性告知补正（改交其他材料）或作出不予许可决定"
+                )
+                % {
+                    "type": row.type_name,
+                    "status": LicenceStatus(row.status).label,
+                    "at": timezone.localtime(row.status_time).strftime("%Y-%m-%d %H:%M"),
+                },
+                status=409,
+            )
+
+
+def case_licence_statuses(case) -> list[CaseLicenceStatus]:
+    """For the case page: each used licence's status, refreshed from this node's
+    cached status lists when they are newer (no network)."""
+    if case.perspective not in ("handling", "local"):
+        return []
+    rows = list(CaseLicenceStatus.objects.filter(case_number=case.number).order_by("material_code"))
+    now = timezone.now()
+    for row in rows:
+        _used_status_update(row, now=now, fetched=None)
+    return rows
 
 
 def fetch_refused(*, case_number: str, material_code: str, code: str) -> None:

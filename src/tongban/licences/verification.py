@@ -2,7 +2,8 @@
 
 Offline means: only the cached global configuration (issuer and holder-node
 keys, licence types) and the cached status lists of issuing nodes are used.
-``online=True`` first fetches the issuing node's current status list.
+``online=True`` (the default: 联网查询) first fetches the issuing node's current
+status list, and falls back to the cached one, saying so, when it cannot.
 
 The verdicts, most serious first:
 ``tampered``, ``unknown_issuer``, ``expired_presentation``, ``revoked``,
@@ -61,7 +62,9 @@ class Verdict:
     presentation_expires_at: str = ""
     nonce: str = ""
     status_checked_at: str = ""
-    status_source: str = ""  # "cache" / "online" / ""
+    status_source: str = ""  # "cache" / "online" / "issuer" / ""
+    status_age_seconds: int | None = None  # how old the status was when verified
+    online_failed: bool = False  # asked online, the issuer did not answer: cache used
     licence_type: LicenceType | None = None
 
     @property
@@ -91,7 +94,12 @@ class Verdict:
             "disclosed": self.disclosed,
             "holder_node": self.holder_node,
             "presentation_expires_at": self.presentation_expires_at,
-            "status": {"checked_at": self.status_checked_at, "source": self.status_source},
+            "status": {
+                "checked_at": self.status_checked_at,
+                "source": self.status_source,
+                "age_seconds": self.status_age_seconds,
+                "online_failed": self.online_failed,
+            },
         }
 
 
@@ -196,7 +204,9 @@ def licence_check(licence: object, disclosures: object, result: Verdict) -> tupl
         if key in values:
             raise _Stop("tampered", f"{key!r} disclosed twice")
         values[key] = value
-        result.disclosed.append({"key": key, "label": labels.get(key, key), "value": value})
+        result.disclosed.append(
+            {"key": key, "label": labels.get(key, key), "value": value, "masked": False}
+        )
     order = ["holder_name", "holder_id"] + [f["key"] for f in licence_type.fields]
     result.disclosed.sort(key=lambda d: order.index(d["key"]) if d["key"] in order else 99)
     return payload, values
@@ -233,8 +243,52 @@ def status_of(
     return (formats.STATUS_NAMES.get(value) if value is not None else None), cached
 
 
+ONLINE_REUSE_SECONDS = 10
+
+
+def status_list_fetch_online(issuer_node: str, *, session=None) -> bool:
+    """联网查询: fetch the issuing node's current status list now (a copy fetched in
+    the last few seconds counts as fetched). False when it could not be had; the
+    caller falls back to the cached list and says so. At the issuer, True."""
+    if issuer_node == settings.TONGBAN_NODE:
+        return True
+    recent = timezone.now() - dt.timedelta(seconds=ONLINE_REUSE_SECONDS)
+    if StatusListCache.objects.filter(
+        node_id=issuer_node, fetched_at__gte=recent, last_error=""
+    ).exists():
+        return True
+    from tongban.licences.services import status_list_refresh
+
+    try:
+        status_list_refresh(node_id=issuer_node, session=session)
+    except Exception as exc:  # noqa: BLE001 — the cached answer still stands
+        log.warning("online status check of %s failed: %s", issuer_node, exc)
+        return False
+    return True
+
+
+def _masked_check(masked: object, result: Verdict, disclosed: dict) -> None:
+    """The holder's node may state identifier fields masked (ADR 0009): only those of
+    the type, not disclosed in full, with at least one hidden character."""
+    if not isinstance(masked, dict) or len(masked) > 8:
+        raise _Stop("tampered", "masked fields malformed")
+    licence_type = result.licence_type
+    allowed = set(licence_type.identifier_fields) if licence_type else set()
+    labels = licence_type.claim_labels() if licence_type else {}
+    for key, value in masked.items():
+        if key not in allowed or key in disclosed:
+            raise _Stop("tampered", f"{key!r} cannot be shown masked")
+        if not isinstance(value, str) or not 0 < len(value) <= 64 or "*" not in value:
+            raise _Stop("tampered", f"masked {key!r} malformed")
+        result.disclosed.append(
+            {"key": key, "label": labels.get(key, key), "value": value, "masked": True}
+        )
+    order = ["holder_name", "holder_id"] + [f["key"] for f in licence_type.fields]
+    result.disclosed.sort(key=lambda d: order.index(d["key"]) if d["key"] in order else 99)
+
+
 def presentation_verify(
-    text: str, *, now: dt.datetime | None = None, online: bool = False, session=None
+    text: str, *, now: dt.datetime | None = None, online: bool = True, session=None
 ) -> Verdict:
     """Verify a 亮证 QR text; never raises for bad input."""
     now = now or timezone.now()
@@ -276,6 +330,7 @@ def _verify(text: str, result: Verdict, *, now: dt.datetime, online: bool, sessi
         raise _Stop("tampered", "presentation was not made for these disclosures")
     if not result.nonce or len(result.nonce) < 16:
         raise _Stop("tampered", "presentation has no nonce")
+    _masked_check(binding.get("masked", {}), result, _values)
     result.presentation_expires_at = binding["exp"]
     if issued_at > now + CLOCK_SKEW:
         raise _Stop("tampered", "presentation made in the future")
@@ -284,20 +339,17 @@ def _verify(text: str, result: Verdict, *, now: dt.datetime, online: bool, sessi
 
     licence_type = result.licence_type
     status_ref = payload.get("status") if isinstance(payload.get("status"), dict) else {}
-    if online:
-        from tongban.licences.services import status_list_refresh
-
-        try:
-            status_list_refresh(node_id=result.issuer_node, session=session)
-        except Exception as exc:  # noqa: BLE001 — offline answer below still stands
-            log.warning("online status check of %s failed: %s", result.issuer_node, exc)
+    fetched = online and status_list_fetch_online(result.issuer_node, session=session)
+    result.online_failed = online and not fetched
     status, cached = status_of(result.issuer_node, status_ref.get("idx"), licence_type, now=now)
     if cached is not None:
         result.status_checked_at = cached.issued_at.isoformat()
-        result.status_source = "online" if online else "cache"
+        result.status_source = "online" if fetched else "cache"
+        result.status_age_seconds = max(0, int((now - cached.issued_at).total_seconds()))
     elif result.issuer_node == settings.TONGBAN_NODE:
         result.status_checked_at = now.isoformat()
         result.status_source = "issuer"  # the issuing node's own register, at this moment
+        result.status_age_seconds = 0
     if status in ("revoked", "superseded", "suspended"):
         raise _Stop(status, f"status list of {result.issuer_node} says {status}")
     today = timezone.localdate(now)

@@ -58,15 +58,42 @@ class PresentationForm(PortalForm):
         help_text=_("到时二维码自动失效，核验方将看到“亮证码已过期”"),
     )
 
-    def __init__(self, *args, labels: dict[str, str], **kwargs):
+    mask_unshown = forms.BooleanField(
+        label=_("未勾选的证件号码以部分遮蔽形式出示（如 3304**********1236）"),
+        required=False,
+        help_text=_("核验方只看到首末四位，可与实体证件比对；勾选上方的证件号码才完整出示"),
+    )
+
+    def __init__(self, *args, labels: dict[str, str], identifier_keys=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["fields_shown"].choices = list(labels.items())
+        self.identifier_keys = [k for k in identifier_keys if k in labels]
+        # the 身份证号 is shown in full only when the holder ticks it: never by default
+        self.fields["fields_shown"].choices = [
+            (
+                k,
+                _("%(label)s（完整出示证件号码）") % {"label": v}
+                if k in self.identifier_keys
+                else v,
+            )
+            for k, v in labels.items()
+        ]
         if not self.is_bound:
+            plain = [k for k in labels if k not in self.identifier_keys]
             self.initial.setdefault(
-                "fields_shown", [k for k in DEFAULT_SHOWN if k in labels] or list(labels)[:1]
+                "fields_shown", [k for k in DEFAULT_SHOWN if k in plain] or plain[:1]
             )
             self.initial.setdefault("ttl", str(settings.TONGBAN_PRESENTATION_TTL_SECONDS))
+            self.initial.setdefault("mask_unshown", True)
+        if not self.identifier_keys:
+            del self.fields["mask_unshown"]
         self.fields["ttl"].choices = ttl_choices()
+
+    def masked(self) -> list[str]:
+        """Identifier fields to show masked: those not ticked, when the holder wants it."""
+        if not self.cleaned_data.get("mask_unshown"):
+            return []
+        shown = set(self.cleaned_data["fields_shown"])
+        return [k for k in self.identifier_keys if k not in shown]
 
 
 class VerifyForm(PortalForm):
@@ -90,7 +117,11 @@ class VerifyForm(PortalForm):
     online = forms.BooleanField(
         label=_("联网查询最新状态"),
         required=False,
-        help_text=_("向发证节点获取最新的证照状态列表；不勾选时使用本节点缓存的状态列表离线核验"),
+        initial=True,
+        help_text=_(
+            "向发证节点获取最新的证照状态列表（联网失败时改用本节点缓存的状态列表）；"
+            "不勾选时离线核验"
+        ),
     )
 
     def clean_image(self):
@@ -131,6 +162,12 @@ class IssueChooseForm(PortalForm):
         self.fields["organization"].choices = [(o.code, o.name) for o in organizations]
         if len(organizations) == 1:
             self.fields["organization"].initial = organizations[0].code
+
+
+def face_specs(licence_type: LicenceType) -> list[dict]:
+    """The face fields an official types in: not the validity dates on the face
+    (``same_as``), which are the licence's 有效期起/止 entered once."""
+    return [spec for spec in licence_type.fields if not spec.get("same_as")]
 
 
 def face_field(spec: dict, *, required: bool | None = None) -> forms.Field:
@@ -192,14 +229,19 @@ class IssueForm(PortalForm):
         self.fields["home_node"].choices = [("", _("自动确定"))] + [
             (n, f"{node_name(n)}（{n}）") for n in nodes
         ]
-        for spec in licence_type.fields:
+        for spec in face_specs(licence_type):
             self.fields[f"f_{spec['key']}"] = face_field(spec)
+        for which, name in (("valid_from", "valid_from"), ("valid_to", "valid_to")):
+            key = licence_type.validity_field(which)
+            if key:  # the face's date is this one: one input, one value (有效期至 …)
+                label = next(f["label"] for f in licence_type.fields if f["key"] == key)
+                self.fields[name].label = f"{self.fields[name].label}（{label}）"
 
     def holder_fields(self):
         return [self[n] for n in ("holder_name", "holder_id", "home_node")]
 
     def face_fields(self):
-        return [self[f"f_{spec['key']}"] for spec in self.licence_type.fields]
+        return [self[f"f_{spec['key']}"] for spec in face_specs(self.licence_type)]
 
     def validity_fields(self):
         return [self["valid_from"], self["valid_to"]]
@@ -207,7 +249,7 @@ class IssueForm(PortalForm):
     def face_data(self) -> dict:
         return {
             spec["key"]: self.cleaned_data.get(f"f_{spec['key']}", "")
-            for spec in self.licence_type.fields
+            for spec in face_specs(self.licence_type)
             if self.cleaned_data.get(f"f_{spec['key']}")
         }
 
@@ -243,12 +285,12 @@ class RenewForm(PortalForm):
     def __init__(self, *args, licence_type: LicenceType, **kwargs):
         super().__init__(*args, **kwargs)
         self.licence_type = licence_type
-        for spec in licence_type.fields:
+        for spec in face_specs(licence_type):
             self.fields[f"f_{spec['key']}"] = face_field(spec)
-        self.order_fields([f"f_{s['key']}" for s in licence_type.fields] + ["valid_to"])
+        self.order_fields([f"f_{s['key']}" for s in face_specs(licence_type)] + ["valid_to"])
 
     def face_data(self) -> dict:
         return {
             spec["key"]: self.cleaned_data.get(f"f_{spec['key']}", "")
-            for spec in self.licence_type.fields
+            for spec in face_specs(self.licence_type)
         }

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -109,14 +109,18 @@ def _pdf_response(content: bytes, identifier: str) -> HttpResponse:
 def _face_rows(
     values: dict, licence_type: LicenceType | None, holder_type: str, *, mask: bool = True
 ) -> list[dict]:
-    """Face data in the type's order, labelled; a person's ID number masked."""
+    """Face data in the type's order, labelled; the 身份证号 masked wherever it is
+    (``LicenceType.identifier_fields``: the holder's ID and e.g. a 驾驶证's 证号)."""
     labels = field_labels(licence_type, holder_type)
+    identifier_keys = set(licence_type.identifier_fields) if licence_type else {"holder_id"}
+    if holder_type != "person":
+        identifier_keys.discard("holder_id")
     rows = []
     for key in list(labels) + [k for k in values if k not in labels]:
         if key not in values:
             continue
         value = str(values[key])
-        if key == "holder_id" and mask and holder_type == "person":
+        if key in identifier_keys and mask:
             value = mask_id_number(value)
         rows.append({"key": key, "label": labels.get(key, key), "value": value})
     return rows
@@ -227,7 +231,11 @@ def wallet_show(request, identifier: str):
     licence_type = _type_of(entry.type_code)
     labels = {k: v for k, v in field_labels(licence_type, entry.holder_type).items() if k in values}
     state, label = _state(entry)
-    form = PresentationForm(request.POST if request.method == "POST" else None, labels=labels)
+    form = PresentationForm(
+        request.POST if request.method == "POST" else None,
+        labels=labels,
+        identifier_keys=licence_type.identifier_fields if licence_type else (),
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -237,6 +245,7 @@ def wallet_show(request, identifier: str):
                     identifier=identifier,
                     fields=list(form.cleaned_data["fields_shown"]),
                     ttl_seconds=form.cleaned_data["ttl"],
+                    masked=form.masked(),
                 )
             except DomainError as error:
                 _raise_for(error)
@@ -264,9 +273,11 @@ def _render_presentation(request, entry, presentation: dict, values: dict, label
     expires_at = parse_datetime(presentation["expires_at"])
     remaining = max(0, int((expires_at - timezone.now()).total_seconds())) if expires_at else 0
     disclosed = [
-        {"label": labels.get(k, k), "value": values.get(k, "")}
-        for k in labels
+        {"label": labels.get(k, k), "value": values.get(k, ""), "masked": False}
         if k in presentation["disclosed"]
+        else {"label": labels.get(k, k), "value": mask_id_number(str(values[k])), "masked": True}
+        for k in labels
+        if k in presentation["disclosed"] or k in presentation.get("masked", ())
     ]
     response = render(
         request,
@@ -308,8 +319,27 @@ def _peer_status_link(text: str) -> dict | None:
     return None
 
 
+def status_age_text(seconds: int | None) -> str:
+    """“状态更新于 40 秒前”: how old the status list a verdict relied on was."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return ngettext("状态更新于 %(n)d 秒前", "状态更新于 %(n)d 秒前", seconds) % {"n": seconds}
+    if seconds < 3600:
+        n = seconds // 60
+        return ngettext("状态更新于 %(n)d 分钟前", "状态更新于 %(n)d 分钟前", n) % {"n": n}
+    if seconds < 86400:
+        n = seconds // 3600
+        return ngettext("状态更新于 %(n)d 小时前", "状态更新于 %(n)d 小时前", n) % {"n": n}
+    n = seconds // 86400
+    return ngettext("状态更新于 %(n)d 天前", "状态更新于 %(n)d 天前", n) % {"n": n}
+
+
 def _verdict_view(verdict) -> dict:
     return {
+        "status_age": _("发证节点实时登记")
+        if verdict.status_source == "issuer"
+        else status_age_text(verdict.status_age_seconds),
         "v": verdict,
         "presentation_expires_at": parse_datetime(verdict.presentation_expires_at or ""),
         "status_checked_at": parse_datetime(verdict.status_checked_at or ""),

@@ -1,7 +1,8 @@
 """tongban verify <QR image file | QR text | -> — check a 亮证 QR code.
 
-Works offline from this node's cached global configuration and cached status
-lists; ``--online`` first fetches the issuing node's current status list.
+Fetches the issuing node's current status list first (联网查询) and falls back
+to this node's cached list when the issuer cannot be reached, saying how old it
+is; ``--offline`` uses only the cached global configuration and status lists.
 Exit status: 0 only for a valid presentation; 1 for any other verdict; 2 when
 the input cannot be read at all (no file, no QR code in the image).
 """
@@ -24,11 +25,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("source", help="a PNG/JPEG file with the QR code, its text, or -")
         parser.add_argument(
-            "--online", action="store_true", help="ask the issuing node for fresh status first"
+            "--online",
+            action="store_true",
+            help="ask the issuing node for fresh status first (the default)",
+        )
+        parser.add_argument(
+            "--offline", action="store_true", help="use only the cached status lists"
         )
         parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
-    def handle(self, *args, source: str, online: bool, json: bool, **opts):
+    def handle(self, *args, source: str, online: bool, offline: bool, json: bool, **opts):
+        online = not offline
         try:
             text = self._text(source)
         except (DomainError, OSError) as exc:
@@ -65,11 +72,19 @@ class Command(BaseCommand):
                 f"有效期: {licence['valid_from']} 至 {licence['valid_to'] or '长期'}",
             ]
         for field in d["disclosed"]:
-            lines.append(f"  {field['label']}: {field['value']}")
+            masked = "（部分遮蔽）" if field.get("masked") else ""
+            lines.append(f"  {field['label']}: {field['value']}{masked}")
         if d["presentation_expires_at"]:
             lines.append(f"亮证码有效至: {d['presentation_expires_at']}")
-        if d["status"]["source"]:
-            lines.append(f"状态来源: {d['status']['source']} @ {d['status']['checked_at']}")
+        status = d["status"]
+        if status["source"]:
+            age = status["age_seconds"]
+            lines.append(
+                f"状态来源: {status['source']} @ {status['checked_at']}"
+                + (f"（状态更新于 {age} 秒前）" if age is not None else "")
+            )
+        if status["online_failed"]:
+            lines.append("联网查询失败，已使用本节点缓存的状态列表")
         self.stdout.write("\n".join(lines))
 
 
