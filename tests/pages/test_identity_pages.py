@@ -230,7 +230,7 @@ def test_registration_needs_the_right_code_and_ends_signed_in_at_l2(client, regi
 def test_registration_refuses_a_taken_username(client, region, outbox):
     user_with("zhaomin")
     response = client.post("/register/", register_data())
-    assert response.status_code == 409 and "用户名已被使用" in texts(response)
+    assert response.status_code == 400 and "用户名已被使用" in texts(response)
     assert not Person.objects.exists()
 
 
@@ -346,13 +346,17 @@ def test_an_l2_person_cannot_apply_for_an_l3_item(client, region, outbox):
     text = texts(page)
     assert "李*" in text and user.person.id_number_masked in text
     assert user.person.id_number not in html(page)
-    assert "要求实名等级 L3，您当前为 L2" in text
+    # why and how to reach the level, before any form is filled in
+    assert "该事项要求实名等级“当面核验”，您当前为“在线实名”" in text
+    assert "当面核验账号" in text
     assert 'name="f_applicant_id_number"' not in html(page)  # the account answers it
+    assert "<form method=\"post\" enctype" not in html(page)  # no form that would be refused
+    item_page = texts(client.get(f"/items/{CRIMINAL_RECORD}/"))
+    assert "您的实名等级不足以网上申请本事项" in item_page
 
     response = client.post(f"/apply/{CRIMINAL_RECORD}/", application(CRIMINAL_RECORD, ZJ_POLICE))
     assert response.status_code == 403
-    assert "该事项要求实名认证等级 L3，您当前为 L2" in texts(response)
-    assert "提交申请" in texts(response)  # the form page, not the 403 page
+    assert "该事项要求实名等级“当面核验”，您当前为“在线实名”" in texts(response)
     assert not Case.objects.exists() and not OutboxMessage.objects.exists()
 
 
@@ -361,7 +365,9 @@ def test_an_l2_person_applies_online_for_an_item_decided_in_zhejiang(client, reg
     sign_in(client, user, outbox)
     form = client.get(f"/apply/{HOUSEHOLD_PROOF}/")
     assert f"{ZJ_POLICE}（浙江）" in html(form)
-    assert "留空则使用注册手机 138****1234" in texts(form)
+    # the applicant block answers name, 身份证号 and phone: the form does not ask again
+    assert "138****1234" in texts(form)
+    assert 'name="f_contact_phone"' not in html(form)
 
     response = client.post(
         f"/apply/{HOUSEHOLD_PROOF}/", application(HOUSEHOLD_PROOF, ZJ_POLICE), follow=True

@@ -267,7 +267,15 @@ def test_official_sees_the_received_case_and_accepts_it(client, region, official
     assert pdf.content.startswith(b"%PDF")
     assert client.get(f"/cases/{NUMBER}/conclusion.pdf").status_code == 404
 
-    approved = client.post(f"/cases/{NUMBER}/actions/approve/", {"approve-note": ""}, follow=True)
+    unconfirmed = client.post(f"/cases/{NUMBER}/actions/approve/", {"approve-note": ""})
+    assert unconfirmed.status_code == 400 and "请勾选确认" in texts(unconfirmed)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.ACCEPTED
+    approved = client.post(
+        f"/cases/{NUMBER}/actions/approve/",
+        {"approve-note": "", "approve-confirm": "on"},
+        follow=True,
+    )
     case.refresh_from_db()
     assert case.status == CaseStatus.APPROVED
     uscc = case.result.document["uscc"]
@@ -289,7 +297,9 @@ def test_refuse_without_reason_changes_nothing(client, region, official):
     assert OutboxMessage.objects.filter(correlation=NUMBER).count() == 1
 
     response = client.post(
-        f"/cases/{NUMBER}/actions/refuse/", {"refuse-reason": "住所不在本机关管辖范围"}, follow=True
+        f"/cases/{NUMBER}/actions/refuse/",
+        {"refuse-reason": "住所不在本机关管辖范围", "refuse-confirm": "on"},
+        follow=True,
     )
     case.refresh_from_db()
     assert case.status == CaseStatus.REFUSED and case.decision_reason == "住所不在本机关管辖范围"
@@ -300,7 +310,11 @@ def test_refuse_without_reason_changes_nothing(client, region, official):
 def test_an_action_in_the_wrong_state_is_explained(client, region, official):
     receive_from_zj(client, region)
     client.force_login(official)
-    response = client.post(f"/cases/{NUMBER}/actions/approve/", {"approve-note": ""}, follow=True)
+    response = client.post(
+        f"/cases/{NUMBER}/actions/approve/",
+        {"approve-note": "", "approve-confirm": "on"},
+        follow=True,
+    )
     assert "不能执行此操作" in " ".join(messages_of(response))
     assert Case.objects.get().status == CaseStatus.SUBMITTED
 

@@ -410,6 +410,33 @@ class ReasonForm(PortalForm):
     )
 
 
+def confirm_field(label) -> forms.BooleanField:
+    """A required tick before an irreversible decision: works without JavaScript."""
+    return forms.BooleanField(
+        label=label,
+        error_messages={"required": _("请勾选确认：此决定作出后不可撤回")},
+        widget=forms.CheckboxInput(attrs={"class": "confirm-irreversible"}),
+    )
+
+
+class ApproveForm(NoteForm):
+    """准予许可: issues the result; cannot be undone."""
+
+    confirm = confirm_field(_("确认准予许可：将出具办理结果，不可撤回"))
+
+
+class RefuseForm(ReasonForm):
+    """不予受理: ends the case; cannot be undone."""
+
+    confirm = confirm_field(_("确认不予受理：办件将办结，不可撤回"))
+
+
+class DenyForm(ReasonForm):
+    """不予许可: ends the case; cannot be undone."""
+
+    confirm = confirm_field(_("确认不予许可：办件将办结，不可撤回"))
+
+
 class SupplementRequestForm(PortalForm):
     """一次性告知补正: which materials, why, and an overall note."""
 
@@ -568,7 +595,7 @@ class RegisterForm(PortalForm):
     phone = forms.CharField(
         label=_("手机号码"),
         max_length=11,
-        help_text=_("用于接收验证码；验证通过后账号实名等级为 L2"),
+        help_text=_("用于接收验证码；验证通过后账号实名等级为“在线实名”"),
         widget=forms.TextInput(
             attrs={"type": "tel", "inputmode": "numeric", "autocomplete": "tel", "maxlength": "11"}
         ),

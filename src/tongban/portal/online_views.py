@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from tongban.cases import drafts
 from tongban.cases import services as case_services
@@ -268,9 +267,10 @@ def my_enterprises(request):
 
 
 @login_required
-@require_POST
 def enterprise_register(request):
     _require_person(request.user)
+    if request.method != "POST":
+        return redirect("portal:enterprises")  # a refresh after posting: the page, not a 405
     form = EnterpriseRegisterForm(request.POST, prefix="reg")
     if not form.is_valid():
         return _enterprises_page(request, register_form=form, status=400)
@@ -291,9 +291,10 @@ def enterprise_register(request):
 
 
 @login_required
-@require_POST
 def agent_authorize(request, code: str):
     _require_person(request.user)
+    if request.method != "POST":
+        return redirect("portal:enterprises")  # a refresh after posting: the page, not a 405
     enterprise = next(
         (e for e in enterprises_of(request.user)["represented"] if e.code == code), None
     )
@@ -328,9 +329,10 @@ def agent_authorize(request, code: str):
 
 
 @login_required
-@require_POST
 def agent_revoke(request, authorization_id: int):
     _require_person(request.user)
+    if request.method != "POST":
+        return redirect("portal:enterprises")  # a refresh after posting: the page, not a 405
     try:
         identity_services.agent_authorization_revoke(
             user=request.user, authorization_id=authorization_id, request=request

@@ -21,7 +21,6 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
-from django.views.decorators.http import require_POST
 
 from tongban.cases import documents, drafts, selectors, services
 from tongban.cases.materials import material_read
@@ -40,15 +39,18 @@ from tongban.errors import DomainError
 from tongban.errors import NotFound as DomainNotFound
 from tongban.errors import PermissionDenied as DomainPermissionDenied
 from tongban.identity import services as identity_services
+from tongban.identity.assurance import assurance_meaning
 from tongban.identity.models import ASSURANCE_CHOICES
 from tongban.identity.selectors import Access, access_for
 from tongban.portal.context import node_app_name
 from tongban.portal.forms import (
     ApplyForm,
+    ApproveForm,
+    DenyForm,
     InPersonCheckForm,
     ItemSearchForm,
     NoteForm,
-    ReasonForm,
+    RefuseForm,
     SupplementRequestForm,
     SupplyForm,
 )
@@ -246,7 +248,8 @@ def window_identity_check(request):
             else:
                 messages.success(
                     request,
-                    _("已当面核验：账号 %(name)s 的实名等级为 L3") % {"name": account.display_name},
+                    _("已当面核验：账号 %(name)s 的实名等级为“%(level)s”")
+                    % {"name": account.display_name, "level": assurance_meaning("L3")},
                 )
                 return redirect("portal:window_identity")
         else:
@@ -370,10 +373,10 @@ def my_cases(request):
 
 ACTIONS = {
     "accept": (NoteForm, pgettext_lazy("case action", "受理")),
-    "refuse": (ReasonForm, pgettext_lazy("case action", "不予受理")),
+    "refuse": (RefuseForm, pgettext_lazy("case action", "不予受理")),
     "request_supplements": (SupplementRequestForm, pgettext_lazy("case action", "一次性告知补正")),
-    "approve": (NoteForm, pgettext_lazy("case action", "准予许可")),
-    "deny": (ReasonForm, pgettext_lazy("case action", "不予许可")),
+    "approve": (ApproveForm, pgettext_lazy("case action", "准予许可")),
+    "deny": (DenyForm, pgettext_lazy("case action", "不予许可")),
     "supply": (SupplyForm, pgettext_lazy("case action", "提交补正材料")),
 }
 
@@ -626,11 +629,13 @@ def _call(action: str, user, number: str, form):
 
 
 @login_required
-@require_POST
 def case_action(request, number: str, action: str):
     if action not in ACTIONS:
         raise Http404(_("没有这种操作"))
     case = _load_case(request, number)
+    if request.method != "POST":
+        # a refresh or a bookmark of the action's address: the case page, not a 405
+        return redirect(f"{reverse('portal:case', args=[number])}#action-{action}")
     form = _action_form(action, case, request.POST, request.FILES)
     if form.is_valid():
         try:
