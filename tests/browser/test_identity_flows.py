@@ -146,6 +146,7 @@ def test_residents_online(live_region, browser, files):
     official.page.get_by_role("button", name="受理", exact=True).click()
     official.page.wait_for_load_state()
     assert f"办件 {number} 已受理" in official.text()
+    official.page.get_by_label("确认准予许可：将出具办理结果，不可撤回").check()
     official.page.get_by_role("button", name="准予许可", exact=True).click()
     official.page.wait_for_load_state()
     assert "准予许可（已办结）" in official.text()
