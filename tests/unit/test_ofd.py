@@ -250,3 +250,74 @@ def test_shapes_and_a_turned_text_are_well_formed_paths():
 def test_a_layout_without_pages_is_refused():
     with pytest.raises(ValueError):
         ofd_write(layout.Document(title="空", pages=[]))
+
+
+# --- downloads ------------------------------------------------------------------------------
+
+DRIVING = "11100000000013338W003"  # 机动车驾驶证
+HOLDER_ID = "31010419850612001"
+
+
+@pytest.fixture
+def driving_licence(region):
+    from tests.factories import id_number, user_with
+    from tongban.identity.services import person_upsert
+    from tongban.licences import services as licence_services
+
+    police = user_with("police.ofd", role="official", organization=region.org("上海市公安局"))
+    person = person_upsert(name="陈静", id_number=id_number(HOLDER_ID), home_node="sh")
+    holder = user_with("chenjing.ofd", person=person, assurance="L3")
+    licence = licence_services.licence_issue(
+        user=police,
+        type_code=DRIVING,
+        organization_code=region.org("上海市公安局").code,
+        holder={"name": "陈静", "id_number": id_number(HOLDER_ID)},
+        fields={
+            "licence_number": "310104198506120011",
+            "address": "上海市徐汇区漕溪北路88号",
+            "birth_date": "1985-06-12",
+            "first_issue_date": "2010-05-01",
+            "vehicle_class": "C1",
+            "valid_from": "2024-05-01",
+            "valid_until": "2030-05-01",
+        },
+    )
+    return licence, holder, police
+
+
+def test_licence_files_download_as_ofd_for_who_may_see_them(
+    client, driving_licence, tmp_path, monkeypatch
+):
+    from tests.factories import id_number, user_with
+
+    licence, holder, police = driving_licence
+    client.force_login(holder)
+    mine = client.get(f"/me/licences/{licence.identifier}/ofd/")
+    assert mine.status_code == 200
+    assert mine["Content-Type"] == "application/ofd"
+    assert "attachment" in mine["Content-Disposition"]
+    assert ".ofd" in mine["Content-Disposition"] and "%E7%94%B5" in mine["Content-Disposition"]
+    content = mine.content
+    trees = _check_package(content)
+    xml = b"".join(zipfile.ZipFile(io.BytesIO(content)).read(n) for n in trees).decode()
+    assert id_number(HOLDER_ID) not in xml, "the 身份证号 is printed masked"
+    runs = [
+        r["text"]
+        for page in _read(content, tmp_path, monkeypatch).data[0]["page_info"].values()
+        for r in page["text_list"]
+    ]
+    assert "陈静" in runs and any("机动车驾驶证" in r for r in runs)
+    info = trees["OFD.xml"].find(f"{Q}DocBody/{Q}DocInfo")
+    qr = {e.get("Name"): e.text for e in info.iter(f"{Q}CustomData")}["qr"]
+    assert document_verify(qr).verdict == "genuine"
+
+    client.force_login(police)
+    issued = client.get(f"/work/licences/{licence.identifier}/ofd/")
+    assert issued.status_code == 200 and issued.content == content, "one file per version"
+
+    stranger = user_with("stranger.ofd", person=None)
+    client.force_login(stranger)
+    assert client.get(f"/me/licences/{licence.identifier}/ofd/").status_code in (403, 404)
+    assert client.get(f"/work/licences/{licence.identifier}/ofd/").status_code in (403, 404)
+    client.logout()
+    assert client.get(f"/me/licences/{licence.identifier}/ofd/").status_code == 302
