@@ -5,6 +5,7 @@ import binascii
 import datetime as dt
 
 from django.http import HttpResponse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Schema, Status
 
@@ -77,6 +78,15 @@ class ReasonIn(Schema):
     reason: str
 
 
+class ApproveIn(Schema):
+    """准予: ``result`` holds what the official enters or confirms for the result, keyed by
+    the item's ``result.official_inputs`` (GET /items/{code}); an input left out takes its
+    declared default."""
+
+    note: str = ""
+    result: dict[str, str] = {}
+
+
 class MissingEntry(Schema):
     material_code: str = ""
     note: str = ""
@@ -142,6 +152,20 @@ class CaseSummary(Schema):
     deadline_provisional: bool
 
 
+class CaseDocumentOut(Schema):
+    id: str
+    kind: str
+    kind_label: str
+    title: str
+    doc_number: str
+    issuer_node: str
+    issuer_name: str
+    issued_at: dt.datetime
+    status: str
+    pdf: str
+    ofd: str
+
+
 class CaseDetail(CaseSummary):
     implementation_code: str
     applicant_phone_masked: str
@@ -155,6 +179,7 @@ class CaseDetail(CaseSummary):
     materials: list[CaseMaterialOut]
     timeline: list[TimelineEntry]
     result: dict | None
+    documents: list[CaseDocumentOut] = []
 
 
 class CaseList(Schema):
@@ -313,9 +338,12 @@ def case_supply(request, number: str, payload: SupplyIn):
     "/{number}/approve", response={200: CaseDetail, **NUMBERED}, summary="准予许可（出具结果）"
 )
 @requires_scope("cases:write")
-def case_approve(request, number: str, payload: NoteIn):
+def case_approve(request, number: str, payload: ApproveIn):
     return _after(
-        request, services.case_approve(user=request.user, number=number, note=payload.note)
+        request,
+        services.case_approve(
+            user=request.user, number=number, note=payload.note, result_inputs=payload.result
+        ),
     )
 
 
@@ -343,16 +371,44 @@ def case_material_download(request, number: str, material_id: int = Path(..., ge
     return response
 
 
+DOCUMENT_KINDS_HELP = (
+    "文书类别：intake（收件凭证）、acceptance（受理回执）、supplement（补正告知书）、"
+    "refusal（不予受理通知书）、denial（不予许可决定书）、result（证明/决定书/备案回执）、"
+    "conclusion（办结通知书），或 tongban-document/1 的 kind。取该类别最新的一份；"
+    "id 指定某一份。"
+)
+
+
+def _document_response(request, number: str, kind: str, extension: str, document_id: str):
+    case = selectors.case_detail(access_for(request.user), number)
+    content, filename = documents.file_for(case, kind, extension, document_id)
+    media = "application/pdf" if extension == "pdf" else "application/ofd"
+    response = HttpResponse(content, content_type=media)
+    # RFC 6266 with an RFC 5987 filename* for the Chinese name
+    response["Content-Disposition"] = content_disposition_header(False, filename)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @router.get(
     "/{number}/documents/{kind}.pdf",
     response=READ_ERRORS,
     openapi_extra=binary_response("application/pdf"),
-    summary="受理回执 / 办结通知 / 结果 PDF",
+    summary="办件文书 PDF（收件凭证、受理回执、补正告知书、决定书、证明、办结通知书）",
+    description=DOCUMENT_KINDS_HELP,
 )
 @requires_scope("cases:read")
-def case_document(request, number: str, kind: str):
-    case = selectors.case_detail(access_for(request.user), number)
-    pdf = documents.render(case, kind)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{number}-{kind}.pdf"'
-    return response
+def case_document(request, number: str, kind: str, id: str = Query("", max_length=40)):
+    return _document_response(request, number, kind, "pdf", id)
+
+
+@router.get(
+    "/{number}/documents/{kind}.ofd",
+    response=READ_ERRORS,
+    openapi_extra=binary_response("application/ofd"),
+    summary="办件文书 OFD（GB/T 33190）",
+    description=DOCUMENT_KINDS_HELP,
+)
+@requires_scope("cases:read")
+def case_document_ofd(request, number: str, kind: str, id: str = Query("", max_length=40)):
+    return _document_response(request, number, kind, "ofd", id)

@@ -1,9 +1,14 @@
-"""Printable PDFs with Chinese text: 受理回执, 办结通知 and the result (e.g. 营业执照).
+"""A case's printable documents, by kind.
 
-Chinese text uses the standard CID font STSong-Light (Adobe-GB1), which every
-PDF reader provides; nothing is read from the system's font folders. The
-result carries a QR code with the case number, issuer and the SM3 digest of
-the signed result document, drawn as vector modules (segno).
+Every document a case has is a signed ``tongban-document/1`` record (cases/issuance.py)
+held at this node — issued here, or a verified copy of the peer's — and printed by the
+documents app (official layout, seal, verifiable QR; PDF and OFD). ``document_for`` maps
+a kind (or its short name: acceptance, conclusion, result, …) to the case's latest
+document of that kind.
+
+Cases concluded before documents were issued have no records; for them the first
+renderers below still print 受理回执, 办结通知 and the result (STSong-Light CID font, the
+``TONGBAN-RESULT:`` QR of docs/exchange-protocol.md §14).
 """
 
 from __future__ import annotations
@@ -18,8 +23,12 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
+from tongban.cases.issuance import ALIASES, SHORT_NAMES
 from tongban.cases.models import Case, CaseStatus
 from tongban.cases.presenters import STATUS_LABELS, case_result
+from tongban.cases.selectors import case_document_of_kind
+from tongban.documents.formats import KINDS as DOCUMENT_KINDS
+from tongban.documents.models import IssuedDocument
 from tongban.errors import NotFound
 from tongban.gm.canonical import canonical_json
 from tongban.gm.sm3 import sm3_hex
@@ -190,8 +199,61 @@ def _result(case: Case) -> bytes:
     return page.bytes()
 
 
-def render(case: Case, kind: str) -> bytes:
-    renderers = {"acceptance": _acceptance, "conclusion": _conclusion, "result": _result}
-    if kind not in renderers:
-        raise NotFound("没有这种文书")
-    return renderers[kind](case)
+LEGACY = {"acceptance": _acceptance, "conclusion": _conclusion, "result": _result}
+
+
+def kinds_of(kind: str) -> tuple[str, ...]:
+    """The document kinds a URL's kind stands for (a short name or a kind itself)."""
+    if kind in ALIASES:
+        return ALIASES[kind]
+    if kind in DOCUMENT_KINDS and kind != "licence_file":
+        return (kind,)
+    raise NotFound("没有这种文书")
+
+
+def short_name(document: IssuedDocument) -> str:
+    """The kind as the download URL names it (acceptance, result, intake, …)."""
+    if document.kind in ALIASES["result"]:
+        return "result"
+    return SHORT_NAMES.get(document.kind, document.kind)
+
+
+def document_for(case: Case, kind: str, document_id: str = "") -> IssuedDocument | None:
+    """The case's latest document of ``kind`` (or the one named); None only for a case
+    that has no documents at all (concluded before they were issued: LEGACY prints it)."""
+    kinds = kinds_of(kind)
+    try:
+        return case_document_of_kind(case, kinds, document_id)
+    except NotFound:
+        if document_id or kind not in LEGACY:
+            raise
+        if IssuedDocument.objects.filter(case_number=case.number).exists():
+            raise
+        return None
+
+
+def render(case: Case, kind: str, document_id: str = "") -> bytes:
+    """The PDF of the case's document of ``kind``."""
+    from tongban.documents.rendering import document_pdf
+
+    document = document_for(case, kind, document_id)
+    if document is None:
+        return LEGACY[kind](case)
+    return document_pdf(document)
+
+
+def file_for(case: Case, kind: str, extension: str, document_id: str = "") -> tuple[bytes, str]:
+    """(content, Chinese file name with the case number) of one document, as PDF or OFD."""
+    from tongban.documents.rendering import document_filename, document_pdf
+
+    document = document_for(case, kind, document_id)
+    if document is None:
+        if extension != "pdf":
+            raise NotFound("该文书没有 OFD 版本")
+        title = {"acceptance": "受理回执", "conclusion": "办结通知", "result": "办理结果"}[kind]
+        return LEGACY[kind](case), f"{title}_{case.number}.pdf"
+    if extension == "ofd":
+        from tongban.documents.ofd import document_ofd
+
+        return document_ofd(document), document_filename(document, "ofd")
+    return document_pdf(document), document_filename(document, "pdf")

@@ -13,6 +13,7 @@ from tongban.cases.services import (
     Actor,
     case_event_announce,
     deadline_clock_start,
+    enterprise_update_apply,
     licence_material_create,
     local_date,
     materials_attach,
@@ -22,6 +23,7 @@ from tongban.cases.stored_pii import assertion_for_storage, form_for_storage
 from tongban.catalog.models import Implementation
 from tongban.directory.models import Window
 from tongban.directory.signing import peer_public_key
+from tongban.documents.services import DocumentRejected, document_copy_store
 from tongban.exchange.envelopes import VerifiedEnvelope, parse_time
 from tongban.exchange.handlers import HandlerRefusal, inbox_handler, on_delivered
 from tongban.gm import sm2
@@ -60,6 +62,31 @@ def _files(refs: list[dict], blobs: dict[str, bytes]) -> list[CheckedFile]:
             )
         )
     return files
+
+
+def _documents_store(raw: object, *, number: str, sender: str) -> int:
+    """Keep verified copies of the documents a peer issued for this case (收件凭证, 回执,
+    决定书, 证明 …). A document that does not verify, is not the sender's or not this
+    case's is refused like any bad peer input: the whole message is, nothing is half-applied,
+    and the sender may retry (storing is idempotent)."""
+    if raw is None:
+        return 0
+    if not isinstance(raw, list) or len(raw) > 20:
+        raise HandlerRefusal("'documents' must be a list of at most 20 signed documents")
+    for entry in raw:
+        if not isinstance(entry, dict):
+            raise HandlerRefusal("a document must be an object")
+        record, signature = entry.get("record"), entry.get("signature")
+        if not isinstance(record, dict) or not isinstance(signature, dict):
+            raise HandlerRefusal("a document needs its record and signature")
+        issuer = record.get("issuer") if isinstance(record.get("issuer"), dict) else {}
+        if issuer.get("node") != sender or record.get("case_number") != number:
+            raise HandlerRefusal("a document of another issuer or another case")
+        try:
+            document_copy_store(record=record, signature=signature)
+        except (DocumentRejected, KeyError, TypeError, ValueError) as exc:
+            raise HandlerRefusal(f"document refused: {exc}") from exc
+    return len(raw)
 
 
 def _refuse_assertion(reason: str, *, sender: str) -> None:
@@ -195,6 +222,7 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         at=submitted_at,
     )
     licences = _licence_materials(case, data.get("licences") or [], at=submitted_at)
+    _documents_store(envelope.signed["body"].get("documents"), number=number, sender=sender)
     status_record(
         case,
         to_status=CaseStatus.SUBMITTED,
@@ -340,6 +368,7 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
     except ValueError as exc:
         raise HandlerRefusal("bad occurred_at") from exc
     details = body.get("details") or {}
+    _documents_store(body.get("documents"), number=case.number, sender=sender)
     result = details.get("result")
     if to_status == CaseStatus.APPROVED and result:
         result = _verified_result(result, sender)
@@ -355,6 +384,9 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
         )
         if result.get("kind") == "business_licence":
             _new_enterprise_register(case, result["document"])
+        update = result["document"].get("enterprise_update")
+        if isinstance(update, dict):
+            enterprise_update_apply(update)
     status_record(
         case,
         to_status=to_status,

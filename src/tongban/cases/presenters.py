@@ -95,6 +95,39 @@ def case_summary_dict(case: Case) -> dict:
     }
 
 
+def case_documents_list(case: Case) -> list[dict]:
+    """The case's signed documents, each with its download addresses (API)."""
+    from tongban.cases.documents import short_name
+    from tongban.cases.selectors import case_documents
+    from tongban.documents.formats import KINDS
+
+    rows = []
+    documents = case_documents(case)
+    latest = {}
+    for d in documents:
+        latest[short_name(d)] = d.document_id
+    for d in documents:
+        name = short_name(d)
+        query = "" if latest[name] == d.document_id else f"?id={d.document_id}"
+        base = f"/api/v1/cases/{case.number}/documents/{name}"
+        rows.append(
+            {
+                "id": d.document_id,
+                "kind": d.kind,
+                "kind_label": KINDS.get(d.kind, d.kind),
+                "title": d.title,
+                "doc_number": d.doc_number,
+                "issuer_node": d.issuer_node,
+                "issuer_name": d.issuer_name,
+                "issued_at": d.issued_at,
+                "status": d.status,
+                "pdf": f"{base}.pdf{query}",
+                "ofd": f"{base}.ofd{query}",
+            }
+        )
+    return rows
+
+
 def case_detail_dict(case: Case) -> dict:
     result = case_result(case)
     return {
@@ -150,4 +183,5 @@ def case_detail_dict(case: Case) -> dict:
             if result
             else None
         ),
+        "documents": case_documents_list(case),
     }

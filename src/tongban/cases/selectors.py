@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, Q, QuerySet
 
 from tongban.cases.models import Case, CaseMaterial, CaseStatusChange
+from tongban.documents.models import IssuedDocument
 from tongban.errors import NotFound
 from tongban.identity.selectors import Access
 
@@ -103,3 +104,20 @@ def case_material(access: Access, number: str, material_id: int) -> CaseMaterial
     if material is None:
         raise NotFound("材料不存在")
     return material
+
+
+def case_documents(case: Case) -> list[IssuedDocument]:
+    """The signed documents of a case held here (issued here, or copies of a peer's), in
+    the order they were issued. The caller has already been given the case."""
+    return list(IssuedDocument.objects.filter(case_number=case.number).order_by("issued_at", "id"))
+
+
+def case_document_of_kind(case: Case, kinds: tuple[str, ...], document_id: str = ""):
+    """The case's latest document of one of ``kinds`` (or the one named), or NotFound."""
+    documents = IssuedDocument.objects.filter(case_number=case.number, kind__in=kinds)
+    if document_id:
+        documents = documents.filter(document_id=document_id)
+    document = documents.order_by("-issued_at", "-id").first()
+    if document is None:
+        raise NotFound("没有这种文书")
+    return document

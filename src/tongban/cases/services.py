@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tongban.cases import issuance
 from tongban.cases.application_form import application_form_clean
 from tongban.cases.deadlines import add_working_days
 from tongban.cases.materials import CheckedFile, IncomingFile, material_check, material_store
@@ -31,6 +32,7 @@ from tongban.cases.stored_pii import assertion_for_storage, form_for_storage
 from tongban.catalog.models import Implementation, ServiceItem
 from tongban.directory.models import Node, Window
 from tongban.directory.signing import sign_detached
+from tongban.documents.models import IssuedDocument
 from tongban.errors import DomainError, NotFound, PermissionDenied
 from tongban.exchange.envelopes import Blob, iso
 from tongban.exchange.services import outbox_enqueue
@@ -344,6 +346,10 @@ def _case_create(
                 "channel": channel,
             },
         )
+        receipts = []
+        if channel == "window":
+            # 收件凭证: issued here, at once, by the window's organization
+            receipts.append(issuance.intake_receipt_issue(case, window=window, officer=actor.name))
         if case.perspective == "local":
             for ref in licence_refs:
                 fetch_request(
@@ -374,7 +380,8 @@ def _case_create(
                         "licences": licence_refs,
                         "submitted_at": iso(now),
                         "actor": actor.as_dict(),
-                    }
+                    },
+                    "documents": signed_documents(receipts),
                 },
                 blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
             )
@@ -620,6 +627,11 @@ def _check_transition(case: Case, action: str) -> str:
     return target
 
 
+def signed_documents(documents: list[IssuedDocument]) -> list[dict]:
+    """Documents as they travel between nodes: the signed record and its signature."""
+    return [{"record": d.record, "signature": d.signature} for d in documents]
+
+
 def case_event_announce(
     case: Case,
     *,
@@ -629,6 +641,7 @@ def case_event_announce(
     occurred_at: dt.datetime,
     reason: str = "",
     details: dict | None = None,
+    documents: list[IssuedDocument] | None = None,
 ) -> None:
     if case.perspective != "handling":
         return
@@ -648,6 +661,7 @@ def case_event_announce(
             "deadline": case.deadline.isoformat() if case.deadline else None,
             "legal_deadline": case.legal_deadline.isoformat() if case.legal_deadline else None,
             "deadline_provisional": case.deadline_provisional,
+            "documents": signed_documents(documents or []),
         },
     )
 
@@ -660,7 +674,10 @@ def _decide(
     reason: str = "",
     details: dict | None = None,
     before_save=None,
+    documents=None,
 ) -> Case:
+    """One decision: ``before_save(case, actor, now)`` may add details (the result);
+    ``documents(case, now)`` issues the decision's documents once the case is updated."""
     # 免证办: the licences the case used, checked again at their issuers (licences.sharing)
     case_licences_recheck(number=number)  # online, before the transaction
     with transaction.atomic():
@@ -683,6 +700,7 @@ def _decide(
             case.concluded_at = now
             case.decision_reason = reason
         case.save()
+        issued = documents(case, now) if documents is not None else []
         case_event_announce(
             case,
             event=action,
@@ -691,6 +709,7 @@ def _decide(
             occurred_at=now,
             reason=reason,
             details=details,
+            documents=issued,
         )
     return case
 
@@ -705,14 +724,35 @@ def _required_reason(reason: str, what: str) -> str:
 
 
 def case_accept(*, user, number: str, note: str = "") -> Case:
-    """受理."""
-    return _decide(user=user, number=number, action="accept", reason=(note or "").strip()[:2000])
+    """受理: and its 受理回执."""
+    note = (note or "").strip()[:2000]
+    return _decide(
+        user=user,
+        number=number,
+        action="accept",
+        reason=note,
+        documents=lambda case, now: [issuance.acceptance_receipt_issue(case, note=note, at=now)],
+    )
+
+
+def _concluded(case: Case, now: dt.datetime, outcome: str, first: IssuedDocument) -> list:
+    return [
+        first,
+        issuance.conclusion_notice_issue(case, at=now, outcome=outcome, documents=[first]),
+    ]
 
 
 def case_refuse(*, user, number: str, reason: str) -> Case:
-    """不予受理 (reason required)."""
+    """不予受理 (reason required): 不予受理通知书 with how to appeal, and 办结通知书."""
+    reason = _required_reason(reason, _("不予受理"))
     return _decide(
-        user=user, number=number, action="refuse", reason=_required_reason(reason, _("不予受理"))
+        user=user,
+        number=number,
+        action="refuse",
+        reason=reason,
+        documents=lambda case, now: _concluded(
+            case, now, "refused", issuance.refusal_notice_issue(case, reason=reason, at=now)
+        ),
     )
 
 
@@ -740,95 +780,152 @@ def case_request_supplements(*, user, number: str, missing: list[dict], note: st
         return {"missing": cleaned}
 
     return _decide(
-        user=user, number=number, action="request_supplements", reason=note, before_save=remember
+        user=user,
+        number=number,
+        action="request_supplements",
+        reason=note,
+        before_save=remember,
+        documents=lambda case, now: [
+            issuance.supplement_notice_issue(
+                case, missing=case.supplement_request["missing"], note=note, at=now
+            )
+        ],
     )
 
 
 def case_deny(*, user, number: str, reason: str) -> Case:
-    """不予许可 (reason required)."""
+    """不予许可 (reason required): 不予许可决定书 with how to appeal, and 办结通知书."""
+    reason = _required_reason(reason, _("不予许可"))
     return _decide(
-        user=user, number=number, action="deny", reason=_required_reason(reason, _("不予许可"))
+        user=user,
+        number=number,
+        action="deny",
+        reason=reason,
+        documents=lambda case, now: _concluded(
+            case, now, "denied", issuance.denial_decision_issue(case, reason=reason, at=now)
+        ),
     )
 
 
-def _result_document(case: Case, now: dt.datetime) -> tuple[str, dict]:
+def _result_document(
+    case: Case,
+    now: dt.datetime,
+    declaration: dict,
+    ctx: issuance.ResultContext,
+    document: IssuedDocument | None,
+    licence,
+) -> tuple[str, dict]:
+    """The machine-readable result (CaseResult): what the result document says, signed."""
     org = case.handling_organization
-    base = {
+    record = document.record if document is not None else {}
+    result = {
         "case_number": case.number,
         "item": {"code": case.item.basic_code, "name": case.item_name},
         "issuer": {"code": org.code, "name": org.name, "node": settings.TONGBAN_NODE},
         "issued_at": iso(now),
         "holder": {"name": case.applicant_name, "id_type": "111"},
+        "type": declaration.get("title") or "准予许可决定书",
+        "decision": "准予",
+        "result_kind": declaration.get("kind", "none"),
+        "subject": record.get("subject") or {},
+        "facts": record.get("facts") or [],
+        "body": record.get("body", ""),
+        "valid_until": record.get("valid_until"),
+        "document_id": document.document_id if document is not None else "",
+        "licence_identifier": licence.identifier if licence is not None else "",
     }
-    if case.item.result_kind == "business_licence":
-        form = case.form_data
-        return "business_licence", {
-            **base,
-            "type": "营业执照",
-            "uscc": credit_code_allocate(region=org.region),
-            "name": form.get("company_name", ""),
-            "company_type": form.get("company_type", ""),
-            "legal_representative": form.get("legal_representative", ""),
-            "registered_capital": form.get("registered_capital", ""),
-            "business_scope": form.get("business_scope", ""),
-            "address": form.get("address", ""),
-            "established_on": local_date(now).isoformat(),
-        }
-    return case.item.result_kind, {**base, "type": "准予许可决定", "decision": "准予"}
+    update = declaration.get("enterprise_update") or {}
+    if update:
+        _name, code = issuance.enterprise_of(case)
+        values = {k: ctx.value(v) for k, v in update.items()}
+        result["enterprise_update"] = {"code": code, **{k: v for k, v in values.items() if v}}
+    spec = declaration.get("licence") or {}
+    if spec.get("type") == "营业执照" and spec.get("holder") == "new_enterprise":
+        face = ctx.licence_face
+        result.update(
+            {
+                "uscc": ctx.new_uscc,
+                "name": face.get("company_name", ""),
+                "company_type": face.get("company_type", ""),
+                "legal_representative": face.get("legal_representative", ""),
+                "registered_capital": str(
+                    (case.form_data or {}).get("registered_capital", "") or ""
+                ),
+                "business_scope": face.get("business_scope", ""),
+                "address": face.get("address", ""),
+                "established_on": face.get("established_on", ""),
+            }
+        )
+        return "business_licence", result
+    return declaration.get("kind", "none"), result
 
 
-def _business_licence_issue(case: Case, document: dict) -> str:
-    """The approved company's 营业执照 as an e-licence, issued by the deciding authority
-    and sent to the wallet at the node where the application was made."""
-    from tongban.licences.services import licence_issue, licence_type_by_name
+def enterprise_update_apply(update: dict) -> None:
+    """A change registration's effect on the enterprise record held here (名称变更)."""
+    from tongban.identity.models import Enterprise
 
-    licence_type = licence_type_by_name("营业执照")
-    if licence_type is None:
-        return ""
-    values = {
-        "licence_number": document["uscc"],
-        "company_name": document["name"],
-        "company_type": document["company_type"],
-        "legal_representative": document["legal_representative"],
-        "registered_capital": f"{document['registered_capital']}万元人民币"
-        if document["registered_capital"]
-        else "",
-        "established_on": document["established_on"],
-        "address": document["address"],
-        "business_scope": document["business_scope"],
-    }
-    known = {f["key"] for f in licence_type.fields}
-    licence = licence_issue(
-        user=None,
-        type_code=licence_type.code,
-        organization_code=case.handling_organization_id,
-        holder={"name": document["name"], "id_number": document["uscc"]},
-        fields={k: v for k, v in values.items() if k in known},
-        holder_home_node=case.receiving_node,
-        case_number=case.number,
-    )
-    return licence.identifier
+    code, name = str(update.get("code") or ""), str(update.get("name") or "")[:128]
+    if code and name:
+        Enterprise.objects.filter(code=code).update(name=name)
 
 
-def case_approve(*, user, number: str, note: str = "") -> Case:
-    """准予: issues the signed result (e.g. 营业执照 with a new 统一社会信用代码)."""
+def case_approve(*, user, number: str, note: str = "", result_inputs: dict | None = None) -> Case:
+    """准予: issues the result the item declares — the e-licence to the holder's wallet (a
+    new version for a change), the 证明 / 决定书 / 备案回执 saying what the applicant gets,
+    the signed machine-readable CaseResult — and the 办结通知书. ``result_inputs``: what the
+    official enters or confirms (the item's ``official_inputs``)."""
+    from tongban.licences.services import licence_values
+
+    issued: list[IssuedDocument] = []
+    licences = []
 
     def issue(case: Case, actor: Actor, now: dt.datetime) -> dict:
-        kind, document = _result_document(case, now)
-        licence_identifier = ""
-        if kind == "business_licence":
-            licence_identifier = _business_licence_issue(case, document)
-            document["licence_identifier"] = licence_identifier
-        signature = sign_detached(canonical_json(document))
+        declaration = case.item.result or {}
+        if not declaration.get("kind"):
+            declaration = issuance.legacy_declaration(case)
+        ctx = issuance.ResultContext(
+            case=case, organization=case.handling_organization, decided_at=now
+        )
+        licence = None
+        if declaration["kind"] == "licence":
+            current = issuance.current_licence(declaration, ctx)
+            if current is not None:
+                ctx.licence_face = licence_values(current)
+            ctx.official = issuance.official_inputs_clean(declaration, result_inputs, ctx)
+            if declaration["licence"]["holder"] == "new_enterprise":
+                ctx.new_uscc = credit_code_allocate(region=case.handling_organization.region)
+            ctx.licence_number = issuance.licence_number_for(declaration, ctx)
+            licence = issuance.result_licence_issue(declaration, ctx, current)
+            ctx.licence_face = licence_values(licence)
+            licences.append(licence)
+        else:
+            ctx.official = issuance.official_inputs_clean(declaration, result_inputs, ctx)
+        document = issuance.result_document_issue(declaration, ctx, licence=licence)
+        if document is not None:
+            issued.append(document)
+        kind, result = _result_document(case, now, declaration, ctx, document, licence)
+        if result.get("enterprise_update"):
+            enterprise_update_apply(result["enterprise_update"])
+        signature = sign_detached(canonical_json(result))
         CaseResult.objects.create(
             case=case,
             kind=kind,
-            document=document,
+            document=result,
             signature=signature,
             issued_at=now,
-            licence_identifier=licence_identifier,
+            licence_identifier=result["licence_identifier"],
         )
-        return {"result": {"kind": kind, "document": document, "signature": signature}}
+        return {"result": {"kind": kind, "document": result, "signature": signature}}
+
+    def documents(case: Case, now: dt.datetime) -> list[IssuedDocument]:
+        conclusion = issuance.conclusion_notice_issue(
+            case,
+            at=now,
+            outcome="approved",
+            documents=issued,
+            licence=licences[0] if licences else None,
+        )
+        return [*issued, conclusion]
 
     return _decide(
         user=user,
@@ -836,6 +933,7 @@ def case_approve(*, user, number: str, note: str = "") -> Case:
         action="approve",
         reason=(note or "").strip()[:2000],
         before_save=issue,
+        documents=documents,
     )
 
 
