@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from tongban.portal import account_views, licence_views, online_views, views
+from tongban.portal import account_views, document_views, licence_views, online_views, views
+from tongban.portal.ofd_views import issued_ofd, wallet_ofd
 
 app_name = "portal"
 
@@ -52,9 +53,10 @@ urlpatterns = [
     path("me/licences/", licence_views.wallet, name="wallet"),
     path("me/licences/<str:identifier>/", licence_views.wallet_entry, name="wallet_entry"),
     path("me/licences/<str:identifier>/pdf/", licence_views.wallet_pdf, name="wallet_pdf"),
+    path("me/licences/<str:identifier>/ofd/", wallet_ofd, name="wallet_ofd"),
     path("me/licences/<str:identifier>/show/", licence_views.wallet_show, name="wallet_show"),
-    # 核验 (public): presentations, and the status of a licence issued here
-    path("verify/", licence_views.verify, name="verify"),
+    # 核验 (public): printed documents and presentations, and the status of a licence issued here
+    path("verify/", document_views.verify, name="verify"),
     path(
         "verify/licence/<str:identifier>/",
         licence_views.licence_status_page,
@@ -69,6 +71,7 @@ urlpatterns = [
         licence_views.issued_pdf,
         name="issued_licence_pdf",
     ),
+    path("work/licences/<str:identifier>/ofd/", issued_ofd, name="issued_licence_ofd"),
     path(
         "work/licences/<str:identifier>/actions/<slug:action>/",
         licence_views.issued_action,
