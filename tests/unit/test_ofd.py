@@ -292,6 +292,8 @@ def test_licence_files_download_as_ofd_for_who_may_see_them(
 
     licence, holder, police = driving_licence
     client.force_login(holder)
+    page = client.get(f"/me/licences/{licence.identifier}/").content.decode()
+    assert f"/me/licences/{licence.identifier}/ofd/" in page, "offered next to the PDF"
     mine = client.get(f"/me/licences/{licence.identifier}/ofd/")
     assert mine.status_code == 200
     assert mine["Content-Type"] == "application/ofd"
@@ -312,6 +314,8 @@ def test_licence_files_download_as_ofd_for_who_may_see_them(
     assert document_verify(qr).verdict == "genuine"
 
     client.force_login(police)
+    page = client.get(f"/work/licences/{licence.identifier}/").content.decode()
+    assert f"/work/licences/{licence.identifier}/ofd/" in page
     issued = client.get(f"/work/licences/{licence.identifier}/ofd/")
     assert issued.status_code == 200 and issued.content == content, "one file per version"
 
