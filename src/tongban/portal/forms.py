@@ -648,17 +648,14 @@ class RegisterForm(PortalForm):
 
             if User.objects.filter(username=username).exists():
                 self.add_error("username", _("用户名已被使用"))
-        if cleaned.get("password1") and "password1" not in self.errors:
+        password = cleaned.get("password1")
+        if password and cleaned.get("password2") and password != cleaned["password2"]:
+            self.add_error("password2", _("两次输入的密码不一致"))
+        if password and "password1" not in self.errors:
             try:
-                validate_password(cleaned["password1"])
+                validate_password(password)
             except ValidationError as exc:
                 self.add_error("password1", " ".join(exc.messages))
-        if (
-            cleaned.get("password1")
-            and cleaned.get("password2")
-            and cleaned["password1"] != cleaned["password2"]
-        ):
-            self.add_error("password2", _("两次输入的密码不一致"))
         return cleaned
 
     def apply_register_error(self, error: DomainError) -> None:
