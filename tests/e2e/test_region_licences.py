@@ -145,3 +145,16 @@ def test_issue_hold_show_verify_use_and_revoke_across_four_provinces(full_region
     assert result["verdict"] in ("revoked", "expired_presentation")
     if result["verdict"] == "revoked":
         assert result["status"]["source"] == "online"
+
+    # 7. 免证办 after the revocation: the deed was valid when ah fetched it. Acting on
+    #    the case, ah asks js again: 受理 goes on (the case page warns), 准予 is refused
+    #    while the licence it relies on is revoked, 不予许可 stays possible.
+    r = official.post(f"/cases/{number}/accept", {"note": "予以受理"})
+    assert r.status_code == 200, r.text
+    r = official.post(f"/cases/{number}/approve", {})
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "licence_no_longer_valid"
+    assert "不动产权证书" in r.json()["error"]["message"] and "吊销" in r.json()["error"]["message"]
+    assert official.get(f"/cases/{number}").json()["status"] == "accepted"
+    r = official.post(f"/cases/{number}/deny", {"reason": "所用不动产权证书已被注销"})
+    assert r.status_code == 200, r.text
