@@ -386,3 +386,12 @@ def test_the_hub_offers_no_registration(client, region, settings):
     assert "注册个人账号" not in texts(login) and "/sso/" not in html(login)
     assert "个人用户请到所在省份的平台登录" in texts(login)
     assert 'href="http://127.0.0.1:8002/login/"' in html(login)
+
+
+def test_a_broken_authorization_request_is_explained(client, region):
+    client.force_login(resident("lina"))
+    page = client.get(authorize_path("tongban-evil"))
+    text = texts(page)
+    assert page.status_code < 500
+    assert "无法完成登录" in text and "请回到原来的平台重新点击“用随申办账号登录”" in text
+    assert "技术详情" in text  # the protocol's own words stay folded away

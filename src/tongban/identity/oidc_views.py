@@ -12,6 +12,10 @@ from oauth2_provider.views import AuthorizationView
 
 
 class RegionAuthorizationView(AuthorizationView):
+    # the site's own page (consent, or why the request cannot be served), not the
+    # library's bare English one
+    template_name = "portal/oidc_authorize.html"
+
     def dispatch(self, request, *args, **kwargs):
         response = super().dispatch(request, *args, **kwargs)
         client_id = request.GET.get("client_id") or request.POST.get("client_id")
