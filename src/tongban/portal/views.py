@@ -622,7 +622,15 @@ def _call(action: str, user, number: str, form):
             user=user, number=number, missing=form.missing(), note=data["note"]
         )
     if action == "approve":
-        return services.case_approve(user=user, number=number, note=data["note"])
+        # the result's official inputs (portal/includes/decision_result_fields.html)
+        inputs = {
+            k.removeprefix("approve-result-"): v
+            for k, v in form.data.items()
+            if k.startswith("approve-result-")
+        }
+        return services.case_approve(
+            user=user, number=number, note=data["note"], result_inputs=inputs
+        )
     if action == "deny":
         return services.case_deny(user=user, number=number, reason=data["reason"])
     return services.case_supply(user=user, number=number, files=form.uploads(), note=data["note"])
