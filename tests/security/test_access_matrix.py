@@ -380,6 +380,9 @@ RULES: dict[str, Rule] = {
     "api:wallet_entry_pdf": Rule(
         "get", lambda c: f"/api/v1/wallet/{c[LICENCE]}/pdf", HOLDER_ONLY_API
     ),
+    "api:wallet_entry_ofd": Rule(
+        "get", lambda c: f"/api/v1/wallet/{c[LICENCE]}/ofd", HOLDER_ONLY_API
+    ),
     "api:presentation_create": Rule(
         "post",
         lambda c: f"/api/v1/wallet/{c[LICENCE]}/presentations",
@@ -397,6 +400,9 @@ RULES: dict[str, Rule] = {
     ),
     "portal:wallet_pdf": Rule(
         "get", lambda c: f"/me/licences/{c[LICENCE]}/pdf/", HOLDER_ONLY_PAGE, api=False
+    ),
+    "portal:wallet_ofd": Rule(
+        "get", lambda c: f"/me/licences/{c[LICENCE]}/ofd/", HOLDER_ONLY_PAGE, api=False
     ),
     "portal:wallet_show": Rule(
         "post",
@@ -418,6 +424,9 @@ RULES: dict[str, Rule] = {
     ),
     "api:licence_issued_pdf": Rule(
         "get", lambda c: f"/api/v1/licences/issued/{c[LICENCE]}/pdf", ISSUER_READS_API
+    ),
+    "api:licence_issued_ofd": Rule(
+        "get", lambda c: f"/api/v1/licences/issued/{c[LICENCE]}/ofd", ISSUER_READS_API
     ),
     "api:licence_status_action": Rule(
         "post",
@@ -461,6 +470,9 @@ RULES: dict[str, Rule] = {
     ),
     "portal:issued_licence_pdf": Rule(
         "get", lambda c: f"/work/licences/{c[LICENCE]}/pdf/", ISSUER_READS_PAGE, api=False
+    ),
+    "portal:issued_licence_ofd": Rule(
+        "get", lambda c: f"/work/licences/{c[LICENCE]}/ofd/", ISSUER_READS_PAGE, api=False
     ),
     "portal:issued_licence_action": Rule(
         "post",

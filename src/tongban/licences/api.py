@@ -6,6 +6,7 @@ import json
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -18,11 +19,13 @@ from tongban.api_errors import (
     binary_response,
     errors,
 )
+from tongban.documents.ofd import document_ofd
+from tongban.documents.rendering import document_filename
 from tongban.errors import DomainError
 from tongban.identity.authentication import api_auth, requires_scope
 from tongban.identity.selectors import access_for
 from tongban.licences import selectors, services
-from tongban.licences.documents import licence_pdf
+from tongban.licences.documents import licence_file_document, licence_pdf
 from tongban.licences.models import Licence, LicenceType, WalletEntry
 from tongban.licences.qr_images import qr_text_from_image
 from tongban.licences.verification import presentation_verify
@@ -247,6 +250,19 @@ def licence_issued_pdf(request, identifier: str):
     return _pdf(licence_pdf(licence, services.licence_values(licence)), identifier)
 
 
+@router.get(
+    "/licences/issued/{identifier}/ofd",
+    response=READ_ERRORS,
+    openapi_extra=binary_response("application/ofd"),
+    summary="证照 OFD（发证机构，GB/T 33190）",
+    auth=api_auth,
+)
+@requires_scope("licences:read")
+def licence_issued_ofd(request, identifier: str):
+    licence = selectors.licence_issued(request.user, identifier)
+    return _ofd(licence_file_document(licence, services.licence_values(licence)))
+
+
 @router.post(
     "/licences/issued/{identifier}/{action}",
     response={200: dict, **ERRORS},
@@ -264,6 +280,14 @@ def licence_status_action(request, identifier: str, action: str, payload: Licenc
 def _pdf(content: bytes, identifier: str) -> HttpResponse:
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="licence-{identifier}.pdf"'
+    return response
+
+
+def _ofd(document) -> HttpResponse:
+    response = HttpResponse(document_ofd(document), content_type="application/ofd")
+    response["Content-Disposition"] = content_disposition_header(
+        True, document_filename(document, "ofd")
+    )
     return response
 
 
@@ -320,6 +344,19 @@ def wallet_entry(request, identifier: str):
 def wallet_entry_pdf(request, identifier: str):
     entry = selectors.wallet_entry_for(request.user, identifier)
     return _pdf(licence_pdf(entry, services.licence_values(entry)), identifier)
+
+
+@router.get(
+    "/wallet/{identifier}/ofd",
+    response=READ_ERRORS,
+    openapi_extra=binary_response("application/ofd"),
+    summary="证照 OFD（GB/T 33190）",
+    auth=api_auth,
+)
+@requires_scope("licences:read")
+def wallet_entry_ofd(request, identifier: str):
+    entry = selectors.wallet_entry_for(request.user, identifier)
+    return _ofd(licence_file_document(entry, services.licence_values(entry)))
 
 
 @router.post(
