@@ -19,7 +19,7 @@ class IssuedDocument(models.Model):
     kind = models.CharField(_("文书类别"), max_length=32)
     title = models.CharField(_("标题"), max_length=128)
     doc_number = models.CharField(_("文号"), max_length=96, blank=True)
-    case_number = models.CharField(_("办件编号"), max_length=40, blank=True, db_index=True)
+    case_number = models.CharField(_("办件编号"), max_length=64, blank=True, db_index=True)
     licence_identifier = models.CharField(_("电子证照标识"), max_length=96, blank=True)
     issuer_node = models.CharField(_("签发节点"), max_length=16)
     issuer_code = models.CharField(_("签发机构代码"), max_length=18)

@@ -118,7 +118,7 @@ def document_copy_store(*, record: dict, signature: dict) -> IssuedDocument:
         kind=str(record.get("kind", ""))[:32],
         title=str(record.get("title", ""))[:128],
         doc_number=str(record.get("doc_number", ""))[:96],
-        case_number=str(record.get("case_number", ""))[:40],
+        case_number=str(record.get("case_number", ""))[:64],
         licence_identifier=str((record.get("licence") or {}).get("identifier", ""))[:96],
         issuer_node=issuer["node"],
         issuer_code=str(issuer.get("code", ""))[:18],
