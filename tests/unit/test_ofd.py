@@ -313,6 +313,15 @@ def test_licence_files_download_as_ofd_for_who_may_see_them(
     qr = {e.get("Name"): e.text for e in info.iter(f"{Q}CustomData")}["qr"]
     assert document_verify(qr).verdict == "genuine"
 
+    from tongban.identity.services import api_token_create
+
+    _, token = api_token_create(user=holder, name="ofd")
+    api = client.get(
+        f"/api/v1/wallet/{licence.identifier}/ofd", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert api.status_code == 200 and api.content == content
+    assert api["Content-Type"] == "application/ofd"
+
     client.force_login(police)
     page = client.get(f"/work/licences/{licence.identifier}/").content.decode()
     assert f"/work/licences/{licence.identifier}/ofd/" in page
