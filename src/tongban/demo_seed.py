@@ -375,6 +375,10 @@ def seed_licences(client) -> int:
             t["code"] for t in configuration["licence_types"] if t["name"] == type_name
         )
         _, name, id_number, _phone = PERSONS[holder]
+        if type_name == "社会保障卡":  # the 社会保障号码 is the holder's 身份证号
+            fields = {**fields, "social_security_number": id_number}
+        # the face's 有效期 dates are the licence's validity: the issuing node derives
+        # valid_from/valid_to from them (one value on the page, the PDF and the QR)
         r = c.post(
             "/licences",
             {

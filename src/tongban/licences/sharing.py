@@ -518,7 +518,7 @@ def case_licences_block(*, case, action: str) -> None:
             raise DomainError(
                 "licence_no_longer_valid",
                 _(
-                    "申请使用的《%(type)s》已%(status)s（发证节点状态，核验于 %(at)s），"
+                    "申请使用的《%(type)s》在发证机构的状态为“%(status)s”（核验于 %(at)s），"
                     "不能准予许可；请一次性告知补正（改交其他材料）或作出不予许可决定"
                 )
                 % {
