@@ -63,9 +63,9 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 # --- numbers, text metrics ----------------------------------------------------------------
 
 
-def _n(value: float) -> str:
-    """A number as OFD writes it: up to 3 decimals, no trailing zeros, no ``-0``."""
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
+def _n(value: float, places: int = 3) -> str:
+    """A number as OFD writes it: up to 3 decimals (0.001 mm), no trailing zeros, no ``-0``."""
+    text = f"{value:.{places}f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 
@@ -190,7 +190,7 @@ def _text_object(xml: _Xml, ids: _Ids, item: layout.Text, font_ids: dict[str, in
     }
     if item.rotate:
         e, f = px - (cos * px - sin * py), py - (sin * px + cos * py)
-        attrs["CTM"] = " ".join(_n(v) for v in (cos, sin, -sin, cos, e, f))
+        attrs["CTM"] = " ".join(_n(v, 6) for v in (cos, sin, -sin, cos, e, f))
     xml.open("TextObject", attrs)
     xml.empty("FillColor", {"Value": _color(item.color)})
     code = {"X": _n(px + start), "Y": _n(py)}
