@@ -44,6 +44,7 @@ TEXTS = r"""() => {
   return out;
 }"""
 MASKED_NAME = re.compile(r"[\u3400-\u9fff]\*+[\u3400-\u9fff]?")  # 张* / 李*然
+DOCUMENT_NUMBER = re.compile(r"\S*〔\d{4}〕\S*号")  # 文号: 青浦区市场监管局〔2026〕补字3300009号
 
 
 def switch_to_english(actor: Actor) -> None:
@@ -56,7 +57,7 @@ def switch_to_english(actor: Actor) -> None:
 def chinese_left(actor: Actor) -> list[str]:
     left = []
     for text in actor.page.evaluate(TEXTS):
-        rest = MASKED_NAME.sub(" ", our_words(text))
+        rest = our_words(DOCUMENT_NUMBER.sub(" ", MASKED_NAME.sub(" ", text)))
         if CJK.search(rest):
             left.append(text)
     return left

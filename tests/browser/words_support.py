@@ -3,6 +3,7 @@ four-province region, and the words that are content rather than our wording."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import re
@@ -98,18 +99,17 @@ def content_words() -> tuple[str, ...]:
         SRC / "licences" / "data" / "licence_types.json",
     ):
         words |= _strings(json.loads(path.read_text(encoding="utf-8")))
+    # everything the demo accounts and the demo's sample data write (names, companies,
+    # addresses, notes), as it is in their source
     for module in (demo_accounts, demo_seed):
-        for name, value in vars(module).items():
-            if name.isupper() and not callable(value):
-                words |= _strings(value if not hasattr(value, "__next__") else [])
-    words |= set(demo_seed.SURNAMES) | _strings(COMPANY) | _strings(QINGPU_AMR)
-    words |= {
-        "一般项目：技术服务、技术开发、技术咨询；软件开发；信息系统集成服务。",
-        "上海市青浦区华新镇华腾路1288号1幢2层",
-        "示例内容",
-        "材料齐全，予以受理",
-        "准予设立登记",
-    }
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        words |= {
+            node.value
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+        words = {w for w in words if CJK.search(w)}
+    words |= set(demo_seed.SURNAMES) | {COMPANY, QINGPU_AMR}
     # a display name "沈晓燕（嘉善县专窗）" is content, and so is each part of it
     for word in list(words):
         words |= {part for part in re.split(r"[（）()、，,；;：:\s/]+", word) if CJK.search(part)}

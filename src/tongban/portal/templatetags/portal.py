@@ -75,8 +75,8 @@ def masked_name(value: str) -> str:
     return mask_name(value or "")
 
 
-# Words of the catalog release that pages show as values (主题领域, 收费): the catalog is
-# published in Chinese; the English catalogue translates these few.
+# Words of the catalog release and of result documents that pages show as values (主题领域,
+# 收费, 结论): they are published in Chinese; the English catalogue translates these few.
 CATALOG_WORDS = [
     gettext_noop("就医"),
     gettext_noop("身后"),
@@ -96,6 +96,9 @@ CATALOG_WORDS = [
     gettext_noop("注销退出"),
     gettext_noop("置业"),
     gettext_noop("不收费"),
+    # the decision a result document states
+    gettext_noop("准予"),
+    gettext_noop("不予"),
 ]
 
 RESULT_KINDS = {
