@@ -137,8 +137,12 @@ def _check_package(content: bytes) -> dict[str, ElementTree.Element]:
     assert len(ids) == len(set(ids)), "IDs are unique in the document"
     max_unit = int(document.find(f"{Q}CommonData/{Q}MaxUnitID").text)
     assert max(ids) == max_unit
+    page_ids = [int(page.get("ID")) for page in document.iter(f"{Q}Page")]
+    assert page_ids == sorted(page_ids)
     for page in document.iter(f"{Q}Page"):
         content_xml = trees[f"{base}/{page.get('BaseLoc')}"]
+        object_ids = [int(e.get("ID")) for e in content_xml.iter() if e.get("ID")]
+        assert object_ids == sorted(object_ids) and object_ids[0] > int(page.get("ID"))
         for text in content_xml.iter(f"{Q}TextObject"):
             assert text.get("Font") in font_ids
     return trees
