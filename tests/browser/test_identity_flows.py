@@ -206,7 +206,7 @@ def test_residents_online(live_region, browser, files):
     clerk.page.get_by_label("已核对身份证原件与本人一致", exact=True).check()
     clerk.page.get_by_role("button", name="确认当面核验").click()
     clerk.page.wait_for_load_state()
-    assert "实名等级为 L3" in clerk.text(), clerk.text()
+    assert "实名等级为“当面核验”" in clerk.text(), clerk.text()
     clerk.screenshot("id-06b-js-window-identity-check-desktop")
     agent.goto("/me/enterprises/")
     assert ENTERPRISE["name"] in agent.text()

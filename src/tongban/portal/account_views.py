@@ -27,6 +27,7 @@ from tongban.catalog.selectors import item_detail
 from tongban.directory.models import Node
 from tongban.errors import DomainError
 from tongban.identity import federation, login_flow
+from tongban.identity.assurance import assurance_meaning
 from tongban.identity.models import User
 from tongban.identity.security_log import security_event
 from tongban.identity.services import otp_issue, otp_verify, person_register
@@ -123,7 +124,7 @@ def other_region_nodes() -> list[dict]:
     return [
         {
             "id": n.node_id,
-            "app": n.app_name or node_app_name(n.node_id),
+            "app": node_app_name(n.node_id),
             "name": node_name(n.node_id),
         }
         for n in nodes
@@ -154,7 +155,7 @@ def _relying_platform(next_url: str) -> dict | None:
     return {
         "id": node.node_id,
         "name": node_name(node.node_id),
-        "app": node.app_name or node_app_name(node.node_id),
+        "app": node_app_name(node.node_id),
     }
 
 
@@ -166,7 +167,7 @@ def _province_platforms(path: str) -> list[dict]:
         {
             "id": n.node_id,
             "name": node_name(n.node_id),
-            "app": n.app_name or node_app_name(n.node_id),
+            "app": node_app_name(n.node_id),
             "url": f"{n.base_url.rstrip('/')}{path}",
         }
         for n in nodes
@@ -366,7 +367,7 @@ def home_platform_handoff(request, basic_code: str):
             "home": {
                 "id": home.node_id,
                 "name": node_name(home.node_id),
-                "app": home.app_name or node_app_name(home.node_id),
+                "app": node_app_name(home.node_id),
                 "item_url": f"{base}/items/{item.basic_code}/",
             },
         },
@@ -457,8 +458,8 @@ def register_verify(request):
                 login_flow.login_complete(request, user, method="password+sms_otp")
                 messages.success(
                     request,
-                    _("注册成功，手机号已验证，您的实名等级为 %(level)s")
-                    % {"level": user.assurance},
+                    _("注册成功，手机号已验证，您的实名等级为“%(level)s”")
+                    % {"level": assurance_meaning(user.assurance)},
                 )
                 return redirect("portal:my_cases")
         else:

@@ -503,7 +503,7 @@ def _view_at_handling_node(request, access: Access, case) -> dict | None:
     query = urlencode({"next": reverse("portal:case", args=[case.number])})
     return {
         "url": f"{node.base_url.rstrip('/')}/sso/{settings.TONGBAN_NODE}/start/?{query}",
-        "app": node.app_name or node_app_name(node.node_id),
+        "app": node_app_name(node.node_id),
     }
 
 
