@@ -59,6 +59,7 @@ CLOSING_HEIGHT = 62.0  # mm the 落款 block needs below the last row
 
 SUBJECT_LABELS = {
     "licence_file": ("持证主体", "证件号码"),
+    "certificate": ("当事人", "公民身份号码"),
 }
 
 
@@ -82,6 +83,7 @@ class _Builder:
         self.pages: list[Page] = []
         self.page: Page
         self.y = 0.0
+        self.lines: list[tuple[Page, float, list[Text]]] = []  # running text, line by line
 
     # ---- pages ---------------------------------------------------------------------------
     def new_page(self) -> None:
@@ -92,6 +94,30 @@ class _Builder:
     def text(self, x, y, text, size, **kw) -> None:
         if text:
             self.page.items.append(Text(x=x, y=y, text=text, size=size, **kw))
+
+    def line(self, *parts: tuple[float, str, float, str]) -> None:
+        """One line of running text at ``self.y``: (x, text, size, font) parts."""
+        items = [
+            Text(x=x, y=self.y, text=t, size=size, font=font) for x, t, size, font in parts if t
+        ]
+        self.page.items.extend(items)
+        self.lines.append((self.page, self.y, items))
+
+    def carry_over(self, count: int) -> None:
+        """Move the last ``count`` lines of the previous page to the top of this (new) one,
+        so the 落款 never stands alone on a page (GB/T 9704: adjust, do not leave it bare)."""
+        previous = self.pages[-2]
+        moved = [entry for entry in self.lines[-count:] if entry[0] is previous]
+        if not moved:
+            return
+        first_y = moved[0][1]
+        start = self.y
+        for _page, y, items in moved:
+            for item in items:
+                previous.items.remove(item)
+                item.y = start + (y - first_y)
+                self.page.items.append(item)
+        self.y = start + (moved[-1][1] - first_y) + ROW_LEAD
 
     def need(self, height: float) -> None:
         """Start a new page unless ``height`` mm of rows still fit above the bottom."""
@@ -132,10 +158,10 @@ class _Builder:
             for i in range(max(len(labels), len(values))):
                 self.need(0.0 if not first else min(3, len(values)) * ROW_LEAD)
                 first = False
-                if i < len(labels):
-                    self.text(LEFT, self.y, labels[i], ROW_SIZE, font=SANS)
-                if i < len(values):
-                    self.text(value_x, self.y, values[i], ROW_SIZE, font=FANGSONG)
+                self.line(
+                    (LEFT, labels[i] if i < len(labels) else "", ROW_SIZE, SANS),
+                    (value_x, values[i] if i < len(values) else "", ROW_SIZE, FANGSONG),
+                )
                 self.y += ROW_LEAD
             self.y += ROW_GAP
 
@@ -150,7 +176,7 @@ class _Builder:
             lines = wrap("　　" + paragraph, RIGHT - LEFT, BODY_SIZE)
             for line in lines:
                 self.need(BODY_LEAD)
-                self.text(LEFT, self.y, line, BODY_SIZE, font=FANGSONG)
+                self.line((LEFT, line, BODY_SIZE, FANGSONG))
                 self.y += BODY_LEAD
 
     def closing(self) -> None:
@@ -158,7 +184,9 @@ class _Builder:
         record = self.record
         if self.y + CLOSING_HEIGHT > BOTTOM + 8:
             self.new_page()
-            self.y = TOP + 10
+            self.y = TOP + 6
+            self.carry_over(2)
+            self.y += 4
         name = str(record.get("issuer", {}).get("name", ""))
         date = date_cn(record.get("issued_at"))
         by = self.y + 22  # baseline of the organization name
@@ -202,7 +230,7 @@ class _Builder:
         chars = [c for c in name if not c.isspace()]
         if not chars:
             return
-        span = min(250.0, 21.0 * len(chars))
+        span = min(220.0, 21.0 * len(chars))
         step = span / len(chars)
         radius = SEAL_R - 4.6
         size = min(12.0, (math.radians(step) * radius * 0.9) / 0.3528)

@@ -23,6 +23,46 @@ def beijing_iso(moment: dt.datetime) -> str:
     return timezone.localtime(moment).isoformat(timespec="seconds")
 
 
+def record_build(
+    *,
+    node: str,
+    document_id: str,
+    kind: str,
+    title: str,
+    organization_code: str,
+    organization_name: str,
+    facts: list[tuple[str, str]] | list[dict],
+    subject: dict | None = None,
+    case_number: str = "",
+    doc_number: str = "",
+    body: str = "",
+    valid_until: dt.date | None = None,
+    licence: dict | None = None,
+    issued_at: dt.datetime,
+) -> dict:
+    """The ``tongban-document/1`` record (formats.py) these values make."""
+    return {
+        "format": formats.DOCUMENT_FORMAT,
+        "id": document_id,
+        "kind": kind,
+        "title": title,
+        "doc_number": doc_number,
+        "case_number": case_number,
+        "issuer": {"node": node, "code": organization_code, "name": organization_name},
+        "issued_at": beijing_iso(issued_at),
+        "subject": dict(subject or {}),
+        "facts": [
+            {"label": str(f["label"]), "value": str(f["value"])}
+            if isinstance(f, dict)
+            else {"label": str(f[0]), "value": str(f[1])}
+            for f in facts
+        ],
+        "body": body,
+        "valid_until": valid_until.isoformat() if valid_until else None,
+        "licence": licence or None,
+    }
+
+
 @transaction.atomic
 def document_issue(
     *,
@@ -44,26 +84,22 @@ def document_issue(
     node = settings.TONGBAN_NODE
     now = issued_at or timezone.now()
     document_id = formats.document_id_new(node)
-    record = {
-        "format": formats.DOCUMENT_FORMAT,
-        "id": document_id,
-        "kind": kind,
-        "title": title,
-        "doc_number": doc_number,
-        "case_number": case_number,
-        "issuer": {"node": node, "code": organization.code, "name": organization.name},
-        "issued_at": beijing_iso(now),
-        "subject": dict(subject or {}),
-        "facts": [
-            {"label": str(f["label"]), "value": str(f["value"])}
-            if isinstance(f, dict)
-            else {"label": str(f[0]), "value": str(f[1])}
-            for f in facts
-        ],
-        "body": body,
-        "valid_until": valid_until.isoformat() if valid_until else None,
-        "licence": licence or None,
-    }
+    record = record_build(
+        node=node,
+        document_id=document_id,
+        kind=kind,
+        title=title,
+        organization_code=organization.code,
+        organization_name=organization.name,
+        facts=facts,
+        subject=subject,
+        case_number=case_number,
+        doc_number=doc_number,
+        body=body,
+        valid_until=valid_until,
+        licence=licence,
+        issued_at=now,
+    )
     digest = formats.record_digest(record)
     signature = sign_detached(formats.statement(node, document_id, digest))
     return IssuedDocument.objects.create(
