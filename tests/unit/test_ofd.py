@@ -5,7 +5,8 @@ package into text objects with their positions and draws the pages (through PyMu
 these tests compare what another program finds in our files with the layout we drew:
 
 * every text run of the layout is there, on its page, in order, at its baseline, and each
-  glyph at the x the PDF writer gives it (easyofd's own reading of X/DeltaX);
+  glyph at the x the PDF writer gives it (easyofd's own reading of X/DeltaX); the pages it
+  draws hold the same characters in the same order (read from its drawing with PyMuPDF);
 * the package is well-formed XML in the OFD namespace and every reference resolves (DocRoot,
   PublicRes, page BaseLocs, font IDs; unique IDs, none above MaxUnitID);
 * the QR on the page easyofd renders is read by zxing-cpp and verifies as genuine.
@@ -14,6 +15,7 @@ these tests compare what another program finds in our files with the layout we d
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from xml.etree import ElementTree
 
@@ -29,6 +31,7 @@ from tongban.documents.services import document_issue, document_qr_text
 from tongban.documents.verification import document_verify
 
 easyofd = pytest.importorskip("easyofd.ofd")  # a test dependency (requirements.lock)
+fitz = pytest.importorskip("fitz")  # PyMuPDF, which easyofd draws pages with
 
 Q = f"{{{NS}}}"
 SCOPE = (
@@ -187,11 +190,18 @@ def test_documents_read_back_by_an_independent_reader(region, tmp_path, monkeypa
                     for i in range(lead, len(item.text.rstrip()))
                 ]
                 assert xs == pytest.approx(want, abs=0.02), item.text
-        rendered = rendered or (document, reader)
 
-    # the QR of the page the reader draws scans and verifies
-    document, reader = rendered
-    image = reader.to_jpg()[-1]
+        # the pages as the reader draws them hold the same characters, in the same order
+        drawn_pdf = reader.to_pdf()
+        with fitz.open(stream=drawn_pdf, filetype="pdf") as reader_pages:
+            for number, page in enumerate(drawn.pages):
+                shown = re.sub(r"\s", "", reader_pages[number].get_text())
+                assert shown == re.sub(r"\s", "", "".join(t.text for t in _expected_runs(page)))
+        rendered = rendered or (document, reader, drawn_pdf)
+
+    # the QR of the last page the reader draws scans and verifies
+    document, reader, drawn_pdf = rendered
+    image = reader.pdf2img(drawn_pdf)[-1]
     image = image.resize((image.width // 2, image.height // 2))
     found = [r.text for r in zxingcpp.read_barcodes(image)]
     assert found == [document_qr_text(document)]
