@@ -376,8 +376,15 @@ def test_official_suspends_reinstates_revokes_and_renews(client, licence, police
     assert "已换发" in texts(client.get(f"/me/licences/{licence.identifier}/"))
 
     client.force_login(police)
+    unconfirmed = client.post(
+        f"/work/licences/{new.identifier}/actions/revoke/", {"revoke-reason": "注销"}
+    )
+    assert unconfirmed.status_code == 400 and "请勾选确认" in texts(unconfirmed)
+    assert Licence.objects.get(pk=new.pk).status == LicenceStatus.VALID
     revoke = client.post(
-        f"/work/licences/{new.identifier}/actions/revoke/", {"revoke-reason": "注销"}, follow=True
+        f"/work/licences/{new.identifier}/actions/revoke/",
+        {"revoke-reason": "注销", "revoke-confirm": "on"},
+        follow=True,
     )
     assert "证照已吊销/注销" in texts(revoke)
     assert client.post(base + "actions/explode/", {}).status_code == 404
@@ -406,7 +413,8 @@ def test_non_officials_are_refused(client, region, licence, holder, other):
     assert detail.status_code == 200 and "证照管理" not in texts(detail)
     assert client.get("/work/licences/issue/").status_code == 403
     refused = client.post(
-        f"/work/licences/{licence.identifier}/actions/revoke/", {"revoke-reason": "x"}
+        f"/work/licences/{licence.identifier}/actions/revoke/",
+        {"revoke-reason": "x", "revoke-confirm": "on"},
     )
     assert refused.status_code == 403
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from tongban.licences.models import LicenceType
 from tongban.licences.qr_images import MAX_IMAGE_BYTES
 from tongban.portal.context import node_name
-from tongban.portal.forms import PortalForm
+from tongban.portal.forms import PortalForm, confirm_field
 
 HOLDER_LABEL = _("持证人")
 HOLDER_ID_LABELS = {"person": _("公民身份号码"), "enterprise": _("统一社会信用代码")}
@@ -261,6 +261,12 @@ class StatusReasonForm(PortalForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": _("请填写原因")},
     )
+
+
+class RevokeForm(StatusReasonForm):
+    """吊销/注销: the licence stops being valid for good; a ticked confirmation first."""
+
+    confirm = confirm_field(_("确认吊销/注销：证照将永久失效，不可恢复"))
 
 
 class ReinstateForm(PortalForm):

@@ -22,7 +22,6 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 
 from tongban.directory.models import Node, Organization
 from tongban.errors import DomainError
@@ -42,6 +41,7 @@ from tongban.portal.licence_forms import (
     PresentationForm,
     ReinstateForm,
     RenewForm,
+    RevokeForm,
     StatusReasonForm,
     VerifyForm,
     field_labels,
@@ -536,7 +536,7 @@ def licence_issue(request):
 LICENCE_ACTIONS = {
     "suspend": (StatusReasonForm, pgettext_lazy("licence action", "暂扣")),
     "reinstate": (ReinstateForm, pgettext_lazy("licence action", "恢复")),
-    "revoke": (StatusReasonForm, pgettext_lazy("licence action", "吊销/注销")),
+    "revoke": (RevokeForm, pgettext_lazy("licence action", "吊销/注销")),
     "renew": (RenewForm, pgettext_lazy("licence action", "换发")),
 }
 ACTION_ALLOWED = {
@@ -615,11 +615,12 @@ def issued_pdf(request, identifier: str):
 
 
 @login_required
-@require_POST
 def issued_action(request, identifier: str, action: str):
     if action not in LICENCE_ACTIONS:
         raise Http404(_("没有这种操作"))
     licence = _issued(request, identifier)
+    if request.method != "POST":  # a refresh after posting: the licence's page, not a 405
+        return redirect("portal:issued_licence", identifier=identifier)
     values = services.licence_values(licence)
     form = _action_form(action, licence, values, request.POST)
     if form.is_valid():
