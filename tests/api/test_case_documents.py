@@ -397,3 +397,49 @@ def test_a_bad_declaration_is_refused_with_what_is_wrong(change, message):
     }
     with pytest.raises(ResultDeclarationError, match=message):
         result_declaration_clean(item)
+
+
+# --- the case page ---------------------------------------------------------------------
+
+
+def test_the_case_page_offers_the_receipt_and_asks_the_official_for_the_content(
+    region, api, clerk, client
+):
+    form = {
+        "applicant_name": "李娜",
+        "applicant_id_number": id_number("31022919880512456"),
+        "contact_phone": "13801761234",
+        "proof_kind": "亲属关系",
+        "purpose": "继承公证",
+    }
+    case = local_case(region, api, clerk, HOUSEHOLD, "上海市公安局", form)
+    client.force_login(clerk)
+    page = client.get(f"/cases/{case.number}/").content.decode()
+    assert "收件凭证已出具" in page and f"/api/v1/cases/{case.number}/documents/intake.pdf" in page
+    police = user_with("sh.police", role="official", organization=region.org("上海市公安局"))
+    client.force_login(police)
+    assert "收件凭证已出具" not in client.get(f"/cases/{case.number}/").content.decode()
+    client.post(
+        f"/cases/{case.number}/actions/accept/", {"accept-note": "", "accept-confirm": "on"}
+    )
+    page = client.get(f"/cases/{case.number}/").content.decode()
+    assert 'name="approve-result-content"' in page and "出具《户籍事项证明》所需的信息" in page
+    # left empty: refused with the field named, nothing issued, the page keeps what was typed
+    response = client.post(
+        f"/cases/{case.number}/actions/approve/",
+        {"approve-note": "核查属实", "approve-confirm": "on", "approve-result-content": ""},
+    )
+    assert response.status_code == 400 and "证明内容" in response.content.decode()
+    assert Case.objects.get(pk=case.pk).status == "accepted"
+    content = "李娜与李建国系父女关系"
+    response = client.post(
+        f"/cases/{case.number}/actions/approve/",
+        {"approve-note": "", "approve-confirm": "on", "approve-result-content": content},
+        follow=True,
+    )
+    assert Case.objects.get(pk=case.pk).status == "approved"
+    page = response.content.decode()
+    assert content in page and "户籍事项证明" in page
+    assert f"/api/v1/cases/{case.number}/documents/result.pdf" in page
+    certificate = IssuedDocument.objects.get(case_number=case.number, kind="certificate")
+    assert facts(certificate)["证明内容"] == content
