@@ -17,6 +17,7 @@ import io
 
 import segno
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
@@ -140,7 +141,7 @@ def _acceptance(case: Case) -> bytes:
 
 def _conclusion(case: Case) -> bytes:
     if case.status not in (CaseStatus.APPROVED, CaseStatus.DENIED, CaseStatus.REFUSED):
-        raise NotFound("办件尚未办结")
+        raise NotFound(_("办件尚未办结"))
     page = PdfPage("办结通知")
     _common(page, case)
     page.row("办理结论", str(STATUS_LABELS[case.status]))
@@ -169,7 +170,7 @@ def result_qr_text(number: str, document: dict) -> str:
 def _result(case: Case) -> bytes:
     result = case_result(case)
     if result is None:
-        raise NotFound("该办件没有办理结果")
+        raise NotFound(_("该办件没有办理结果"))
     doc = result.document
     if result.kind == "business_licence":
         page = PdfPage("营业执照")
@@ -208,7 +209,7 @@ def kinds_of(kind: str) -> tuple[str, ...]:
         return ALIASES[kind]
     if kind in DOCUMENT_KINDS and kind != "licence_file":
         return (kind,)
-    raise NotFound("没有这种文书")
+    raise NotFound(_("没有这种文书"))
 
 
 def short_name(document: IssuedDocument) -> str:
@@ -249,7 +250,7 @@ def file_for(case: Case, kind: str, extension: str, document_id: str = "") -> tu
     document = document_for(case, kind, document_id)
     if document is None:
         if extension != "pdf":
-            raise NotFound("该文书没有 OFD 版本")
+            raise NotFound(_("该文书没有 OFD 版本"))
         title = {"acceptance": "受理回执", "conclusion": "办结通知", "result": "办理结果"}[kind]
         return LEGACY[kind](case), f"{title}_{case.number}.pdf"
     if extension == "ofd":

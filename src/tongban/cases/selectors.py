@@ -10,6 +10,7 @@ for the caller (404, never 403).
 from __future__ import annotations
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from tongban.cases.models import Case, CaseMaterial, CaseStatusChange
 from tongban.documents.models import IssuedDocument
@@ -93,7 +94,7 @@ def case_detail(access: Access, number: str) -> Case:
         .first()
     )
     if case is None:
-        raise NotFound("办件不存在")
+        raise NotFound(_("办件不存在"))
     return case
 
 
@@ -102,7 +103,7 @@ def case_material(access: Access, number: str, material_id: int) -> CaseMaterial
         pk=material_id, case__in=cases_visible_to(access).filter(number=number)
     ).first()
     if material is None:
-        raise NotFound("材料不存在")
+        raise NotFound(_("材料不存在"))
     return material
 
 
@@ -119,5 +120,5 @@ def case_document_of_kind(case: Case, kinds: tuple[str, ...], document_id: str =
         documents = documents.filter(document_id=document_id)
     document = documents.order_by("-issued_at", "-id").first()
     if document is None:
-        raise NotFound("没有这种文书")
+        raise NotFound(_("没有这种文书"))
     return document
