@@ -12,6 +12,7 @@ from tongban.documents.verification import document_verify, issuer_answer
 from tongban.errors import DomainError
 
 router = Router(tags=["documents"])
+# /documents/verify is declared before /documents/{document_id}: the first matching path wins
 
 
 class DigestQuery(Schema):
@@ -29,6 +30,16 @@ class DocumentVerifyIn(Schema):
     )
 
 
+@router.post(
+    "/documents/verify",
+    response={200: dict},
+    summary="核验文书二维码（签名、状态、签发内容）",
+    auth=None,
+)
+def document_verify_api(request, payload: DocumentVerifyIn):
+    return document_verify(payload.qr_text, online=payload.online).as_dict()
+
+
 @router.get(
     "/documents/{document_id}",
     response={200: dict, **errors(404)},
@@ -40,13 +51,3 @@ def document_answer(request, document_id: str, query: Query[DigestQuery]):
     if document is None:
         raise DomainError("not_found", _("本节点没有签发这份文书"), status=404)
     return issuer_answer(document)
-
-
-@router.post(
-    "/documents/verify",
-    response={200: dict},
-    summary="核验文书二维码（签名、状态、签发内容）",
-    auth=None,
-)
-def document_verify_api(request, payload: DocumentVerifyIn):
-    return document_verify(payload.qr_text, online=payload.online).as_dict()

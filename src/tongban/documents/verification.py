@@ -160,7 +160,7 @@ class _Stop(Exception):
 def issuer_answer(document: IssuedDocument) -> dict:
     """``GET /api/v1/documents/{id}``: the record, its signature, and the current status,
     signed by this node (SM2 over JCS of ``status``)."""
-    licence = licence_status(document.record.get("licence"))
+    licence = licence_status(_licence_of(document.record))
     status = {
         "format": STATUS_FORMAT,
         "id": document.document_id,
@@ -182,6 +182,14 @@ def issuer_answer(document: IssuedDocument) -> dict:
         "status": status,
         "status_signature": sign_detached(canonical_json(status)),
     }
+
+
+def _licence_of(record: dict) -> dict | None:
+    """The e-licence whose status a document follows: only a licence file's (a decision
+    that names the licence it granted stays what it was when the licence changes)."""
+    if record.get("kind") != "licence_file" or not isinstance(record.get("licence"), dict):
+        return None
+    return record["licence"]
 
 
 def _fetch(ref: formats.QrReference, session) -> dict | None:
@@ -276,7 +284,7 @@ def _verify(text: object, result: DocumentVerdict, *, online: bool, session) -> 
             status=document.status,
             reason=document.status_reason,
             superseded_by=document.superseded_by,
-            licence=licence_status(document.record.get("licence"), online=online),
+            licence=licence_status(_licence_of(document.record), online=online),
         )
         return
 
@@ -298,7 +306,9 @@ def _verify(text: object, result: DocumentVerdict, *, online: bool, session) -> 
     status = answer["status"]
     result.status_source, result.checked_at = "issuer", str(status.get("checked_at", ""))
     licence = status.get("licence") if isinstance(status.get("licence"), dict) else None
-    if answer["record"].get("licence") and licence is None:
+    if _licence_of(answer["record"]) is None:
+        licence = None  # only a licence file's status follows its licence
+    elif licence is None:
         licence = {"status": "unknown"}
     _status_apply(
         result,
