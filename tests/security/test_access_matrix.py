@@ -316,6 +316,13 @@ RULES: dict[str, Rule] = {
         {**everyone(DENIED), "applicant": OK, "other_person": OK},
         api=False,
     ),
+    # residents of another province signed in here: where to apply (others are sent on)
+    "portal:home_platform": Rule(
+        "get",
+        lambda c: "/items/000501001000/home-platform/",
+        {**everyone(OK), "anonymous": DENIED},
+        api=False,
+    ),
     # --- cases: one case ---------------------------------------------------------------------
     "api:case_get": case_rule("get", "", HANDLING, allowed=SEES_HANDLING),
     "api:case_material_download": case_rule(
