@@ -89,6 +89,18 @@ def test_main_pages_of_each_role_have_no_serious_violations(full_region, browser
     )
     serve_axe(citizen, axe_script)
     citizen.login(username)
+    # on a phone the menu scrolls sideways, and shows it: shadows at the edges where items
+    # are hidden (covers that scroll with the items hide them at the ends), items snap
+    nav = citizen.page.evaluate(
+        """() => {
+          const list = document.querySelector(".nav-list"), style = getComputedStyle(list);
+          return {overflow: list.scrollWidth - list.clientWidth, start: list.scrollLeft,
+                  attachment: style.backgroundAttachment, snap: style.scrollSnapType};
+        }"""
+    )
+    assert nav["overflow"] > 0 and nav["start"] == 0, nav
+    assert nav["attachment"].startswith("local, local, scroll, scroll"), nav
+    assert nav["snap"].startswith("x"), nav
     for path in (
         "/",
         "/items/",
