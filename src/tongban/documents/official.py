@@ -298,7 +298,8 @@ def record_rows(record: dict) -> list[tuple[str, str]]:
         rows.append(("办件编号", str(record["case_number"])))
     for fact in record.get("facts") or []:
         rows.append((str(fact.get("label", "")), str(fact.get("value", ""))))
-    if record.get("valid_until"):
+    stated = any(str(f.get("label", "")).startswith("有效期") for f in record.get("facts") or [])
+    if record.get("valid_until") and not stated:
         rows.append(("有效期至", date_cn(record["valid_until"])))
     return rows
 

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
+from PIL import Image
 
 from tongban.documents import formats
 from tongban.documents.official import record_layout
@@ -78,4 +79,8 @@ class Command(BaseCommand):
                         check=True,
                         capture_output=True,
                     )
-                    self.stdout.write(f"{out / name}.png  {formats.KINDS[kind]}")
+                    png = out / f"{name}.png"
+                    with Image.open(png) as image:  # a palette keeps the repository small
+                        small = image.convert("RGB").quantize(colors=32)
+                    small.save(png, optimize=True)
+                    self.stdout.write(f"{png}  {formats.KINDS[kind]}")
