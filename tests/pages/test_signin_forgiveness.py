@@ -386,6 +386,9 @@ def test_the_hub_offers_no_registration(client, region, settings):
     assert "注册个人账号" not in texts(login) and "/sso/" not in html(login)
     assert "个人用户请到所在省份的平台登录" in texts(login)
     assert 'href="http://127.0.0.1:8002/login/"' in html(login)
+    # on the way to an online application: the same item at each province
+    applying = client.get("/login/", {"next": f"/apply/{HOUSEHOLD_PROOF}/"})
+    assert f'href="http://127.0.0.1:8003/items/{HOUSEHOLD_PROOF}/"' in html(applying)
 
 
 def test_a_broken_authorization_request_is_explained(client, region):

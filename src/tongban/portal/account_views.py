@@ -215,7 +215,12 @@ def login_view(request):
             "next": next_url,
             "relying": relying,
             "hub": hub,
-            "provinces": _province_platforms("/login/") if hub else [],
+            # on the way to an online application: the same item at each province
+            "provinces": _province_platforms(
+                f"/items/{code}/" if (code := _apply_target(next_url)) else "/login/"
+            )
+            if hub
+            else [],
             "region_nodes": other_region_nodes() if offer_sso else [],
             "upstream_name": upstream.get("name") if offer_sso and upstream.get("issuer") else "",
         },
