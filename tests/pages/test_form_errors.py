@@ -11,10 +11,12 @@ page instead of a 405.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.utils import timezone
 
 from tests.factories import (
@@ -390,3 +392,19 @@ def test_expired_drafts_are_purged_with_files_nobody_else_uses(client, region, c
     # an expired token is not used: the form starts a new draft
     again = client.post(APPLY_URL, window_data(region, draft=draft.token, applicant_phone="1"))
     assert draft_token(again) != draft.token
+
+
+def test_a_kept_optional_file_can_be_removed(client, region, clerk):
+    client.force_login(clerk)
+    first = client.post(
+        APPLY_URL, window_data(region, applicant_phone="1", m_M06=pdf("委托书.pdf", "M06"))
+    )
+    token = draft_token(first)
+    assert "委托书.pdf" in texts(first) and 'name="drop_M06"' in html(first)
+    assert 'name="drop_M01"' not in html(first)  # a required file is replaced, not removed
+    second = client.post(
+        APPLY_URL, window_data(region, applicant_phone="1", draft=token, drop_M06="1")
+    )
+    assert "委托书.pdf" not in texts(second)
+    assert not DraftFile.objects.filter(draft__token=token).exists()
+    call_command("drafts_purge", stdout=io.StringIO())

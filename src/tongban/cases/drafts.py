@@ -117,6 +117,17 @@ def draft_file_remove(*, draft: ApplicationDraft, material_code: str) -> None:
     DraftFile.objects.filter(draft=draft, material_code=material_code).delete()
 
 
+def draft_files_drop(*, draft: ApplicationDraft, data, files, materials) -> None:
+    """移除: the applicant unticked a kept optional file (and chose no new one)."""
+    for material in materials:
+        if (
+            not material.required
+            and data.get(f"drop_{material.code}")
+            and not files.get(f"m_{material.code}")
+        ):
+            draft_file_remove(draft=draft, material_code=material.code)
+
+
 def draft_file_views(draft: ApplicationDraft | None) -> dict[str, DraftFileView]:
     if draft is None or draft.pk is None:
         return {}

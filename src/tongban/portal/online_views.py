@@ -138,6 +138,9 @@ def online_apply(request, basic_code: str):
     draft = drafts.draft_open(
         user=user, item=item, channel="online", token=request.POST.get("draft", "")
     )
+    drafts.draft_files_drop(
+        draft=draft, data=request.POST, files=request.FILES, materials=item.materials.all()
+    )
     data = request.POST.copy()
     data["draft"] = draft.token
     form = _online_form(request, user, item, person, data, request.FILES, draft=draft)

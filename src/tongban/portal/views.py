@@ -286,6 +286,9 @@ def window_apply(request, basic_code: str):
     draft = drafts.draft_open(
         user=request.user, item=item, channel="window", token=request.POST.get("draft", "")
     )
+    drafts.draft_files_drop(
+        draft=draft, data=request.POST, files=request.FILES, materials=item.materials.all()
+    )
     data = request.POST.copy()
     data["draft"] = draft.token
     form = ApplyForm(
