@@ -331,6 +331,8 @@ RULES: dict[str, Rule] = {
     "api:case_document": case_rule(
         "get", "/documents/acceptance.pdf", HANDLING, allowed=SEES_HANDLING
     ),
+    # the 收件凭证 the sh window issued for the origin case, as OFD
+    "api:case_document_ofd": case_rule("get", "/documents/intake.ofd", ORIGIN, allowed=SEES_ORIGIN),
     "api:case_accept": api_decision("accept"),
     "api:case_refuse": api_decision("refuse"),
     "api:case_request_supplements": api_decision("request-supplements"),
