@@ -25,7 +25,7 @@ from tongban.documents.official import SEAL_RED, record_layout
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PAGES = 20
-RENDER_DPI = 200
+RENDER_PIXELS = 2400
 LINE_TOLERANCE_MM = 0.6
 
 
@@ -65,8 +65,8 @@ def pdf_qr_text(content: bytes) -> str | None:
                 subprocess.run(
                     [
                         "pdftoppm",
-                        "-r",
-                        str(RENDER_DPI),
+                        "-scale-to",  # the long side in pixels: 200 dpi on A4, bounded
+                        str(RENDER_PIXELS),  # for any page size a PDF may declare
                         "-gray",
                         "-png",
                         "-singlefile",
