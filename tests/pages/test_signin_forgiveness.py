@@ -398,3 +398,19 @@ def test_a_broken_authorization_request_is_explained(client, region):
     assert page.status_code < 500
     assert "无法完成登录" in text and "请回到原来的平台重新点击“用随申办账号登录”" in text
     assert "技术详情" in text  # the protocol's own words stay folded away
+
+
+def test_a_code_used_up_at_the_hourly_limit_leaves_the_time_to_come_back(
+    client, region, outbox, limits
+):
+    user = resident("lina")
+    until = five_codes_this_hour(user)
+    code = last_code(outbox, PHONE)
+    password_step(client)
+    for _ in range(5):
+        client.post("/login/code/", {"action": "verify", "code": wrong_code(code)})
+    page = client.get("/login/code/")
+    text = texts(page)
+    assert "暂时没有可用的验证码" in text and 'name="code"' not in html(page)
+    assert f"请于 {beijing(until)}（北京时间）后再获取新的验证码" in text
+    assert "每分钟只能发送一条" not in text and len(outbox) == 5
