@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import zipfile
 from xml.etree import ElementTree
 
@@ -30,8 +31,15 @@ from tongban.documents.official import official_layout
 from tongban.documents.services import document_issue, document_qr_text
 from tongban.documents.verification import document_verify
 
-easyofd = pytest.importorskip("easyofd.ofd")  # a test dependency (requirements.lock)
-fitz = pytest.importorskip("fitz")  # PyMuPDF, which easyofd draws pages with
+# easyofd (a test dependency in requirements.lock) puts the working directory and its parent
+# in front of sys.path when imported, and logs every step: keep both to itself
+_path = list(sys.path)
+import easyofd.ofd as easyofd  # noqa: E402
+import fitz  # noqa: E402  (PyMuPDF, which easyofd draws pages with)
+from loguru import logger  # noqa: E402
+
+sys.path[:] = _path
+logger.disable("easyofd")
 
 Q = f"{{{NS}}}"
 SCOPE = (
