@@ -27,8 +27,9 @@ def test_case_list_query_count(official_with_cases, api, django_assert_num_queri
 
 
 def test_case_detail_query_count(official_with_cases, api, django_assert_num_queries):
-    # token, token touch (first use), assignments (+org codes), case (+joins), history, materials
-    with django_assert_num_queries(6):
+    # token, token touch (first use), assignments (+org codes), case (+joins), history, materials,
+    # the case's signed documents
+    with django_assert_num_queries(7):
         assert api.get("/cases/11310118TESTCASE0000003").status_code == 200
 
 
