@@ -7,15 +7,14 @@ a kind (or its short name: acceptance, conclusion, result, …) to the case's la
 document of that kind.
 
 Cases concluded before documents were issued have no records; for them the first
-renderers below still print 受理回执, 办结通知 and the result (STSong-Light CID font, the
-``TONGBAN-RESULT:`` QR of docs/exchange-protocol.md §14).
+renderers below still print 受理回执, 办结通知 and the result (STSong-Light CID font, no QR
+code: only signed records carry one).
 """
 
 from __future__ import annotations
 
 import io
 
-import segno
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib.pagesizes import A4
@@ -81,24 +80,6 @@ class PdfPage:
         self.c.setFont(FONT, 9)
         self.c.drawString(25 * mm, 20 * mm, text)
 
-    def qr(self, payload: str, x: float, y: float, size: float) -> None:
-        qr = segno.make(payload, error="m")
-        matrix = list(qr.matrix)
-        n = len(matrix)
-        cell = size / (n + 8)
-        self.c.setFillColorRGB(0, 0, 0)
-        for r, row in enumerate(matrix):
-            for col, dark in enumerate(row):
-                if dark:
-                    self.c.rect(
-                        x + (col + 4) * cell,
-                        y + size - (r + 5) * cell,
-                        cell,
-                        cell,
-                        stroke=0,
-                        fill=1,
-                    )
-
     def bytes(self) -> bytes:
         self.c.showPage()
         self.c.save()
@@ -156,17 +137,6 @@ def _conclusion(case: Case) -> bytes:
     return page.bytes()
 
 
-RESULT_QR_PREFIX = "TONGBAN-RESULT:"
-
-
-def result_qr_text(number: str, document: dict) -> str:
-    """The text of a result's QR code (docs/exchange-protocol.md §14):
-    ``TONGBAN-RESULT:<case number>:<issuer node>:<SM3 of JCS(document), 64 hex>``.
-    It is drawn as one QR symbol, error correction level M."""
-    digest = sm3_hex(canonical_json(document))
-    return f"{RESULT_QR_PREFIX}{number}:{document.get('issuer', {}).get('node', '')}:{digest}"
-
-
 def _result(case: Case) -> bytes:
     result = case_result(case)
     if result is None:
@@ -190,12 +160,6 @@ def _result(case: Case) -> bytes:
     page.row("签发时间", doc.get("issued_at", ""))
     page.row("签名", f"{result.signature.get('alg')} / {result.signature.get('kid')}", size=9)
     digest = sm3_hex(canonical_json(doc))
-    page.qr(
-        result_qr_text(case.number, doc),
-        page.width - 70 * mm,
-        25 * mm,
-        45 * mm,
-    )
     page.note(f"SM3 {digest}")
     return page.bytes()
 
