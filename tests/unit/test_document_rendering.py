@@ -232,6 +232,13 @@ def test_altered_copies_are_not_genuine(region, tmp_path):
     code, verdict = _verify_cli(tmp_path, "altered.pdf", document_pdf(forged))
     assert (code, verdict["verdict"]) == (1, "content_mismatch")
     assert any("母女" in m for m in verdict["mismatches"])
+    # what a person reads: the verdict, what differs, what was signed
+    out = io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("verify_document", str(tmp_path / "altered.pdf"), stdout=out)
+    said = out.getvalue()
+    assert "打印内容与签发内容不一致" in said and "母女" in said and "父女" in said
+    assert "签发机关: 上海市公安局" in said and "（北京时间）" in said
     # the record changed and its digest put in the QR: the issuer's signature fails
     ref = formats.qr_parse(text)
     other_digest = formats.record_digest(forged.record)

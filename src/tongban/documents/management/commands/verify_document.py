@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from tongban.documents import formats
+from tongban.documents.dates import datetime_cn
 from tongban.documents.pdf_reading import PdfUnreadable, content_mismatches, pdf_qr_text
 from tongban.documents.verification import document_verify
 from tongban.errors import DomainError
@@ -113,7 +114,9 @@ class Command(BaseCommand):
             lines.append(f"内容来源: {source.get(d['content_source'], d['content_source'])}")
         status = d["status"]
         if status["value"]:
-            lines.append(f"文书状态: {status['label']} @ {status['checked_at']}")
+            lines.append(
+                f"文书状态: {status['label']}（查询于 {datetime_cn(status['checked_at'])}）"
+            )
         if status["licence"]:
             lines.append(
                 f"所载证照: {status['licence'].get('identifier', '')} {status['licence'].get('status', '')}"
