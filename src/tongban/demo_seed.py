@@ -15,6 +15,8 @@ from tongban.region import ApiClient, Region
 
 ESTABLISHMENT = "000301001000"  # 内资有限公司设立登记
 CRIMINAL_RECORD = "000501002000"  # 有无犯罪记录证明
+HOUSEHOLD = "000501001000"  # 户籍事项证明
+SCOPE_CHANGE = "000302001000"  # 内资有限公司经营范围变更登记
 
 # A minimal valid PDF and PNG for sample materials.
 SAMPLE_PDF = (
@@ -274,7 +276,10 @@ def seed_region(region: Region, log=print) -> int:
         log(f"  {origin} {window} → {handling} {org_name}: {len(paths)} cases")
     licences = seed_licences(client)
     log(f"  e-licences: {licences} issued (wallets at the holders' home nodes)")
-    return created
+    results = seed_results(client)
+    for line in results:
+        log(f"  {line}")
+    return created + len(results)
 
 
 # (issuing node, official, organization, type, holder (PERSONS key), face data)
@@ -391,3 +396,91 @@ def seed_licences(client) -> int:
         r.raise_for_status()
         issued += 1
     return issued
+
+
+def _window_case(c: ApiClient, item: dict, org: str, applicant: dict, form: dict) -> str:
+    r = c.post(
+        "/cases",
+        {
+            "window": "zj-330421-01",
+            "item": item["basic_code"],
+            "organization": org,
+            "applicant": applicant,
+            "form": form,
+            "materials": material_payload(item),
+        },
+    )
+    r.raise_for_status()
+    return r.json()["number"]
+
+
+def seed_results(client) -> list[str]:
+    """Two results that say something, taken at the 嘉善 (zj) window and decided in
+    Shanghai: a 户籍事项证明 whose content the police official confirms, and a
+    经营范围变更 of a company 青浦 registered, which issues the 营业执照's next version."""
+    clerk = client("zj", "jiashan.clerk")
+    _, name, id_number, phone = PERSONS["zj"]
+    applicant = {"name": name, "id_number": id_number, "phone": phone}
+    lines = []
+
+    item = clerk.get(f"/items/{HOUSEHOLD}").json()
+    police_org = next(
+        i["organization"]
+        for i in item["implementations"]
+        if i["organization_name"] == "上海市公安局"
+    )
+    form = {
+        "applicant_name": name,
+        "applicant_id_number": id_number,
+        "contact_phone": phone,
+        "proof_kind": "亲属关系",
+        "purpose": "办理继承公证",
+    }
+    names = {f["name"] for f in item["form"]}
+    number = _window_case(
+        clerk, item, police_org, applicant, {k: v for k, v in form.items() if k in names}
+    )
+    police = client("sh", "sh.police.official")
+    wait_for(lambda: police.get(f"/cases/{number}").status_code == 200, what=number)
+    police.post(f"/cases/{number}/accept", {"note": "材料齐全"}).raise_for_status()
+    police.post(
+        f"/cases/{number}/approve",
+        {"result": {"content": f"{name}与张建国系父子关系（依据户籍档案核实）"}},
+    ).raise_for_status()
+    lines.append(f"zj 嘉善 → sh 上海市公安局: 户籍事项证明 {number} (证明 issued)")
+
+    # a company 青浦 registered (its 营业执照 is at sh) changes its business scope
+    qingpu = client("sh", "qingpu.official")
+    registered = qingpu.get("/cases", status="approved").json()["results"]
+    company = next(
+        (
+            qingpu.get(f"/cases/{c['number']}").json()["result"]["document"]
+            for c in registered
+            if c["item"] == ESTABLISHMENT
+        ),
+        None,
+    )
+    if company is None:
+        return lines
+    item = clerk.get(f"/items/{SCOPE_CHANGE}").json()
+    org = next(
+        i["organization"]
+        for i in item["implementations"]
+        if i["organization_name"] == "上海市青浦区市场监督管理局"
+    )
+    form = {
+        "company_name": company["name"],
+        "uscc": company["uscc"],
+        "contact_name": name,
+        "contact_phone": phone,
+        "new_business_scope": company["business_scope"] + "人工智能应用软件开发。",
+        "resolution_date": dt.date.today().isoformat(),
+    }
+    number = _window_case(clerk, item, org, applicant, form)
+    wait_for(lambda: qingpu.get(f"/cases/{number}").status_code == 200, what=number)
+    qingpu.post(f"/cases/{number}/accept", {}).raise_for_status()
+    qingpu.post(f"/cases/{number}/approve", {}).raise_for_status()
+    lines.append(
+        f"zj 嘉善 → sh 青浦: 经营范围变更 {number} ({company['name']}: 营业执照 version 2)"
+    )
+    return lines

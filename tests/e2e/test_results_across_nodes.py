@@ -120,3 +120,55 @@ def test_a_certificate_decided_in_shanghai_reaches_the_zhejiang_window(live_regi
     assert "准予" in printed(clerk.get(f"/cases/{number}/documents/conclusion.pdf"))
     ofd = clerk.get(f"/cases/{number}/documents/certificate.ofd")
     assert ofd.status_code == 200 and ofd.content[:2] == b"PK"
+
+
+def test_the_demo_seeds_results_that_say_something(live_region):
+    """The demo's seeded results (demo_seed.seed_results) on real nodes: after a company is
+    registered in 青浦, its scope change issues the 营业执照's next version."""
+    from tongban.demo_seed import ESTABLISHMENT, form_payload, material_payload, seed_results
+
+    clients = {}
+
+    def client(node, user):
+        if (node, user) not in clients:
+            clients[(node, user)] = ApiClient(live_region.url(node), user, DEMO_PASSWORD)
+        return clients[(node, user)]
+
+    clerk, qingpu = client("zj", "jiashan.clerk"), client("sh", "qingpu.official")
+    item = clerk.get(f"/items/{ESTABLISHMENT}").json()
+    org = next(
+        i["organization"]
+        for i in item["implementations"]
+        if i["organization_name"] == "上海市青浦区市场监督管理局"
+    )
+    _, name, id_number, phone = PERSONS["zj"]
+    applicant = {"name": name, "id_number": id_number, "phone": phone}
+    number = clerk.post(
+        "/cases",
+        {
+            "window": "zj-330421-01",
+            "item": ESTABLISHMENT,
+            "organization": org,
+            "applicant": applicant,
+            "form": form_payload(item, applicant, "上海练塘农业科技有限公司"),
+            "materials": material_payload(item),
+        },
+    ).json()["number"]
+    wait_for(lambda: qingpu.get(f"/cases/{number}").status_code == 200, what="the case at sh")
+    assert qingpu.post(f"/cases/{number}/accept", {}).status_code == 200
+    assert qingpu.post(f"/cases/{number}/approve", {}).status_code == 200
+
+    lines = seed_results(client)
+    assert len(lines) == 2 and "营业执照 version 2" in lines[1]
+    change = re.search(r"经营范围变更 (\S+)", lines[1]).group(1)
+    final = wait_for(
+        lambda: (c := clerk.get(f"/cases/{change}").json())["status"] == "approved" and c,
+        what="the change at zj",
+    )
+    facts = {f["label"]: f["value"] for f in final["result"]["document"]["facts"]}
+    assert facts["变更事项"] == "经营范围" and facts["变更后经营范围"].endswith(
+        "人工智能应用软件开发。"
+    )
+    assert facts["变更前经营范围"] and "第2版" in facts["电子证照"]
+    text = printed(clerk.get(f"/cases/{change}/documents/result.pdf"))
+    assert "准予变更登记通知书" in text and "人工智能应用软件开发" in text
