@@ -15,8 +15,8 @@ Choices (docs/documents.md, "OFD"):
 * Coordinates: the layout model already uses OFD's space (millimetres, origin top-left,
   y down), so numbers pass through unchanged; a Text's size in points becomes an OFD
   ``Size`` in millimetres (pt × 25.4 / 72).
-* Fonts are *named*, not embedded: serif/sans/kai/fangsong → 宋体/黑体/楷体/仿宋, the faces
-  every OFD reader in China maps. Every glyph is placed by ``DeltaX`` using the advance
+* Fonts are *named*, not embedded: serif/sans/kai/fangsong → 宋体/黑体/楷体/仿宋, the standard
+  Chinese faces OFD readers map to installed fonts. Every glyph is placed by ``DeltaX`` using the advance
   widths of the PDF writer's font (STSong-Light metrics: CJK 1 em, Latin proportional), so
   a reader substituting another face still puts each character where the PDF has it.
 * Each layout Text is one TextObject with one TextCode (baseline ``Y`` inside its Boundary);
@@ -26,8 +26,8 @@ Choices (docs/documents.md, "OFD"):
 * The document is not sealed with an OFD electronic seal (GB/T 38540): its authenticity is
   the SM2 signature carried in the printed QR (``CustomData Name="qr"``), which every node's
   /verify/ checks.
-* Output is deterministic: the same layout gives the same bytes (DocID is derived from the
-  document id, zip entries carry the creation date).
+* Output is deterministic for a layout that names its document (``keywords["document_id"]``,
+  as official_layout does): DocID is derived from it and zip entries carry the creation date.
 """
 
 from __future__ import annotations
