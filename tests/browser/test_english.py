@@ -91,6 +91,7 @@ def test_every_page_kind_in_english(full_region, browser):
     assert re.search(r"\b1 working day\b", items), items
     assert re.search(r"\b([2-9]|\d{2,}) working days\b", items), items
     assert not re.search(r"\b1 working days\b|\b([2-9]|\d{2,}) working day\b", items)
+    visitor.goto("/verify/")
     visitor.page.locator("#verify-form [name=qr_text]").fill("TB1:not-a-presentation")
     visitor.page.locator("#verify-form button[type=submit]").last.click()
     visitor.page.wait_for_load_state()
