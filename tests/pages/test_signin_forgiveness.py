@@ -414,3 +414,37 @@ def test_a_code_used_up_at_the_hourly_limit_leaves_the_time_to_come_back(
     assert "暂时没有可用的验证码" in text and 'name="code"' not in html(page)
     assert f"请于 {beijing(until)}（北京时间）后再获取新的验证码" in text
     assert "每分钟只能发送一条" not in text and len(outbox) == 5
+
+
+def test_the_consent_page_keeps_the_request_in_its_form(client, region):
+    """A client that asks for consent (e.g. a national platform's relying party) gets
+    the site's page with the protocol's hidden fields and the allow button."""
+    from oauth2_provider.models import Application
+
+    Application.objects.create(
+        client_id="partner-portal",
+        name="合作平台",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="https://partner.example/callback/",
+        algorithm=Application.RS256_ALGORITHM,
+        skip_authorization=False,
+    )
+    client.force_login(resident("lina"))
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": "partner-portal",
+            "redirect_uri": "https://partner.example/callback/",
+            "scope": "openid profile",
+            "state": "s" * 32,
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        }
+    )
+    page = client.get(f"/o/authorize/?{query}")
+    body = html(page)
+    assert page.status_code == 200 and "允许“合作平台”使用您的身份登录？" in texts(page)
+    assert re.search(r'<input type="hidden" name="redirect_uri"[^>]*partner\.example', body)
+    assert 'name="allow" value="Authorize"' in body
+    assert "https://partner.example" in page["Content-Security-Policy"]
