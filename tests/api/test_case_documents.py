@@ -443,3 +443,33 @@ def test_the_case_page_offers_the_receipt_and_asks_the_official_for_the_content(
     assert f"/api/v1/cases/{case.number}/documents/result.pdf" in page
     certificate = IssuedDocument.objects.get(case_number=case.number, kind="certificate")
     assert facts(certificate)["证明内容"] == content
+
+
+@pytest.mark.parametrize(
+    "kind, text, value",
+    [
+        ("decimal", "120000", "120000.00"),
+        ("decimal", "-0", "0.00"),
+        ("decimal", "1e99", None),
+        ("decimal", "NaN", None),
+        ("decimal", "-5", None),
+        ("integer", "12", "12"),
+        ("integer", "１２", None),
+        ("integer", "²", None),
+        ("date", "2026-12-01", "2026-12-01"),
+        ("date", "2026-13-01", None),
+        ("text", "一行\n两行", None),
+        ("textarea", "一行\n两行", "一行\n两行"),
+        ("select", "二级", "二级"),
+        ("select", "五级", None),
+    ],
+)
+def test_official_inputs_are_checked_by_type(kind, text, value):
+    from tongban.cases.issuance import _input_value
+
+    spec = {"choices": ["一级", "二级"]}
+    if value is None:
+        with pytest.raises(ValueError):
+            _input_value(kind, text, spec)
+    else:
+        assert _input_value(kind, text, spec) == value

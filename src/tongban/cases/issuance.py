@@ -475,7 +475,7 @@ def _input_value(kind: str, text: str, spec: dict) -> str:
         except ValueError:
             raise ValueError(_("须为日期（YYYY-MM-DD）")) from None
     if kind == "integer":
-        if not text.isdigit() or len(text) > 9:
+        if not (text.isascii() and text.isdigit()) or len(text) > 9:
             raise ValueError(_("须为不超过9位的非负整数"))
         return str(int(text))
     if kind == "decimal":
@@ -485,7 +485,7 @@ def _input_value(kind: str, text: str, spec: dict) -> str:
             raise ValueError(_("须为数字")) from None
         if not number.is_finite() or number < 0 or number >= Decimal("1e12"):
             raise ValueError(_("须为非负数"))
-        return format(number.quantize(Decimal("0.01")), "f")
+        return format((number + 0).quantize(Decimal("0.01")), "f")  # + 0: no "-0"
     raise ValueError(_("无法识别的类型"))
 
 
