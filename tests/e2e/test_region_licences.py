@@ -80,10 +80,16 @@ def test_issue_hold_show_verify_use_and_revoke_across_four_provinces(full_region
     checker = ApiClient(region.url("sh"))
     result = checker.post("/licences/verifications", {"qr_text": qr_text, "online": True}).json()
     assert result["verdict"] == "valid", result
-    assert {d["key"] for d in result["disclosed"]} == {"holder_name", "licence_number"}
+    shown = {d["key"]: d for d in result["disclosed"]}
+    assert {k for k, d in shown.items() if not d["masked"]} == {"holder_name", "licence_number"}
+    # his 身份证号 was not chosen: the verifier sees it masked only
+    assert shown["holder_id"]["value"] == id_number[:4] + "*" * 10 + id_number[-4:]
+    assert result["status"]["source"] == "online" and not result["status"]["online_failed"]
     assert result["licence"]["issuer"]["node"] == "js" and result["holder_node"] == "zj"
-    offline = checker.post("/licences/verifications", {"qr_text": qr_text}).json()
+    offline = checker.post("/licences/verifications", {"qr_text": qr_text, "online": False})
+    offline = offline.json()
     assert offline["verdict"] == "valid" and offline["status"]["source"] == "cache"
+    assert offline["status"]["age_seconds"] is not None
 
     # 5. 用证 at ah: he applies online at home for a case decided in Hefei; the deed
     #    is fetched from js with his consent instead of a scan
