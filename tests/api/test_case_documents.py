@@ -220,6 +220,10 @@ def test_a_household_certificate_states_the_matter_person_content_and_validity(r
     case = local_case(region, api, clerk, HOUSEHOLD, "上海市公安局", form)
     police = user_with("sh.police", role="official", organization=region.org("上海市公安局"))
     api.login(police).post(f"/cases/{case.number}/accept", {})
+    # the item says what the official enters: the approve body's "result" keys
+    declared = api.get(f"/items/{HOUSEHOLD}").json()["result"]
+    assert declared["kind"] == "certificate" and declared["valid_days"] == 90
+    assert [i["key"] for i in declared["official_inputs"]] == ["content"]
     # the content is what the official confirms: without it nothing is issued
     refused = api.post(f"/cases/{case.number}/approve", {})
     assert refused.status_code == 400

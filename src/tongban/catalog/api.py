@@ -46,6 +46,9 @@ class ItemDetail(ItemSummary):
     fee: str
     min_assurance: str
     result_kind: str
+    # what approval yields and says: kind, title, licence, facts, official_inputs, …
+    # (docs/exchange-protocol.md §12); official_inputs are the approve body's "result" keys
+    result: dict = {}
     guide: str
     keywords: list[str]
     form: list[dict]
@@ -100,6 +103,7 @@ def item_get(request, basic_code: str):
         "fee": item.fee,
         "min_assurance": item.min_assurance,
         "result_kind": item.result_kind,
+        "result": item.result or {},
         "guide": item.guide,
         "keywords": item.keywords,
         "form": item.form_schema,
