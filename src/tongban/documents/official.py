@@ -55,7 +55,7 @@ BODY_LEAD = 7.0
 SEAL_RED = (230, 0, 18)  # the seal's own red (the organization mark uses layout.RED)
 SEAL_R = 20.0  # mm: a 42 mm government seal, less the ring's width
 QR_SIZE = 30.0
-CLOSING_HEIGHT = 62.0  # mm the 落款 block needs below the last row
+CLOSING_HEIGHT = 70.0  # mm the 落款 block needs below the last row
 
 SUBJECT_LABELS = {
     "licence_file": ("持证主体", "证件号码"),
@@ -189,7 +189,7 @@ class _Builder:
             self.y += 4
         name = str(record.get("issuer", {}).get("name", ""))
         date = date_cn(record.get("issued_at"))
-        by = self.y + 22  # baseline of the organization name
+        by = self.y + 30  # baseline of the organization name: the seal clears the text above
         size = 13.0
         date_right = RIGHT - 8
         date_w = text_width(date, size)
