@@ -289,6 +289,12 @@ def test_verification_is_online_by_default_and_says_how_old_its_status_is(
     status = result["status"]
     assert status["source"] == "cache" and status["online_failed"] is True
     assert 40 <= status["age_seconds"] < 100
+    # the next verifications do not wait on an issuer that just failed to answer
+    failed_at = StatusListCache.objects.get(node_id="zj").last_error_at
+    assert failed_at is not None
+    again = verify(api, text)
+    assert again["status"]["online_failed"] and again["status"]["source"] == "cache"
+    assert StatusListCache.objects.get(node_id="zj").last_error_at == failed_at
 
     page = client.get("/verify/").content.decode()
     assert re.search(

@@ -176,6 +176,7 @@ class StatusListCache(models.Model):
     expires_at = models.DateTimeField()
     fetched_at = models.DateTimeField()
     last_error = models.CharField(max_length=300, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)  # the last failed fetch
 
     def __str__(self) -> str:
         return f"{self.node_id} @ {self.issued_at:%Y-%m-%d %H:%M}"

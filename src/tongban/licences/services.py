@@ -707,7 +707,9 @@ def status_list_refresh(*, node_id: str, session: requests.Session | None = None
         )
         status_list_verify(wrapper, node_id=node_id)
     except (requests.RequestException, ValueError) as exc:
-        StatusListCache.objects.filter(node_id=node_id).update(last_error=str(exc)[:300])
+        StatusListCache.objects.filter(node_id=node_id).update(
+            last_error=str(exc)[:300], last_error_at=timezone.now()
+        )
         raise
     with transaction.atomic():
         _status_list_cache_store(node_id, wrapper, timezone.now())

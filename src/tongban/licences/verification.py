@@ -243,7 +243,8 @@ def status_of(
     return (formats.STATUS_NAMES.get(value) if value is not None else None), cached
 
 
-ONLINE_REUSE_SECONDS = 10
+ONLINE_REUSE_SECONDS = 10  # a list fetched this recently counts as fetched now
+ONLINE_RETRY_SECONDS = 30  # after a failed fetch, use the cache this long without asking
 
 
 def status_list_fetch_online(issuer_node: str, *, session=None) -> bool:
@@ -252,11 +253,15 @@ def status_list_fetch_online(issuer_node: str, *, session=None) -> bool:
     caller falls back to the cached list and says so. At the issuer, True."""
     if issuer_node == settings.TONGBAN_NODE:
         return True
-    recent = timezone.now() - dt.timedelta(seconds=ONLINE_REUSE_SECONDS)
-    if StatusListCache.objects.filter(
-        node_id=issuer_node, fetched_at__gte=recent, last_error=""
-    ).exists():
-        return True
+    now = timezone.now()
+    cached = StatusListCache.objects.filter(node_id=issuer_node).first()
+    if cached is not None:
+        if cached.fetched_at >= now - dt.timedelta(seconds=ONLINE_REUSE_SECONDS):
+            return True
+        if cached.last_error_at and cached.last_error_at >= now - dt.timedelta(
+            seconds=ONLINE_RETRY_SECONDS
+        ):
+            return False  # the issuer just failed to answer: do not wait on it again
     from tongban.licences.services import status_list_refresh
 
     try:
