@@ -248,6 +248,11 @@ def test_altered_copies_are_not_genuine(region, tmp_path):
         "unknown_issuer"
     )
     assert document_verify("TONGBAN-RESULT:X:sh:" + "a" * 64).verdict == "malformed"
+    # `tongban verify` hands a 亮证 code on to the licence verifier
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("verify_document", "TB1:%%%garbage", "--json", stdout=out)
+    assert exit_.value.code == 1 and json.loads(out.getvalue())["verdict"] == "tampered"
     # revoked by its issuer
     document_status_set(document_id=document.document_id, status="revoked", reason="证明有误")
     revoked = document_verify(text)

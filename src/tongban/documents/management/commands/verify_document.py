@@ -61,7 +61,14 @@ class Command(BaseCommand):
         if not text.startswith(formats.QR_PREFIX):
             # a 亮证 code (or anything else): the licence verifier answers
             options = ["--offline"] if offline else ["--online"]
-            call_command("verify", text, *options, *(["--json"] if json else []))
+            call_command(
+                "verify",
+                text,
+                *options,
+                *(["--json"] if json else []),
+                stdout=self.stdout._out,
+                stderr=self.stderr._out,
+            )
             return
         verdict = document_verify(text, online=not offline)
         if (
