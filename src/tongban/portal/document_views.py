@@ -19,7 +19,7 @@ from tongban.documents.pdf_reading import (
 )
 from tongban.documents.verification import document_verify
 from tongban.errors import DomainError
-from tongban.licences.qr_images import qr_text_from_image
+from tongban.licences.qr_images import MAX_IMAGE_BYTES, qr_text_from_image
 from tongban.portal import licence_views
 from tongban.portal.licence_forms import VerifyForm
 
@@ -52,7 +52,7 @@ class DocumentVerifyForm(VerifyForm):
         )
         image = self.fields["image"]
         image.label = _("二维码图片或 PDF 文件")
-        image.help_text = _("PNG、JPEG 或文书的 PDF 文件（PDF 还将核对打印内容），不超过 10 MB")
+        image.help_text = _("PNG、JPEG 图片（不超过 10 MB）或文书的 PDF 文件（不超过 20 MB，还将核对打印内容）")
         image.widget.attrs["accept"] = "image/png,image/jpeg,application/pdf"
         self.fields["online"].help_text = _(
             "向签发节点查询文书（或证照）的当前状态；不勾选时只验证签名（离线核验）"
@@ -60,8 +60,14 @@ class DocumentVerifyForm(VerifyForm):
 
     def clean_image(self):
         upload = self.cleaned_data.get("image")
-        if upload is not None and upload.size > MAX_PDF_BYTES:
-            raise forms.ValidationError(_("文件过大（不超过 10 MB）"), code="too_large")
+        if upload is None:
+            return upload
+        is_pdf = upload.read(5).startswith(b"%PDF")
+        upload.seek(0)
+        if is_pdf and upload.size > MAX_PDF_BYTES:
+            raise forms.ValidationError(_("PDF 文件过大（不超过 20 MB）"), code="too_large")
+        if not is_pdf and upload.size > MAX_IMAGE_BYTES:
+            raise forms.ValidationError(_("图片过大（不超过 10 MB）"), code="too_large")
         return upload
 
 
