@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from tongban.licences.models import LicenceType
 from tongban.licences.qr_images import MAX_IMAGE_BYTES
@@ -38,7 +39,10 @@ def ttl_choices() -> list[tuple[str, str]]:
     choices = []
     for s in sorted(seconds):
         minutes, rest = divmod(s, 60)
-        label = _("%(n)s 秒") % {"n": s} if rest else _("%(n)s 分钟") % {"n": minutes}
+        if rest:
+            label = ngettext("%(n)s 秒", "%(n)s 秒", s) % {"n": s}
+        else:
+            label = ngettext("%(n)s 分钟", "%(n)s 分钟", minutes) % {"n": minutes}
         choices.append((str(s), label))
     return choices
 

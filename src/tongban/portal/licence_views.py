@@ -161,7 +161,7 @@ def wallet(request):
         if node is not None:
             home = {
                 "url": f"{node.base_url.rstrip('/')}/me/licences/",
-                "app": node.app_name or node_app_name(home_node),
+                "app": node_app_name(home_node),
             }
     return render(
         request,
