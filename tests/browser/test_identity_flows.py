@@ -97,7 +97,7 @@ def register(actor: Actor, who: dict) -> None:
     assert actor.page.url.endswith("/register/verify/"), actor.text()
     actor.enter_sms_code(offset, "验证并完成注册")
     assert actor.page.url.endswith("/me/cases/"), actor.text()
-    assert "注册成功" in actor.text() and "L2" in actor.text()
+    assert "注册成功" in actor.text() and "在线实名" in actor.text()
 
 
 def test_residents_online(live_region, browser, files):
@@ -162,7 +162,7 @@ def test_residents_online(live_region, browser, files):
     text = person.text()
     assert number in text and "准予许可（已办结）" in text
     assert "随申办" in text
-    assert "L2" in person.page.locator(".whoami").inner_text()
+    assert "在线实名" in person.page.locator(".whoami").inner_text()
     person.goto(sh + "/me/cases/")
     assert number in person.text()
     person.assert_fits_the_screen()
