@@ -104,7 +104,9 @@ def test_register_at_home_apply_in_shanghai_follow_at_home(live_region):
     assert (by["node"], by["home_node"]) == ("zj", "zj") and by["account"].isdigit()
     assert assertion["subject"]["id_number"] == id_number[:4] + "*" * 10 + id_number[-4:]
     assert official.post(f"/cases/{number}/accept", {}).status_code == 200
-    assert official.post(f"/cases/{number}/approve", {}).status_code == 200
+    content = "经核查，申请人户籍信息如下：户籍注销情况属实。"
+    approved = official.post(f"/cases/{number}/approve", {"result": {"content": content}})
+    assert approved.status_code == 200, approved.text
     final = wait_for(
         lambda: (c := person.get(f"/cases/{number}").json())["status"] == "approved" and c,
         what="result at home",

@@ -110,8 +110,8 @@ def national_platform(live_region, tmp_path):
     def up():
         assert proc.poll() is None, log.read_text()[-2000:]
         try:
-            return requests.get(f"{url}/api/v1/health", timeout=2).ok
-        except requests.ConnectionError:
+            return requests.get(f"{url}/api/v1/health", timeout=5).ok
+        except requests.RequestException:  # not up yet, or too busy to answer in time
             return False
 
     wait_for(up, what="national platform up")

@@ -243,7 +243,7 @@ def status_of(
     return (formats.STATUS_NAMES.get(value) if value is not None else None), cached
 
 
-ONLINE_REUSE_SECONDS = 10  # a list fetched this recently counts as fetched now
+ONLINE_REUSE_SECONDS = 2  # a list fetched this recently counts as fetched now (a burst of scans)
 ONLINE_RETRY_SECONDS = 30  # after a failed fetch, use the cache this long without asking
 
 
