@@ -350,7 +350,7 @@ def test_an_l2_person_cannot_apply_for_an_l3_item(client, region, outbox):
     assert "该事项要求实名等级“当面核验”，您当前为“在线实名”" in text
     assert "当面核验账号" in text
     assert 'name="f_applicant_id_number"' not in html(page)  # the account answers it
-    assert "<form method=\"post\" enctype" not in html(page)  # no form that would be refused
+    assert '<form method="post" enctype' not in html(page)  # no form that would be refused
     item_page = texts(client.get(f"/items/{CRIMINAL_RECORD}/"))
     assert "您的实名等级不足以网上申请本事项" in item_page
 

@@ -52,7 +52,9 @@ class DocumentVerifyForm(VerifyForm):
         )
         image = self.fields["image"]
         image.label = _("二维码图片或 PDF 文件")
-        image.help_text = _("PNG、JPEG 图片（不超过 10 MB）或文书的 PDF 文件（不超过 20 MB，还将核对打印内容）")
+        image.help_text = _(
+            "PNG、JPEG 图片（不超过 10 MB）或文书的 PDF 文件（不超过 20 MB，还将核对打印内容）"
+        )
         image.widget.attrs["accept"] = "image/png,image/jpeg,application/pdf"
         self.fields["online"].help_text = _(
             "向签发节点查询文书（或证照）的当前状态；不勾选时只验证签名（离线核验）"

@@ -90,7 +90,9 @@ class Command(BaseCommand):
                         expires_at=timezone.now() + dt.timedelta(days=365),
                     )
                 lines.append((resident.username, f"法定代表人 · {name}（{code}）"))
-                lines.append((agent.username, f"企业经办人（L3，已当面核验；全部事项，一年）· {name}"))
+                lines.append(
+                    (agent.username, f"企业经办人（L3，已当面核验；全部事项，一年）· {name}")
+                )
         for username, what in lines:
             self.stdout.write(f"{username:28} {what}")
 
