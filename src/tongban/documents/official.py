@@ -232,8 +232,8 @@ class _Builder:
             return
         span = min(220.0, 21.0 * len(chars))
         step = span / len(chars)
-        radius = SEAL_R - 4.6
-        size = min(12.0, (math.radians(step) * radius * 0.9) / 0.3528)
+        radius = SEAL_R - 6.2  # the glyphs' tops stay clear of the ring
+        size = min(11.5, (math.radians(step) * radius * 0.88) / 0.3528)
         drop = size * 0.3528 * 0.36  # baseline sits inside the glyph's vertical centre
         for i, ch in enumerate(chars):
             theta = -span / 2 + step * (i + 0.5)
