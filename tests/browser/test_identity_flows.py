@@ -146,12 +146,17 @@ def test_residents_online(live_region, browser, files):
     official.page.get_by_role("button", name="受理", exact=True).click()
     official.page.wait_for_load_state()
     assert f"办件 {number} 已受理" in official.text()
+    # the certificate states what the police confirm: approving without it asks for it
     official.page.get_by_label("确认准予许可：将出具办理结果，不可撤回").check()
+    official.page.get_by_label("证明内容（经核查确认的户籍信息）").fill(
+        "经核查，王芳户籍登记于江苏省苏州市，曾用名：王小芳。"
+    )
     official.page.get_by_role("button", name="准予许可", exact=True).click()
     official.page.wait_for_load_state()
     assert "准予许可（已办结）" in official.text()
 
     person.wait_for(case_path, lambda t: "准予许可（已办结）" in t, "the approval")
+    assert "户籍事项证明" in person.text()
     person.assert_fits_the_screen()
     person.screenshot("id-04-js-case-approved-phone")
 
