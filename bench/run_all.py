@@ -1,7 +1,8 @@
 """Run every benchmark (``make bench``) in about five minutes.
 
-SM2/SM3 first (one core, no region); then the e-licence figures (one core,
-node sh on its own SQLite file, in a child process); then pgbench baselines;
+SM2/SM3 first (one core, no region); then the e-licence and printed-document
+figures (one core, node sh on its own SQLite file, each in a child process);
+then pgbench baselines;
 then ONE region (hub + sh + zj on fresh PostgreSQL databases) shared by case
 intake, delivery latency and case list, in that order — preparing a region
 takes ~30 s, so it is done once. The budgets are smaller than the scripts' own
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import case_intake  # noqa: E402
 import case_list  # noqa: E402
 import delivery_latency  # noqa: E402
+import documents  # noqa: E402
 import licence_verify  # noqa: E402
 import sm2_verify  # noqa: E402
 from common import (  # noqa: E402
@@ -41,6 +43,7 @@ from common import (  # noqa: E402
 SMALL = {
     "sm2_verify": {"seconds": 1.0},
     "licence_verify": {"seconds": 1.0, "status_list_size": 100_000},
+    "documents": {"seconds": 1.0},
     "pgbench": {"seconds": 4, "select_only": False},
     "case_intake": {"clients": (1, 4, 8), "cases": 70, "seconds": 12},
     "delivery_latency": {"cases": 40, "max_seconds": 40},
@@ -120,6 +123,48 @@ def summarize(results: dict) -> tuple[list[list], dict]:
             "per_second"
         ]
         headline["licence_qr_chars_2_fields"] = sizes["2_fields"]["qr_text_chars"]
+    docs = results.get("documents")
+    if docs:
+        r = docs["results"]
+        rows.append(
+            [
+                "documents",
+                "SM2 verify (tongsuopy), same run",
+                f"{r['sm2_verify_raw']['per_second']:,.0f}/s",
+                "1 (baseline)",
+            ]
+        )
+        for key in (
+            "document_issue",
+            "document_verify_offline",
+            "pdf_certificate",
+            "pdf_decision",
+            "ofd_certificate",
+            "ofd_decision",
+            "pdf_qr_certificate",
+            "pdf_text_decision",
+            "read_back_decision",
+        ):
+            rows.append(
+                [
+                    "documents",
+                    r[key]["label"],
+                    f"{r[key]['per_second']:,.1f}/s",
+                    f"{r[key]['ratio_to_raw_verify']} × verify",
+                ]
+            )
+        for s in docs["sizes"].values():
+            rows.append(
+                [
+                    "documents",
+                    f"{s['title']}, {s['pages']} page(s)",
+                    f"PDF {s['pdf_bytes']:,} B, OFD {s['ofd_bytes']:,} B, QR {s['qr_text_chars']} "
+                    f"characters, version {s['qr_version']}",
+                    "",
+                ]
+            )
+        headline["document_issue_per_second"] = r["document_issue"]["per_second"]
+        headline["document_pdf_certificate_per_second"] = r["pdf_certificate"]["per_second"]
     intake = results.get("case_intake")
     if intake:
         for mode, passes in intake["passes"].items():
@@ -207,13 +252,14 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated subset: sm2_verify,licence_verify,case_intake,delivery_latency,"
-        "case_list",
+        help="comma-separated subset: sm2_verify,licence_verify,documents,case_intake,"
+        "delivery_latency,case_list",
     )
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.only.split(","))) or {
         "sm2_verify",
         "licence_verify",
+        "documents",
         "case_intake",
         "delivery_latency",
         "case_list",
@@ -251,6 +297,13 @@ def main(argv=None) -> int:
             print(results["licence_verify"]["table"])
             print(results["licence_verify"]["size_table"])
             write_result("licence_verify", results["licence_verify"])
+
+    if "documents" in wanted:
+        attempt("documents", lambda: documents.run_in_subprocess(**SMALL["documents"]))
+        if "documents" in results:
+            print(results["documents"]["table"])
+            print(results["documents"]["size_table"])
+            write_result("documents", results["documents"])
 
     region_benchmarks = [n for n in ("case_intake", "delivery_latency", "case_list") if n in wanted]
     if region_benchmarks and not pg_reachable():
