@@ -19,9 +19,15 @@ class CaseStatus(models.TextChoices):
     REFUSED = "refused", _("不予受理")
     APPROVED = "approved", _("准予许可（已办结）")
     DENIED = "denied", _("不予许可（已办结）")
+    WITHDRAWN = "withdrawn", _("已撤回")
 
 
-TERMINAL_STATUSES = {CaseStatus.REFUSED, CaseStatus.APPROVED, CaseStatus.DENIED}
+TERMINAL_STATUSES = {
+    CaseStatus.REFUSED,
+    CaseStatus.APPROVED,
+    CaseStatus.DENIED,
+    CaseStatus.WITHDRAWN,
+}
 
 
 class Case(models.Model):
@@ -84,6 +90,36 @@ class Case(models.Model):
         "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_by_name = models.CharField(max_length=64, blank=True)
+    # a stage (接续办) or part (集成办) of a 联办件 coordinated at the receiving node
+    composite_number = models.CharField(_("联办件编号"), max_length=64, blank=True, db_index=True)
+    member_key = models.CharField(max_length=40, blank=True)
+    member_role = models.CharField(_("环节"), max_length=40, blank=True)
+    # what earlier stages/parts produced, for this one's official (JSON, SM4-GCM at rest)
+    member_inputs_encrypted = models.TextField(blank=True)
+    # 送达: how the result reaches the applicant (cases.delivery)
+    DELIVERY_METHODS = [
+        ("electronic", _("电子送达")),
+        ("post", _("邮寄送达")),
+        ("pickup", _("窗口自取")),
+    ]
+    DELIVERY_STATES = [
+        ("pending", _("待送达")),
+        ("sent", _("已寄出")),
+        ("delivered", _("已送达")),
+        ("picked_up", _("已领取")),
+    ]
+    delivery_method = models.CharField(
+        _("送达方式"), max_length=12, choices=DELIVERY_METHODS, default="electronic"
+    )
+    delivery_address_encrypted = models.TextField(blank=True)  # 邮寄: recipient, phone, address
+    delivery_window_code = models.CharField(max_length=32, blank=True)  # 自取: which window
+    delivery_window_name = models.CharField(max_length=128, blank=True)
+    delivery_status = models.CharField(
+        _("送达状态"), max_length=12, choices=DELIVERY_STATES, default="pending"
+    )
+    delivery_carrier = models.CharField(_("快递公司"), max_length=32, blank=True)
+    delivery_waybill = models.CharField(_("运单号"), max_length=40, blank=True)
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
@@ -298,3 +334,146 @@ class DraftFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.material_code}: {self.filename}"
+
+
+class CompositeStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", _("办理中")
+    SUPPLEMENT_REQUESTED = "supplement_requested", _("待补正")
+    APPROVED = "approved", _("已办结")
+    PARTIALLY_CONCLUDED = "partially_concluded", _("部分办结")
+    REFUSED = "refused", _("不予受理（已办结）")
+    DENIED = "denied", _("不予许可（已办结）")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+COMPOSITE_TERMINAL = {
+    CompositeStatus.APPROVED,
+    CompositeStatus.PARTIALLY_CONCLUDED,
+    CompositeStatus.REFUSED,
+    CompositeStatus.DENIED,
+    CompositeStatus.WITHDRAWN,
+}
+
+
+class Composite(models.Model):
+    """A 联办件: one application whose stages (接续办) or parts (集成办 "一件事") run as
+    cases at several organizations and nodes. Kept at the node where the applicant
+    applied, which starts each member case when its inputs exist (cases.composites)."""
+
+    KIND_CHOICES = [("relay", _("接续办")), ("bundle", _("集成办"))]
+    CHANNEL_CHOICES = [("window", _("窗口")), ("online", _("网上"))]
+
+    number = models.CharField(_("联办件编号"), max_length=64, unique=True)
+    kind = models.CharField(_("办理方式"), max_length=8, choices=KIND_CHOICES)
+    item = models.ForeignKey("catalog.ServiceItem", on_delete=models.PROTECT, related_name="+")
+    item_name = models.CharField(_("事项名称"), max_length=128)
+    organization = models.ForeignKey(
+        "directory.Organization", to_field="code", on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(_("渠道"), max_length=8, choices=CHANNEL_CHOICES)
+    receiving_node = models.CharField(max_length=16)
+    receiving_window = models.ForeignKey(
+        "directory.Window", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    receiving_window_name = models.CharField(max_length=128, blank=True)
+    applicant_name = models.CharField(_("申请人"), max_length=64)
+    applicant_id_encrypted = models.CharField(max_length=200)
+    applicant_id_index = models.CharField(max_length=64, db_index=True)
+    applicant_phone_encrypted = models.CharField(max_length=200, blank=True)
+    applicant_account = models.ForeignKey(
+        "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    enterprise_code = models.CharField(max_length=18, blank=True, db_index=True)
+    enterprise_name = models.CharField(max_length=128, blank=True)
+    # the application as given, and the identity assertion that vouches for the applicant
+    # to every member's node (JSON, SM4-GCM at rest: they carry personal identifiers)
+    application_encrypted = models.TextField()
+    status = models.CharField(
+        _("状态"),
+        max_length=24,
+        choices=CompositeStatus.choices,
+        default=CompositeStatus.IN_PROGRESS,
+    )
+    status_changed_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(_("提交时间"))
+    concluded_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    reason = models.TextField(_("说明"), blank=True)
+    created_by = models.ForeignKey(
+        "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        verbose_name = _("联办件")
+        verbose_name_plural = _("联办件")
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def applicant_id_masked(self) -> str:
+        return mask_id_number(decrypt_identifier(self.applicant_id_encrypted))
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in COMPOSITE_TERMINAL
+
+
+class MemberStatus(models.TextChoices):
+    WAITING = "waiting", _("等待前序结果")
+    SUBMITTED = "submitted", _("已提交")
+    SUPPLEMENT_REQUESTED = "supplement_requested", _("待补正")
+    ACCEPTED = "accepted", _("已受理")
+    REFUSED = "refused", _("不予受理")
+    APPROVED = "approved", _("已办结")
+    DENIED = "denied", _("不予许可")
+    CANCELLED = "cancelled", _("已终止")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+MEMBER_ENDED = {
+    MemberStatus.REFUSED,
+    MemberStatus.APPROVED,
+    MemberStatus.DENIED,
+    MemberStatus.CANCELLED,
+    MemberStatus.WITHDRAWN,
+}
+
+
+class CompositeMember(models.Model):
+    """One stage or part: where it runs, its case once started, its clock and outputs."""
+
+    composite = models.ForeignKey(Composite, on_delete=models.CASCADE, related_name="members")
+    sequence = models.PositiveSmallIntegerField()
+    key = models.CharField(max_length=40)
+    role = models.CharField(_("环节"), max_length=40)
+    name = models.CharField(_("名称"), max_length=128)
+    item = models.ForeignKey("catalog.ServiceItem", on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(
+        "directory.Organization", to_field="code", on_delete=models.PROTECT, related_name="+"
+    )
+    node = models.CharField(max_length=16)
+    depends_on = models.JSONField(default=list, blank=True)
+    limit_days = models.PositiveSmallIntegerField()
+    case_number = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(
+        _("状态"), max_length=24, choices=MemberStatus.choices, default=MemberStatus.WAITING
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateField(_("本环节期限"), null=True, blank=True)
+    concluded_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    # what the member's official entered and the documents it issued (JSON, SM4-GCM at rest)
+    outputs_encrypted = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["composite", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["composite", "key"], name="composite_member_key")
+        ]
+        verbose_name = _("联办环节")
+        verbose_name_plural = _("联办环节")
+
+    def __str__(self) -> str:
+        return f"{self.composite_id}:{self.key}"
