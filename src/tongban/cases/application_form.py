@@ -61,7 +61,9 @@ def _clean_field(field: dict, raw: object) -> object:
         except ValueError as exc:
             raise ValueError(_("日期格式应为 YYYY-MM-DD")) from exc
     if kind == "select":
-        if text not in field.get("choices", []):
+        # a choice is a plain string or {"value", "label"}; the value is what is stored
+        values = [c.get("value") if isinstance(c, dict) else c for c in field.get("choices", [])]
+        if text not in values:
             raise ValueError(_("不是可选的值"))
         return text
     if kind == "phone":

@@ -42,6 +42,40 @@ class ItemSummary(Schema):
     sample: bool
 
 
+class StageOut(Schema):
+    """One stage of a 接续办 relay (docs/catalog.md)."""
+
+    sequence: int
+    key: str
+    role: str
+    name: str
+    # exactly one of {"from": "applied"}, {"region_field": "<form field>"}, {"same_as": "<key>"}
+    organization: dict[str, str]
+    limit_days: int
+    # "form:<field>" | "stage:<earlier key>:<output key>" — what the stage's official sees
+    inputs: list[str]
+    # what the stage's official enters on approval (same shape as result.official_inputs)
+    outputs: list[dict]
+    # the stage's document (a result declaration; may use stage:<key>:<output> sources)
+    result: dict
+
+
+class PartOut(Schema):
+    """One part of a 集成办 bundle, "一件事" (docs/catalog.md)."""
+
+    key: str
+    item: str
+    role: str
+    # {"region_field": "<bundle form field>"} or {"same_as": "<part key>"}
+    organization: dict[str, str]
+    depends_on: list[str]
+    # part item form field → "form:<bundle field>" | "applicant:name|id_number|phone"
+    #   | "part:<depends_on key>:<output key>" | "text:<literal>"
+    fields: dict[str, str]
+    # part item material code → bundle material code
+    materials: dict[str, str] = {}
+
+
 class ItemDetail(ItemSummary):
     fee: str
     min_assurance: str
@@ -54,6 +88,9 @@ class ItemDetail(ItemSummary):
     form: list[dict]
     materials: list[ItemMaterialOut]
     implementations: list[ImplementationOut]
+    # 接续办: the relay's ordered stages; 集成办: the bundle's parts ([] for a plain item)
+    stages: list[StageOut] = []
+    parts: list[PartOut] = []
     release: str
 
 
@@ -128,6 +165,8 @@ def item_get(request, basic_code: str):
             }
             for i in item.implementations.all()
         ],
+        "stages": item.stages or [],
+        "parts": item.parts or [],
         "release": item.release.version if item.release_id else "",
     }
 

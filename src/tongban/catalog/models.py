@@ -44,6 +44,10 @@ class ServiceItem(models.Model):
     result_kind = models.CharField(_("办理结果"), max_length=24, default="certificate")
     # what the item yields and what it says (catalog/results.py)
     result = models.JSONField(_("结果声明"), default=dict, blank=True)
+    # 接续办: the ordered stages of a relay item; 集成办: the parts of a bundle ("一件事")
+    # (catalog/composition.py); at most one of them is non-empty
+    stages = models.JSONField(_("接续环节"), default=list, blank=True)
+    parts = models.JSONField(_("集成事项"), default=list, blank=True)
     form_schema = models.JSONField(_("申请表"), default=list)
     keywords = models.JSONField(_("关键词"), default=list)
     guide = models.TextField(_("办事指南"), blank=True)

@@ -26,6 +26,10 @@ current licence of the declared type at the deciding node), ``organization:name`
 ``case:number|item|decided_on|decided_iso``, ``new:uscc`` (a newly allocated 统一社会信用代码),
 ``auto:<prefix>`` (a licence number) or ``text:<literal>``; or a template containing
 ``{<source>}`` placeholders. A fact whose value comes out empty is left out.
+
+Only where a composite item allows them (catalog/composition.py): ``stage:<key>:<output>``
+(an earlier stage's output, in a relay's stage results and its own result) and
+``part:<key>:<output>`` (a part's output, in a bundle's own result).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ SOURCE_PREFIXES = (
     "auto",
     "text",
 )
+# allowed only where the caller names the allowed references (result_declaration_clean(extra=))
+COMPOSITION_PREFIXES = ("stage", "part")
 PLACEHOLDER = re.compile(r"\{([a-z]+:[^{}]*)\}")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -69,11 +75,24 @@ def _sources(text: str) -> list[str]:
     return [text]
 
 
-def _check_source(text: object, where: str, *, form: set[str], inputs: set[str]) -> None:
+def _check_source(
+    text: object,
+    where: str,
+    *,
+    form: set[str],
+    inputs: set[str],
+    extra: dict[str, set[str]] | None = None,
+) -> None:
     if not isinstance(text, str) or not text or len(text) > 500:
         raise ResultDeclarationError(f"{where}: a source must be a non-empty string")
     for source in _sources(text):
         prefix, _, rest = source.partition(":")
+        if extra is not None and prefix in extra:
+            if rest not in extra[prefix]:
+                raise ResultDeclarationError(
+                    f"{where}: {source!r} is not an output of an earlier {prefix}"
+                )
+            continue
         if prefix not in SOURCE_PREFIXES or not rest:
             raise ResultDeclarationError(f"{where}: unknown source {source!r}")
         if prefix == "form" and rest not in form:
@@ -82,8 +101,10 @@ def _check_source(text: object, where: str, *, form: set[str], inputs: set[str])
             raise ResultDeclarationError(f"{where}: no official input {rest!r}")
 
 
-def result_declaration_clean(item: dict) -> dict:
-    """The item's result declaration, checked; ResultDeclarationError names what is wrong."""
+def result_declaration_clean(item: dict, *, extra: dict[str, set[str]] | None = None) -> dict:
+    """The item's result declaration, checked; ResultDeclarationError names what is wrong.
+
+    ``extra`` allows composition sources: {"stage": {"<key>:<output>", …}} (or "part")."""
     code = item.get("basic_code", "?")
     result = item.get("result")
     if result is None:
@@ -147,11 +168,15 @@ def result_declaration_clean(item: dict) -> dict:
             if spec["default"].startswith("official:"):
                 raise ResultDeclarationError(f"{where}: a default cannot be another input")
             _check_source(
-                spec["default"], f"{where} official_inputs[{i}].default", form=form, inputs=set()
+                spec["default"],
+                f"{where} official_inputs[{i}].default",
+                form=form,
+                inputs=set(),
+                extra=extra,
             )
 
     def check(text, at):
-        _check_source(text, at, form=form, inputs=set(keys))
+        _check_source(text, at, form=form, inputs=set(keys), extra=extra)
 
     facts = []
     raw_facts = result.get("facts", [])

@@ -10,6 +10,11 @@ import requests
 from django.conf import settings
 from django.db import transaction
 
+from tongban.catalog.composition import (
+    CompositionError,
+    composition_clean,
+    result_extra_sources,
+)
 from tongban.catalog.models import Implementation, Material, Release, ServiceItem
 from tongban.catalog.results import ResultDeclarationError, result_declaration_clean
 from tongban.directory.models import Organization
@@ -73,8 +78,17 @@ def catalog_release_import(*, document: dict, sm3: str) -> Release:
     if not created and release.sm3 != sm3:
         raise CatalogError(f"release {version} already imported with another digest")
     orgs = set(Organization.objects.values_list("code", flat=True))
+    by_code = {item["basic_code"]: item for item in document["items"]}
     try:
-        results = {item["basic_code"]: result_declaration_clean(item) for item in document["items"]}
+        # 接续办 stages and 集成办 parts (catalog/composition.py)
+        compositions = {code: composition_clean(item, by_code) for code, item in by_code.items()}
+    except CompositionError as exc:
+        raise CatalogError(f"catalog release {version}: {exc}") from exc
+    try:
+        results = {
+            code: result_declaration_clean(item, extra=result_extra_sources(item, by_code))
+            for code, item in by_code.items()
+        }
     except ResultDeclarationError as exc:
         raise CatalogError(f"catalog release {version}: {exc}") from exc
     codes = []
@@ -92,6 +106,8 @@ def catalog_release_import(*, document: dict, sm3: str) -> Release:
                 "min_assurance": item.get("min_assurance", "L2"),
                 "result_kind": item.get("result_kind", "certificate"),
                 "result": results[item["basic_code"]],
+                "stages": compositions[item["basic_code"]][0],
+                "parts": compositions[item["basic_code"]][1],
                 "form_schema": item.get("form", []),
                 "keywords": item.get("keywords", []),
                 "guide": item.get("guide", ""),

@@ -81,7 +81,11 @@ def schema_field(spec: dict) -> forms.Field:
         "help_text": spec.get("help", ""),
     }
     if kind == "select":
-        choices = [("", _("请选择"))] + [(c, c) for c in spec.get("choices", [])]
+        # a choice is a plain string or {"value", "label"} (the value stored, the label shown)
+        choices = [("", _("请选择"))] + [
+            (c.get("value"), c.get("label") or c.get("value")) if isinstance(c, dict) else (c, c)
+            for c in spec.get("choices", [])
+        ]
         return forms.ChoiceField(choices=choices, **common)
     max_length = spec.get("max_length")
     attrs: dict[str, str] = {}
