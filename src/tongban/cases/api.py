@@ -18,10 +18,13 @@ from tongban.api_errors import (
     binary_response,
     errors,
 )
-from tongban.cases import documents, selectors, services
+from tongban.cases import composites, delivery, documents, selectors, services
+from tongban.cases.composite_presenters import composite_dict
+from tongban.cases.composite_schemas import CompositeDetail
 from tongban.cases.materials import IncomingFile, material_read
+from tongban.cases.models import Case
 from tongban.cases.presenters import case_detail_dict, case_summary_dict
-from tongban.errors import DomainError
+from tongban.errors import DomainError, PermissionDenied
 from tongban.identity.authentication import api_auth, requires_scope
 from tongban.identity.selectors import access_for
 
@@ -49,6 +52,17 @@ class LicenceUseIn(Schema):
     qr_text: str = ""
 
 
+class DeliveryIn(Schema):
+    """结果送达方式: ``electronic`` 电子送达 (default), ``post`` 邮寄送达 (recipient, phone,
+    address) or ``pickup`` 窗口自取 (window: a window code of this node)."""
+
+    method: str = "electronic"
+    recipient: str = ""
+    phone: str = ""
+    address: str = ""
+    window: str = ""
+
+
 class CaseCreateIn(Schema):
     window: str
     item: str
@@ -58,6 +72,7 @@ class CaseCreateIn(Schema):
     materials: list[MaterialIn] = []
     licences: list[LicenceUseIn] = []
     licence_consent: bool = False
+    delivery: DeliveryIn | None = None
 
 
 class OnlineCaseIn(Schema):
@@ -68,6 +83,7 @@ class OnlineCaseIn(Schema):
     enterprise: str = ""
     licences: list[LicenceUseIn] = []
     licence_consent: bool = False
+    delivery: DeliveryIn | None = None
 
 
 class NoteIn(Schema):
@@ -85,6 +101,12 @@ class ApproveIn(Schema):
 
     note: str = ""
     result: dict[str, str] = {}
+
+
+class WithdrawIn(Schema):
+    """撤回: why, optionally (kept in the case's history and told to the deciding node)."""
+
+    reason: str = ""
 
 
 class MissingEntry(Schema):
@@ -166,6 +188,32 @@ class CaseDocumentOut(Schema):
     ofd: str
 
 
+class DeliveryWindowOut(Schema):
+    code: str
+    name: str
+
+
+class DeliveryAddressOut(Schema):
+    recipient: str
+    phone: str
+    address: str
+
+
+class DeliveryOut(Schema):
+    """送达: the address is masked in the case detail (GET /cases/{n}/delivery shows it in
+    full to the applicant and to the staff who post the result)."""
+
+    method: str
+    method_label: str
+    status: str
+    status_label: str
+    carrier: str
+    waybill: str
+    window: DeliveryWindowOut | None
+    address: DeliveryAddressOut | None
+    updated_at: dt.datetime | None
+
+
 class CaseDetail(CaseSummary):
     implementation_code: str
     applicant_phone_masked: str
@@ -180,6 +228,10 @@ class CaseDetail(CaseSummary):
     timeline: list[TimelineEntry]
     result: dict | None
     documents: list[CaseDocumentOut] = []
+    # a stage (接续办) or part (集成办) of a 联办件: {number, key, role, inputs: [{stage,
+    # role, organization, case_number, label, value}]} — what earlier members passed on
+    composite: dict | None = None
+    delivery: DeliveryOut | None = None
 
 
 class CaseList(Schema):
@@ -209,10 +261,22 @@ def _decode(materials: list[MaterialIn]) -> list[IncomingFile]:
     return files
 
 
-@router.post("", response={201: CaseDetail, **NUMBERED}, summary="窗口收件：创建办件并转送办理地")
+def _created(request, created) -> Status:
+    """201 with the new case — or the new 联办件, for an item with stages or parts."""
+    access = access_for(request.user)
+    if isinstance(created, Case):
+        return Status(201, case_detail_dict(selectors.case_detail(access, created.number)))
+    return Status(201, composite_dict(selectors.composite_detail(access, created.number)))
+
+
+@router.post(
+    "",
+    response={201: CaseDetail | CompositeDetail, **NUMBERED},
+    summary="窗口收件：创建办件（联办事项为联办件）并转送办理地",
+)
 @requires_scope("cases:write")
 def case_create(request, payload: CaseCreateIn):
-    case = services.case_submit_at_window(
+    case = composites.application_submit_at_window(
         user=request.user,
         window_code=payload.window,
         item_code=payload.item,
@@ -222,22 +286,21 @@ def case_create(request, payload: CaseCreateIn):
         files=_decode(payload.materials),
         licences=[lic.dict() for lic in payload.licences],
         licence_consent=payload.licence_consent,
+        delivery=payload.delivery.dict() if payload.delivery else None,
     )
-    return Status(
-        201, case_detail_dict(selectors.case_detail(access_for(request.user), case.number))
-    )
+    return _created(request, case)
 
 
 @router.post(
     "/online",
-    response={201: CaseDetail, **NUMBERED},
+    response={201: CaseDetail | CompositeDetail, **NUMBERED},
     summary="网上申请（个人或企业经办人，本地认证、异地办理）",
 )
 @requires_scope("cases:write")
 def case_create_online(request, payload: OnlineCaseIn):
     token = getattr(request, "api_token", None)
     session_at = request.session.get("authenticated_at") if hasattr(request, "session") else None
-    case = services.case_submit_online(
+    case = composites.application_submit_online(
         user=request.user,
         item_code=payload.item,
         organization_code=payload.organization,
@@ -252,10 +315,9 @@ def case_create_online(request, payload: OnlineCaseIn):
         else request.session.get("auth_method", "password"),
         licences=[lic.dict() for lic in payload.licences],
         licence_consent=payload.licence_consent,
+        delivery=payload.delivery.dict() if payload.delivery else None,
     )
-    return Status(
-        201, case_detail_dict(selectors.case_detail(access_for(request.user), case.number))
-    )
+    return _created(request, case)
 
 
 @router.get("", response=CaseList, summary="办件列表（按调用者权限范围）")
@@ -281,10 +343,17 @@ def case_list(
     return {"count": total, "results": [case_summary_dict(c) for c in rows]}
 
 
-@router.get("/{number}", response={200: CaseDetail, **READ_ERRORS}, summary="办件详情与时间线")
+@router.get(
+    "/{number}",
+    response={200: CaseDetail | CompositeDetail, **READ_ERRORS},
+    summary="办件详情与时间线；联办件：各环节（stages）或各事项（parts）及派生状态",
+)
 @requires_scope("cases:read")
 def case_get(request, number: str):
-    return case_detail_dict(selectors.case_detail(access_for(request.user), number))
+    access = access_for(request.user)
+    if selectors.composite_exists(number):
+        return composite_dict(selectors.composite_detail(access, number))
+    return case_detail_dict(selectors.case_detail(access, number))
 
 
 def _after(request, case) -> dict:
@@ -412,3 +481,170 @@ def case_document(request, number: str, kind: str, id: str = Query("", max_lengt
 @requires_scope("cases:read")
 def case_document_ofd(request, number: str, kind: str, id: str = Query("", max_length=40)):
     return _document_response(request, number, kind, "ofd", id)
+
+
+# --- 送达 (cases.delivery) ------------------------------------------------------------
+
+
+class WaybillIn(Schema):
+    carrier: str
+    waybill: str
+
+
+class PickupIn(Schema):
+    id_number: str
+
+
+@router.get(
+    "/{number}/delivery",
+    response={200: DeliveryOut, **READ_ERRORS},
+    summary="结果送达（申请人及寄送人员可见完整地址）",
+)
+@requires_scope("cases:read")
+def case_delivery_get(request, number: str):
+    access = access_for(request.user)
+    return delivery.delivery_view(selectors.case_detail(access, number), access)
+
+
+@router.post(
+    "/{number}/delivery/waybill",
+    response={200: CaseDetail, **ERRORS},
+    summary="邮寄送达：登记快递公司和运单号（已寄出）",
+)
+@requires_scope("cases:write")
+def case_delivery_waybill(request, number: str, payload: WaybillIn):
+    return _after(
+        request,
+        delivery.case_delivery_record_waybill(
+            user=request.user, number=number, carrier=payload.carrier, waybill=payload.waybill
+        ),
+    )
+
+
+@router.post(
+    "/{number}/delivery/delivered",
+    response={200: CaseDetail, **ERRORS},
+    summary="邮寄送达：登记已送达（签收）",
+)
+@requires_scope("cases:write")
+def case_delivery_delivered(request, number: str):
+    return _after(
+        request, delivery.case_delivery_mark_delivered(user=request.user, number=number)
+    )
+
+
+@router.post(
+    "/{number}/delivery/pickup",
+    response={200: CaseDetail, **ERRORS},
+    summary="窗口自取：核对身份证后确认领取",
+)
+@requires_scope("cases:write")
+def case_delivery_pickup(request, number: str, payload: PickupIn):
+    return _after(
+        request,
+        delivery.case_delivery_confirm_pickup(
+            user=request.user, number=number, id_number=payload.id_number
+        ),
+    )
+
+
+@router.post(
+    "/{number}/withdraw",
+    response={200: CaseDetail, **ERRORS},
+    summary="撤回（受理前：申请人本人或收件窗口）",
+)
+@requires_scope("cases:write")
+def case_withdraw(request, number: str, payload: WithdrawIn):
+    """Only while the case is 已提交 or 待补正 and not accepted (409 ``not_withdrawable``
+    otherwise). A case decided at another node is withdrawn here at once and the
+    deciding node is told (``case.withdraw``); if that node had accepted it meanwhile,
+    its answer restores the true status and the timeline says the withdrawal failed."""
+    return _after(
+        request, services.case_withdraw(user=request.user, number=number, reason=payload.reason)
+    )
+
+
+# --- 时限监督 ----------------------------------------------------------------------------
+
+oversight_router = Router(tags=["oversight"], auth=api_auth)
+
+
+class DueCaseOut(Schema):
+    number: str
+    item: str
+    item_name: str
+    organization: str
+    organization_name: str
+    status: str
+    status_label: str
+    perspective: str
+    receiving_node: str
+    submitted_at: dt.datetime
+    deadline: dt.date
+    legal_deadline: dt.date | None
+    deadline_provisional: bool
+    overdue: bool
+    days_overdue: int
+    days_left: int
+    composite_number: str
+    member_role: str
+
+
+class OversightOut(Schema):
+    as_of: dt.date
+    within_days: int
+    overdue: list[DueCaseOut]
+    approaching: list[DueCaseOut]
+
+
+def _due_dict(row) -> dict:
+    case = row.case
+    return {
+        "number": case.number,
+        "item": case.item.basic_code,
+        "item_name": case.item_name,
+        "organization": case.handling_organization_id,
+        "organization_name": case.handling_organization.name,
+        "status": case.status,
+        "status_label": str(case.get_status_display()),
+        "perspective": case.perspective,
+        "receiving_node": case.receiving_node,
+        "submitted_at": case.submitted_at,
+        "deadline": case.deadline,
+        "legal_deadline": case.legal_deadline,
+        "deadline_provisional": case.deadline_provisional,
+        "overdue": row.overdue,
+        "days_overdue": row.days_overdue,
+        "days_left": row.days_left,
+        "composite_number": case.composite_number,
+        "member_role": case.member_role,
+    }
+
+
+@oversight_router.get(
+    "/oversight/overdue",
+    response={200: OversightOut, **errors(403)},
+    summary="时限监督：超期与临近期限的办件（监督人员、审批人员、节点管理员）",
+)
+@requires_scope("cases:read")
+def oversight_overdue(request, within_days: int = Query(3, ge=0, le=60)):
+    """Cases decided by the caller's organizations (all of this node's for a node
+    administrator) whose time limit runs: ``overdue`` — past the 承诺办结期限, most
+    overdue first, ``days_overdue`` in working days; ``approaching`` — due within
+    ``within_days`` working days. The clock stops during 补正 and at conclusion, so
+    such cases are in neither list. No personal data."""
+    from django.utils import timezone
+
+    access = access_for(request.user)
+    if not (access.view_orgs or access.node_admin):
+        raise PermissionDenied(_("仅监督人员、审批人员或节点管理员可查看时限监督"))
+    today = timezone.localdate()
+    return {
+        "as_of": today,
+        "within_days": within_days,
+        "overdue": [_due_dict(r) for r in selectors.cases_overdue(access=access, today=today)],
+        "approaching": [
+            _due_dict(r)
+            for r in selectors.cases_due(access=access, within_days=within_days, today=today)
+        ],
+    }

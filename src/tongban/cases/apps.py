@@ -7,4 +7,7 @@ class CasesConfig(AppConfig):
     verbose_name = "办件"
 
     def ready(self) -> None:
-        from tongban.cases import exchange_handlers  # noqa: F401  (registers inbox handlers)
+        from tongban.cases import (  # noqa: F401  (register inbox handlers, signal receivers)
+            composites,
+            exchange_handlers,
+        )

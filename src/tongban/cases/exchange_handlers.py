@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
+from tongban.cases.delivery import delivery_from_peer, delivery_received
 from tongban.cases.materials import CheckedFile, filename_normalize, sniff_media_type
 from tongban.cases.models import Case, CaseResult, CaseStatus
 from tongban.cases.services import (
@@ -17,8 +19,10 @@ from tongban.cases.services import (
     licence_material_create,
     local_date,
     materials_attach,
+    member_changed_send,
     status_record,
 )
+from tongban.cases.stages import inputs_dump
 from tongban.cases.stored_pii import assertion_for_storage, form_for_storage
 from tongban.catalog.models import Implementation
 from tongban.directory.models import Window
@@ -182,6 +186,11 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
     )
     enterprise = data.get("enterprise") if isinstance(data.get("enterprise"), dict) else {}
     form = data.get("form") if isinstance(data.get("form"), dict) else {}
+    try:
+        delivery = delivery_from_peer(data.get("delivery"))  # 送达 (cases.delivery)
+    except ValueError as exc:
+        raise HandlerRefusal(f"malformed delivery: {exc}") from exc
+    member = _member_clean(data.get("composite"), item=item)
     now = timezone.now()
     case = Case(
         number=number,
@@ -207,6 +216,11 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         status_changed_at=now,
         submitted_at=submitted_at,
         received_at=now,
+        **delivery,
+        composite_number=member.get("number", ""),
+        member_key=member.get("key", ""),
+        member_role=member.get("role", ""),
+        member_inputs_encrypted=inputs_dump(member.get("inputs") or {}),
     )
     deadline_clock_start(case, local_date(now))
     case.save()
@@ -223,6 +237,7 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
     )
     licences = _licence_materials(case, data.get("licences") or [], at=submitted_at)
     _documents_store(envelope.signed["body"].get("documents"), number=number, sender=sender)
+    _input_documents_store(member, sender=sender)
     status_record(
         case,
         to_status=CaseStatus.SUBMITTED,
@@ -236,6 +251,53 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         },
     )
     _announce_clock(case, "received")
+
+
+def _member_clean(raw: object, *, item) -> dict:
+    """A 联办件 member's description in case.submit (exchange §15): a relay stage must
+    name one of the item's stages; a part carries its own item, with any key."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise HandlerRefusal("'composite' must be an object")
+    number, kind, key = raw.get("number"), raw.get("kind"), raw.get("key")
+    if not (isinstance(number, str) and 0 < len(number) <= 64):
+        raise HandlerRefusal("composite: bad number")
+    if kind not in ("relay", "bundle") or not isinstance(key, str) or not 0 < len(key) <= 40:
+        raise HandlerRefusal("composite: bad kind or key")
+    if kind == "relay" and key not in {s.get("key") for s in item.stages or []}:
+        raise HandlerRefusal(f"composite: the item has no stage {key!r}", code="unknown_stage")
+    inputs = raw.get("inputs") or {}
+    documents = raw.get("documents") or []
+    if not isinstance(inputs, dict) or not isinstance(documents, list) or len(documents) > 20:
+        raise HandlerRefusal("composite: bad inputs or documents")
+    role = raw.get("role") if isinstance(raw.get("role"), str) else ""
+    return {
+        "number": number,
+        "kind": kind,
+        "key": key,
+        "role": role[:40],
+        "inputs": inputs,
+        "documents": documents,
+    }
+
+
+def _input_documents_store(member: dict, *, sender: str) -> None:
+    """Verified copies of what earlier members issued (联系函, 参保缴费凭证 …), so this
+    node holds them as documents it can show and check, not as re-typed values. Each
+    must verify under its issuer's key and belong to a case the inputs name."""
+    numbers = {m.get("case_number") for m in (member.get("inputs") or {}).get("members") or []}
+    for entry in member.get("documents") or []:
+        record = entry.get("record") if isinstance(entry, dict) else None
+        signature = entry.get("signature") if isinstance(entry, dict) else None
+        if not isinstance(record, dict) or not isinstance(signature, dict):
+            raise HandlerRefusal("composite: a document needs its record and signature")
+        if record.get("case_number") not in numbers:
+            raise HandlerRefusal("composite: a document of a case the inputs do not name")
+        try:
+            document_copy_store(record=record, signature=signature)
+        except (DocumentRejected, KeyError, TypeError, ValueError) as exc:
+            raise HandlerRefusal(f"composite: document refused: {exc}") from exc
 
 
 def _licence_materials(case: Case, refs: object, *, at: dt.datetime) -> list[dict]:
@@ -368,6 +430,9 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
     except ValueError as exc:
         raise HandlerRefusal("bad occurred_at") from exc
     details = body.get("details") or {}
+    if body.get("event") == "withdrawal_refused":
+        _withdrawal_refused_apply(case, body, sender=sender, occurred_at=occurred_at)
+        return
     _documents_store(body.get("documents"), number=case.number, sender=sender)
     result = details.get("result")
     if to_status == CaseStatus.APPROVED and result:
@@ -396,10 +461,17 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
         details=details,
         from_status=case.status,
     )
+    if case.status == CaseStatus.WITHDRAWN and to_status != CaseStatus.WITHDRAWN:
+        # withdrawn here while the deciding node moved on: its status is the true one
+        case.concluded_at = None
+        case.decision_reason = ""
     case.status = to_status
     case.status_changed_at = timezone.now()
     if to_status == CaseStatus.ACCEPTED:
         case.accepted_at = occurred_at
+    if to_status == CaseStatus.WITHDRAWN:
+        case.concluded_at = case.concluded_at or occurred_at
+        case.decision_reason = case.decision_reason or str(body.get("reason", ""))[:2000]
     if to_status in (CaseStatus.REFUSED, CaseStatus.APPROVED, CaseStatus.DENIED):
         case.concluded_at = occurred_at
         case.decision_reason = str(body.get("reason", ""))[:2000]
@@ -414,6 +486,10 @@ def case_event_received(envelope: VerifiedEnvelope) -> None:
             setattr(case, field, dt.date.fromisoformat(body[field]))
     case.deadline_provisional = bool(body.get("deadline_provisional"))
     case.save()
+    outputs = body.get("outputs") if isinstance(body.get("outputs"), dict) else {}
+    member_changed_send(
+        case, to_status=to_status, reason=str(body.get("reason", ""))[:2000], outputs=outputs
+    )
 
 
 @on_delivered("case.submit")
@@ -445,3 +521,172 @@ def case_submit_delivered(message, receipt: dict) -> None:
     case.concluded_at = parse_time(receipt["responded_at"])
     case.decision_reason = reason
     case.save()
+    member_changed_send(case, to_status=CaseStatus.REFUSED, reason=reason)
+
+
+# --- 撤回 (case.withdraw) -----------------------------------------------------------------
+
+
+@inbox_handler("case.withdraw")
+def case_withdraw_received(envelope: VerifiedEnvelope) -> None:
+    """Handling node: the receiving node withdrew the case. Applied only while it is not
+    yet accepted (submitted / supplement_requested); otherwise the case keeps its status
+    and the origin is told the true one (``case.event`` ``withdrawal_refused``). Either
+    way the answer is a ``case.event``, so the origin ends with this node's status."""
+    body = envelope.signed["body"]
+    sender = envelope.signed["sender"]
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("handling_organization")
+        .filter(
+            number=envelope.signed["correlation"], perspective="handling", receiving_node=sender
+        )
+        .first()
+    )
+    if case is None:
+        raise HandlerRefusal("unknown case")
+    try:
+        occurred_at = parse_time(body.get("occurred_at"))
+    except ValueError as exc:
+        raise HandlerRefusal("bad occurred_at") from exc
+    reason = str(body.get("reason", ""))[:2000]
+    actor = _actor(body.get("actor"), sender)
+    from_status = case.status
+    if case.status in WITHDRAWABLE and case.accepted_at is None:
+        status_record(
+            case,
+            to_status=CaseStatus.WITHDRAWN,
+            actor=actor,
+            occurred_at=occurred_at,
+            reason=reason,
+            details={"event": "withdraw", "received_from": sender},
+        )
+        case.status = CaseStatus.WITHDRAWN
+        case.status_changed_at = timezone.now()
+        case.concluded_at = occurred_at
+        case.decision_reason = reason
+        case.save()
+        case_event_announce(
+            case,
+            event="withdraw",
+            from_status=from_status,
+            actor=actor,
+            occurred_at=occurred_at,
+            reason=reason,
+        )
+        return
+    # accepted (or concluded) meanwhile: the withdrawal does not apply here
+    here = Actor(name="系统", place=case.handling_organization.name, node=settings.TONGBAN_NODE)
+    refusal = f"办件当前状态为“{case.get_status_display()}”，撤回未生效"
+    status_record(
+        case,
+        to_status=case.status,
+        actor=here,
+        occurred_at=timezone.now(),
+        reason=refusal,
+        details={"event": "withdrawal_refused", "requested_by": actor.as_dict()},
+    )
+    case_event_announce(
+        case,
+        event="withdrawal_refused",
+        from_status=from_status,
+        actor=here,
+        occurred_at=timezone.now(),
+        reason=refusal,
+        details={"requested_at": body.get("occurred_at")},
+    )
+
+
+def _withdrawal_refused_apply(
+    case: Case, body: dict, *, sender: str, occurred_at: dt.datetime
+) -> None:
+    """Origin: the deciding node had accepted (or concluded) the case before the
+    withdrawal arrived. Keep its true status and say so in the history."""
+    to_status = body["to_status"]
+    status_record(
+        case,
+        to_status=to_status,
+        actor=_actor(body.get("actor"), sender),
+        occurred_at=occurred_at,
+        reason=str(body.get("reason", ""))[:2000],
+        details={"event": "withdrawal_refused"},
+        from_status=case.status,
+    )
+    if case.status == CaseStatus.WITHDRAWN and to_status != CaseStatus.WITHDRAWN:
+        case.concluded_at = None
+        case.decision_reason = ""
+    case.status = to_status
+    case.status_changed_at = timezone.now()
+    if to_status == CaseStatus.ACCEPTED and case.accepted_at is None:
+        case.accepted_at = occurred_at
+    for field in ("deadline", "legal_deadline"):
+        if body.get(field):
+            setattr(case, field, dt.date.fromisoformat(body[field]))
+    case.save()
+
+
+@on_delivered("case.withdraw")
+def case_withdraw_delivered(message, receipt: dict) -> None:
+    """Origin: a deciding node that would not take the withdrawal at all (it does not
+    know the case) — the history says so; the case stays as it is here."""
+    if receipt.get("status") in ("accepted", "queued", "duplicate"):
+        return
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .filter(number=message.correlation, perspective="origin")
+        .first()
+    )
+    if case is None:
+        return
+    status_record(
+        case,
+        to_status=case.status,
+        actor=Actor(name="系统", place="数据共享交换", node=message.recipient),
+        occurred_at=parse_time(receipt["responded_at"]),
+        reason=f"办理地节点未接收撤回（{receipt.get('code') or receipt.get('status')}）",
+        details={"event": "withdrawal_undeliverable", "receipt_code": receipt.get("code", "")},
+        from_status=case.status,
+    )
+
+
+# --- the hub: where each 联办件 stands (composite.progress) ------------------------------
+
+
+@inbox_handler("composite.progress")
+def composite_progress_received(envelope: VerifiedEnvelope) -> None:
+    """Hub: a coordinating node's report on one 联办件 (no personal data)."""
+    from tongban.cases.oversight import composite_trace_store
+
+    if settings.TONGBAN_ROLE != "hub":
+        raise HandlerRefusal("composite.progress is for the hub", code="wrong_recipient")
+    composite_trace_store(
+        body=envelope.signed["body"],
+        sender=envelope.signed["sender"],
+        correlation=envelope.signed["correlation"],
+        seq=envelope.signed["seq"],
+    )
+
+
+# --- 送达 (case.delivery) ---------------------------------------------------------------
+
+
+@inbox_handler("case.delivery")
+def case_delivery_received(envelope: VerifiedEnvelope) -> None:
+    """The other node of the case recorded a waybill, a delivery or a pickup."""
+    sender = envelope.signed["sender"]
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .filter(number=envelope.signed["correlation"])
+        .filter(
+            Q(perspective="origin", handling_node=sender)
+            | Q(perspective="handling", receiving_node=sender)
+        )
+        .first()
+    )
+    if case is None:
+        raise HandlerRefusal("unknown case")
+    body = envelope.signed["body"]
+    try:
+        delivery_received(case, body if isinstance(body, dict) else {}, sender=sender)
+    except (TypeError, ValueError) as exc:
+        raise HandlerRefusal(f"delivery refused: {exc}") from exc

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tongban.cases.models import Case
+from tongban.cases.stages import input_value, member_inputs
 from tongban.cases.stored_pii import form_masked
 from tongban.catalog.results import PLACEHOLDER
 from tongban.directory.models import Node, Organization, Window
@@ -382,6 +383,7 @@ class ResultContext:
 
     def __post_init__(self):
         self.form = form_masked(self.case.item.form_schema, self.case.form_data)
+        self.inputs = member_inputs(self.case)  # a 联办件 member: what came before
 
     def fill(self, template: str) -> str:
         """A paragraph: each placeholder replaced by its value (empty when unknown)."""
@@ -425,6 +427,8 @@ class ResultContext:
             return self.licence_number
         if prefix == "text":
             return rest
+        if prefix in ("stage", "part"):
+            return input_value(self.inputs, source)
         return ""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from tongban.cases.delivery import delivery_view
 from tongban.cases.materials import material_read
 from tongban.cases.models import Case, CaseMaterial, CaseStatus
+from tongban.cases.stages import inputs_shown
 from tongban.cases.stored_pii import assertion_masked, form_masked
 from tongban.gm.sm3 import sm3_hex
 from tongban.identity.masking import mask_id_number
@@ -184,4 +186,18 @@ def case_detail_dict(case: Case) -> dict:
             else None
         ),
         "documents": case_documents_list(case),
+        "composite": member_view(case),
+        "delivery": delivery_view(case),  # 送达, the address masked (cases.delivery)
+    }
+
+
+def member_view(case: Case) -> dict | None:
+    """A stage or part of a 联办件: which, and what earlier members passed on to it."""
+    if not case.composite_number:
+        return None
+    return {
+        "number": case.composite_number,
+        "key": case.member_key,
+        "role": case.member_role,
+        "inputs": inputs_shown(case),
     }

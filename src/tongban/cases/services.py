@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from tongban.cases import issuance
 from tongban.cases.application_form import application_form_clean
 from tongban.cases.deadlines import add_working_days
+from tongban.cases.delivery import delivery_case_fields, delivery_choice_clean, delivery_wire
 from tongban.cases.materials import CheckedFile, IncomingFile, material_check, material_store
 from tongban.cases.models import (
     Case,
@@ -28,6 +29,8 @@ from tongban.cases.models import (
     CaseStatusChange,
 )
 from tongban.cases.numbering import case_number_allocate, credit_code_allocate
+from tongban.cases.signals import member_case_changed
+from tongban.cases.stages import inputs_dump, limit_days_for, result_declaration_for
 from tongban.cases.stored_pii import assertion_for_storage, form_for_storage
 from tongban.catalog.models import Implementation, ServiceItem
 from tongban.directory.models import Node, Window
@@ -38,7 +41,7 @@ from tongban.exchange.envelopes import Blob, iso
 from tongban.exchange.services import outbox_enqueue
 from tongban.gm.canonical import canonical_json
 from tongban.identity.models import Enterprise
-from tongban.identity.pii import blind_index, encrypt_identifier
+from tongban.identity.pii import blind_index, decrypt_identifier, encrypt_identifier
 from tongban.identity.security_log import security_event
 from tongban.identity.selectors import access_for, identity_proven
 from tongban.identity.services import (
@@ -56,6 +59,8 @@ from tongban.licences.sharing import (
     fetch_request,
     licence_choices_resolve,
 )
+from tongban.notices.services import applicant_notify
+from tongban.notices.texts import case_status_text
 
 
 @dataclass(frozen=True)
@@ -99,12 +104,34 @@ def status_record(
         reason=reason,
         details=details or {},
     )
+    # the applicant hears of it (短信, 消息中心) from the node that received the case;
+    # a 联办件's member cases are announced by the 联办件 itself
+    if case.perspective in ("origin", "local") and not getattr(case, "composite_number", ""):
+        notice = case_status_text(
+            number=case.number,
+            item_name=case.item_name,
+            to_status=to_status,
+            from_status=case.status if from_status is None else from_status,
+            reason=reason,
+            details=details,
+        )
+        if notice is not None:
+            applicant_notify(
+                id_number=decrypt_identifier(case.applicant_id_encrypted),
+                phone=decrypt_identifier(case.applicant_phone_encrypted),
+                title=notice[0],
+                text=notice[1],
+                case_number=case.number,
+                link=f"/cases/{case.number}/",
+                account=case.applicant_account,
+            )
 
 
 def deadline_clock_start(case: Case, day: dt.date) -> None:
     case.clock_started_on = day
-    case.deadline, provisional = add_working_days(day, case.item.promised_limit_days)
-    case.legal_deadline, legal_provisional = add_working_days(day, case.item.legal_limit_days)
+    promised, legal = limit_days_for(case)  # a relay stage counts its own limit
+    case.deadline, provisional = add_working_days(day, promised)
+    case.legal_deadline, legal_provisional = add_working_days(day, legal)
     case.deadline_provisional = provisional or legal_provisional
 
 
@@ -282,8 +309,17 @@ def _case_create(
     checked: list[CheckedFile],
     enterprise: dict | None = None,
     licence_choices: list[LicenceChoice] | None = None,
+    composite: dict | None = None,
+    delivery: dict | None = None,
 ) -> Case:
-    """Record a new case here and, if another node decides it, send it there — atomically."""
+    """Record a new case here and, if another node decides it, send it there — atomically.
+
+    ``composite``: the case is a stage or part of a 联办件 coordinated here —
+    ``{"number", "kind", "key", "role", "inputs", "documents", "started_by_system"}``;
+    a member started later by the 联办件 (not at intake) neither raises the applicant's
+    account nor issues another 收件凭证."""
+    member = composite or {}
+    at_intake = not member.get("started_by_system")
     org = implementation.organization
     handling_node = org.node.node_id
     here = settings.TONGBAN_NODE
@@ -318,6 +354,11 @@ def _case_create(
             submitted_at=now,
             created_by=user,
             created_by_name=actor.name,
+            composite_number=member.get("number", ""),
+            member_key=member.get("key", ""),
+            member_role=member.get("role", "")[:40],
+            member_inputs_encrypted=inputs_dump(member.get("inputs") or {}),
+            **delivery_case_fields(delivery),  # 送达: the applicant's choice (cases.delivery)
         )
         if case.perspective == "local":
             case.received_at = now
@@ -326,7 +367,7 @@ def _case_create(
         person_row = person_upsert(
             name=person["name"], id_number=person["id_number"], phone=person["phone"]
         )
-        if channel == "window":
+        if channel == "window" and at_intake:
             account_raise_in_person(
                 person=person_row, phone=person["phone"], by=user, window=window
             )
@@ -347,7 +388,7 @@ def _case_create(
             },
         )
         receipts = []
-        if channel == "window":
+        if channel == "window" and at_intake:
             # 收件凭证: issued here, at once, by the window's organization
             receipts.append(issuance.intake_receipt_issue(case, window=window, officer=actor.name))
         if case.perspective == "local":
@@ -356,33 +397,45 @@ def _case_create(
                     case_number=number, material_code=ref["material_code"], consent=ref["consent"]
                 )
         if case.perspective == "origin":
+            submitted = {
+                "case": {
+                    "number": number,
+                    "item": item.basic_code,
+                    "implementation_code": implementation.code,
+                    "organization": org.code,
+                    "channel": channel,
+                    "window": {"code": window.code, "name": window.name} if window else None,
+                    "applicant": {
+                        "name": person["name"],
+                        "id_number": person["id_number"],
+                        "phone": person["phone"],
+                    },
+                    "enterprise": enterprise,
+                    "form": cleaned,
+                    "materials": _material_refs(checked),
+                    "licences": licence_refs,
+                    "delivery": delivery_wire(delivery),
+                    "submitted_at": iso(now),
+                    "actor": actor.as_dict(),
+                },
+                "documents": signed_documents(receipts),
+            }
+            if member:
+                # a stage/part of a 联办件: what it is and what came before (exchange §15)
+                submitted["case"]["composite"] = {
+                    "number": member["number"],
+                    "kind": member["kind"],
+                    "key": member["key"],
+                    "role": member.get("role", ""),
+                    "inputs": member.get("inputs") or {},
+                    "documents": member.get("documents") or [],
+                }
             outbox_enqueue(
                 type="case.submit",
                 recipient=handling_node,
                 correlation=number,
                 subject=assertion,
-                body={
-                    "case": {
-                        "number": number,
-                        "item": item.basic_code,
-                        "implementation_code": implementation.code,
-                        "organization": org.code,
-                        "channel": channel,
-                        "window": {"code": window.code, "name": window.name} if window else None,
-                        "applicant": {
-                            "name": person["name"],
-                            "id_number": person["id_number"],
-                            "phone": person["phone"],
-                        },
-                        "enterprise": enterprise,
-                        "form": cleaned,
-                        "materials": _material_refs(checked),
-                        "licences": licence_refs,
-                        "submitted_at": iso(now),
-                        "actor": actor.as_dict(),
-                    },
-                    "documents": signed_documents(receipts),
-                },
+                body=submitted,
                 blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
             )
     return case
@@ -399,12 +452,16 @@ def case_submit_at_window(
     files: list[IncomingFile],
     licences: list[dict] | None = None,
     licence_consent: bool = False,
+    create=None,
+    delivery: dict | None = None,
 ) -> Case:
     """A clerk records an in-person application and sends it to the deciding authority.
 
     ``licences`` replace materials with e-licences (免证办): each names a material
     and either a licence in the applicant's wallet here or the 亮证 QR text the
     applicant shows at the window; ``licence_consent`` records that they agreed.
+    ``create``: what records the checked application (``cases.composites`` passes its
+    own for an item whose stages or parts make it a 联办件).
     """
     access = access_for(user)
     window = (
@@ -441,7 +498,7 @@ def case_submit_at_window(
             "officer": actor.name,
         },
     }
-    return _case_create(
+    return (create or _case_create)(
         user=user,
         actor=actor,
         item=item,
@@ -453,6 +510,7 @@ def case_submit_at_window(
         cleaned=cleaned,
         checked=checked,
         licence_choices=choices,
+        delivery=delivery_choice_clean(delivery, receiving_node=here),
     )
 
 
@@ -468,6 +526,8 @@ def case_submit_online(
     authentication_method: str = "password+sms_otp",
     licences: list[dict] | None = None,
     licence_consent: bool = False,
+    create=None,
+    delivery: dict | None = None,
 ) -> Case:
     """全程网办: a signed-in resident (or an enterprise's agent) applies from their home node.
 
@@ -573,7 +633,7 @@ def case_submit_online(
                 else None
             ),
         }
-    return _case_create(
+    return (create or _case_create)(
         user=user,
         actor=actor,
         item=item,
@@ -586,6 +646,7 @@ def case_submit_online(
         checked=checked,
         enterprise=enterprise,
         licence_choices=choices,
+        delivery=delivery_choice_clean(delivery, receiving_node=here),
     )
 
 
@@ -642,9 +703,11 @@ def case_event_announce(
     reason: str = "",
     details: dict | None = None,
     documents: list[IssuedDocument] | None = None,
+    outputs: dict | None = None,
 ) -> None:
     if case.perspective != "handling":
         return
+    extra = {"outputs": outputs} if case.composite_number and outputs else {}
     outbox_enqueue(
         type="case.event",
         recipient=case.receiving_node,
@@ -662,6 +725,7 @@ def case_event_announce(
             "legal_deadline": case.legal_deadline.isoformat() if case.legal_deadline else None,
             "deadline_provisional": case.deadline_provisional,
             "documents": signed_documents(documents or []),
+            **extra,
         },
     )
 
@@ -675,9 +739,11 @@ def _decide(
     details: dict | None = None,
     before_save=None,
     documents=None,
+    outputs: dict | None = None,
 ) -> Case:
     """One decision: ``before_save(case, actor, now)`` may add details (the result);
-    ``documents(case, now)`` issues the decision's documents once the case is updated."""
+    ``documents(case, now)`` issues the decision's documents once the case is updated;
+    ``outputs`` (filled by ``before_save``) is what a 联办件 member passes on."""
     # 免证办: the licences the case used, checked again at their issuers (licences.sharing)
     case_licences_recheck(number=number)  # online, before the transaction
     with transaction.atomic():
@@ -710,8 +776,18 @@ def _decide(
             reason=reason,
             details=details,
             documents=issued,
+            outputs=outputs,
         )
+        member_changed_send(case, to_status=target, reason=reason, outputs=outputs)
     return case
+
+
+def member_changed_send(case: Case, *, to_status: str, reason: str = "", outputs=None) -> None:
+    """A 联办件 member changed status here: let the 联办件 move on (cases.signals)."""
+    if case.composite_number:
+        member_case_changed.send(
+            sender=Case, case=case, to_status=to_status, reason=reason, outputs=outputs or {}
+        )
 
 
 def _required_reason(reason: str, what: str) -> str:
@@ -878,9 +954,10 @@ def case_approve(*, user, number: str, note: str = "", result_inputs: dict | Non
 
     issued: list[IssuedDocument] = []
     licences = []
+    outputs: dict = {}
 
     def issue(case: Case, actor: Actor, now: dt.datetime) -> dict:
-        declaration = case.item.result or {}
+        declaration = result_declaration_for(case)  # a relay stage's own
         if not declaration.get("kind"):
             declaration = issuance.legacy_declaration(case)
         ctx = issuance.ResultContext(
@@ -906,6 +983,17 @@ def case_approve(*, user, number: str, note: str = "", result_inputs: dict | Non
         kind, result = _result_document(case, now, declaration, ctx, document, licence)
         if result.get("enterprise_update"):
             enterprise_update_apply(result["enterprise_update"])
+        if case.composite_number:
+            # what the next stage / dependent part of the 联办件 receives
+            outputs.update(
+                {
+                    **ctx.official,
+                    "licence_number": ctx.licence_number,
+                    "licence_identifier": result["licence_identifier"],
+                    "document_id": result["document_id"],
+                    "uscc": result.get("uscc") or ctx.new_uscc,
+                }
+            )
         signature = sign_detached(canonical_json(result))
         CaseResult.objects.create(
             case=case,
@@ -934,6 +1022,7 @@ def case_approve(*, user, number: str, note: str = "", result_inputs: dict | Non
         reason=(note or "").strip()[:2000],
         before_save=issue,
         documents=documents,
+        outputs=outputs,
     )
 
 
@@ -992,6 +1081,7 @@ def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "")
         if case.perspective == "local":
             deadline_clock_start(case, local_date(now))
         case.save()
+        member_changed_send(case, to_status=CaseStatus.SUBMITTED, reason=note)
         if case.perspective == "origin":
             outbox_enqueue(
                 type="case.supplement",
@@ -1007,3 +1097,115 @@ def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "")
                 blobs=[Blob(content=f.content, media_type=f.media_type) for f in checked],
             )
     return case
+
+
+# --- 撤回: the applicant withdraws before acceptance --------------------------------------
+
+WITHDRAWABLE = (CaseStatus.SUBMITTED, CaseStatus.SUPPLEMENT_REQUESTED)
+
+
+def _withdraw_apply(case: Case, *, actor: Actor, reason: str, by_system: bool) -> Case:
+    """Withdraw the locked case here (origin or local) and, when another node decides it,
+    tell that node in the same transaction (``case.withdraw``)."""
+    if case.status not in WITHDRAWABLE or case.accepted_at is not None:
+        raise DomainError(
+            "not_withdrawable",
+            _("办件当前状态为“%(status)s”，已受理或已办结的办件不能撤回")
+            % {"status": case.get_status_display()},
+            status=409,
+        )
+    now = timezone.now()
+    from_status = case.status
+    status_record(
+        case,
+        to_status=CaseStatus.WITHDRAWN,
+        actor=actor,
+        occurred_at=now,
+        reason=reason,
+        details={"event": "withdraw", "by_system": by_system},
+    )
+    case.status = CaseStatus.WITHDRAWN
+    case.status_changed_at = now
+    case.concluded_at = now
+    case.decision_reason = reason
+    case.save()
+    if case.perspective == "origin":
+        outbox_enqueue(
+            type="case.withdraw",
+            recipient=case.handling_node,
+            correlation=case.number,
+            body={
+                "number": case.number,
+                "from_status": from_status,
+                "reason": reason,
+                "occurred_at": iso(now),
+                "actor": actor.as_dict(),
+            },
+        )
+    if not by_system:
+        # a 联办件's member withdrawn by its applicant: the 联办件 learns of it
+        send = globals().get("member_changed_send")
+        if send is not None:
+            send(case, to_status=CaseStatus.WITHDRAWN, reason=reason)
+    return case
+
+
+def _withdraw_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) > 2000:
+        raise DomainError("reason_too_long", _("理由不能超过2000字"))
+    return reason
+
+
+def _lock_for_withdrawal(number: str):
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("item", "receiving_window", "handling_organization")
+        .filter(number=number, perspective__in=("origin", "local"))
+        .first()
+    )
+
+
+def case_withdraw(*, user, number: str, reason: str = "") -> Case:
+    """撤回: the applicant's own account (an online case) or a clerk of the receiving
+    window withdraws a case not yet accepted. At the receiving node the case ends at
+    once; a deciding node elsewhere applies it — or, if it accepted the case meanwhile,
+    answers with the true status (``case.event`` ``withdrawal_refused``)."""
+    reason = _withdraw_reason(reason)
+    access = access_for(user)
+    with transaction.atomic():
+        case = _lock_for_withdrawal(number)
+        by_window = case is not None and case.receiving_window_id in access.clerk_windows
+        by_applicant = (
+            case is not None
+            and case.channel == "online"
+            and case.applicant_account_id is not None
+            and case.applicant_account_id == user.pk
+        )
+        if not (by_window or by_applicant):
+            if case is not None and _visible(access, case):
+                raise PermissionDenied(_("只有申请人本人或收件窗口可以撤回办件"))
+            raise NotFound(_("办件不存在"))
+        actor = Actor(
+            name=access.display_name,
+            place=case.receiving_window_name if by_window else _("网上申请"),
+            node=settings.TONGBAN_NODE,
+        )
+        return _withdraw_apply(case, actor=actor, reason=reason, by_system=False)
+
+
+def case_withdraw_by_system(*, number: str, actor: Actor, reason: str) -> Case:
+    """The same withdrawal without a user check, for the 联办件 engine (cases.composites):
+    it ends a member case that is no longer needed. Must be a case received here."""
+    reason = _withdraw_reason(reason)
+    with transaction.atomic():
+        case = _lock_for_withdrawal(number)
+        if case is None:
+            raise NotFound(_("办件不存在"))
+        return _withdraw_apply(case, actor=actor, reason=reason, by_system=True)
+
+
+def _visible(access, case: Case) -> bool:
+    from tongban.cases.selectors import cases_visible_to  # selectors read; no cycle at import
+
+    return cases_visible_to(access).filter(pk=case.pk).exists()

@@ -46,8 +46,9 @@ def decision_result_fields(context, case) -> list[dict]:
     from django.utils import timezone
 
     from tongban.cases import issuance
+    from tongban.cases.stages import result_declaration_for
 
-    declaration = case.item.result or {}
+    declaration = result_declaration_for(case)  # a relay stage's own
     inputs = declaration.get("official_inputs") or []
     if not inputs:
         return []

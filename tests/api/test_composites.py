@@ -1,0 +1,192 @@
+"""联办件 through /api/v1/cases: a relay (接续办) whose stages pass their outputs on, and a
+bundle (集成办) whose parts start when their inputs exist — at this node (sh) and, with
+real signed envelopes, at a peer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.factories import PDF, id_number, materials_payload, user_with
+from tongban.cases.models import Case, Composite, CompositeMember
+from tongban.exchange.models import OutboxMessage
+from tongban.identity.pii import decrypt_at_rest
+
+PENSION = "000520001000"
+NEWBORN = "000550001000"
+SH_HRSS = "上海市人力资源和社会保障局"
+APPLICANT_ID = id_number("31022919880512456")
+
+
+@pytest.fixture
+def clerk(region):
+    return user_with("huangpu.clerk", role="clerk", window=region.window("sh-310101-01"))
+
+
+@pytest.fixture
+def hrss_official(region):
+    return user_with("sh.hrss", role="official", organization=region.org(SH_HRSS))
+
+
+def pension_application(region, *, from_region="310000", **overrides):
+    body = {
+        "window": "sh-310101-01",
+        "item": PENSION,
+        "organization": region.org(SH_HRSS).code,
+        "applicant": {"name": "李娜", "id_number": APPLICANT_ID, "phone": "13801761234"},
+        "form": {
+            "applicant_name": "李娜",
+            "applicant_id_number": APPLICANT_ID,
+            "contact_phone": "13801761234",
+            "from_region": from_region,
+            "new_employer": "上海青禾数字科技有限公司",
+        },
+        "materials": materials_payload(("M01",)),
+    }
+    body.update(overrides)
+    return body
+
+
+def approve(api, official, number, result):
+    api.login(official)
+    assert api.post(f"/cases/{number}/accept", {}).status_code == 200
+    response = api.post(f"/cases/{number}/approve", {"result": result})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def stage(body, key):
+    return next(s for s in body["stages"] if s["key"] == key)
+
+
+def test_relay_at_one_node_passes_each_stage_output_on(region, api, clerk, hrss_official):
+    created = api.login(clerk).post("/cases", pension_application(region))
+    assert created.status_code == 201, created.content
+    body = created.json()
+    number = body["number"]
+    assert body["composite_kind"] == "relay" and body["status"] == "in_progress"
+    assert [s["role"] for s in body["stages"]] == ["转入地", "转出地", "转入地"]
+    first = stage(body, "contact_letter")
+    assert first["status"] == "submitted" and first["number"] and first["deadline"]
+    assert [s["status"] for s in body["stages"][1:]] == ["waiting", "waiting"]
+    assert "19880512" not in json.dumps(body, ensure_ascii=False)
+
+    approve(api, hrss_official, first["number"], {"letter_number": "沪人社联〔2026〕001号"})
+    body = api.login(clerk).get(f"/cases/{number}").json()
+    second = stage(body, "transfer_out")
+    assert stage(body, "contact_letter")["status"] == "approved"
+    assert {o["key"]: o["value"] for o in stage(body, "contact_letter")["outputs"]}[
+        "letter_number"
+    ] == "沪人社联〔2026〕001号"
+    assert second["status"] == "submitted" and second["number"]
+
+    # the second stage's official sees what the first produced, without re-entering it
+    detail = api.login(hrss_official).get(f"/cases/{second['number']}").json()
+    assert detail["composite"]["number"] == number
+    assert detail["composite"]["role"] == "转出地"
+    assert {i["label"]: i["value"] for i in detail["composite"]["inputs"]}[
+        "联系函编号"
+    ] == "沪人社联〔2026〕001号"
+
+    approve(
+        api,
+        hrss_official,
+        second["number"],
+        {
+            "insured_periods": "2015-07至2026-10",
+            "account_balance": "86432.10",
+            "fund_transfer_amount": "120500.00",
+            "transfer_date": "2026-11-30",
+        },
+    )
+    third = stage(api.login(clerk).get(f"/cases/{number}").json(), "receive")
+    assert third["status"] == "submitted"
+    approve(api, hrss_official, third["number"], {})
+    body = api.login(clerk).get(f"/cases/{number}").json()
+    assert body["status"] == "approved" and body["concluded_at"]
+    assert all(s["status"] == "approved" for s in body["stages"])
+    assert any(d["is_result"] for d in body["documents"])
+
+
+def test_relay_stage_at_a_peer_is_sent_with_inputs_and_its_answer_moves_on(
+    region, api, clerk, hrss_official
+):
+    number = api.login(clerk).post("/cases", pension_application(region, from_region="320000"))
+    number = number.json()["number"]
+    first = CompositeMember.objects.get(composite__number=number, key="contact_letter")
+    approve(api, hrss_official, first.case_number, {"letter_number": "沪人社联〔2026〕002号"})
+
+    second = CompositeMember.objects.get(composite__number=number, key="transfer_out")
+    assert second.node == "js" and second.status == "submitted"
+    message = OutboxMessage.objects.get(type="case.submit", correlation=second.case_number)
+    envelope = json.loads(decrypt_at_rest(message.envelope))
+    sent = envelope["signed"]["body"]["case"]["composite"]
+    assert sent["number"] == number and sent["key"] == "transfer_out"
+    assert sent["inputs"]["members"][0]["outputs"]["letter_number"] == "沪人社联〔2026〕002号"
+    assert sent["documents"], "the 联系函 travels as a signed document"
+
+    # js approves its stage: its case.event carries the outputs
+    event = region.envelope(
+        sender="js",
+        type="case.event",
+        correlation=second.case_number,
+        seq=1,
+        body={
+            "number": second.case_number,
+            "event": "approve",
+            "from_status": "accepted",
+            "to_status": "approved",
+            "occurred_at": "2026-12-01T10:00:00+08:00",
+            "actor": {"name": "周敏", "place": "江苏省人力资源和社会保障厅", "node": "js"},
+            "outputs": {"insured_periods": "2012-03至2026-10", "account_balance": "50000.00"},
+        },
+    )
+    assert api.post("/exchange/inbox", raw=json.dumps(event).encode()).status_code == 200
+    body = api.login(clerk).get(f"/cases/{number}").json()
+    assert stage(body, "transfer_out")["status"] == "approved"
+    third = stage(body, "receive")
+    assert third["status"] == "submitted" and third["node"] == "sh"
+    shown = api.login(hrss_official).get(f"/cases/{third['number']}").json()["composite"]
+    assert {i["label"]: i["value"] for i in shown["inputs"]}["个人账户储存额（元）"] == "50000.00"
+
+
+def test_a_refused_stage_ends_the_relay_with_its_reason(region, api, clerk, hrss_official):
+    number = api.login(clerk).post("/cases", pension_application(region)).json()["number"]
+    first = CompositeMember.objects.get(composite__number=number, key="contact_letter")
+    refused = api.login(hrss_official).post(
+        f"/cases/{first.case_number}/refuse", {"reason": "申请人在转入地无在职参保记录"}
+    )
+    assert refused.status_code == 200, refused.content
+    body = api.login(clerk).get(f"/cases/{number}").json()
+    assert body["status"] == "refused"
+    assert body["reason"] == "申请人在转入地无在职参保记录"
+    assert [s["status"] for s in body["stages"]] == ["refused", "cancelled", "cancelled"]
+    assert Case.objects.filter(composite_number=number).count() == 1
+
+
+def test_an_unserved_region_is_refused_at_intake_and_nothing_is_written(region, api, clerk):
+    bad = pension_application(region, from_region="999999")
+    response = api.login(clerk).post("/cases", bad)
+    assert response.status_code == 400
+    assert not Composite.objects.exists() and not Case.objects.exists()
+
+
+def test_composites_are_hidden_from_others(region, api, clerk):
+    number = api.login(clerk).post("/cases", pension_application(region)).json()["number"]
+    stranger = user_with("qingpu.clerk", role="clerk", window=region.window("sh-310118-01"))
+    assert api.login(stranger).get(f"/cases/{number}").status_code == 404
+
+
+def test_item_detail_shows_the_definition(region, api, clerk):
+    body = api.login(clerk).get(f"/items/{PENSION}").json()
+    assert [s["key"] for s in body["stages"]] == ["contact_letter", "transfer_out", "receive"]
+    assert api.get(f"/items/{NEWBORN}").json()["parts"]
+
+
+def test_pdf_materials_reach_the_first_stage(region, api, clerk):
+    number = api.login(clerk).post("/cases", pension_application(region)).json()["number"]
+    first = CompositeMember.objects.get(composite__number=number, key="contact_letter")
+    case = Case.objects.get(number=first.case_number)
+    assert [m.material_code for m in case.materials.all()] == ["M01"]
+    assert case.materials.get().size == len(PDF + b"M01")
