@@ -42,7 +42,7 @@ class ItemSummary(Schema):
     sample: bool
 
 
-class StageOut(Schema):
+class ItemStageOut(Schema):
     """One stage of a 接续办 relay (docs/catalog.md)."""
 
     sequence: int
@@ -60,7 +60,7 @@ class StageOut(Schema):
     result: dict
 
 
-class PartOut(Schema):
+class ItemPartOut(Schema):
     """One part of a 集成办 bundle, "一件事" (docs/catalog.md)."""
 
     key: str
@@ -89,8 +89,8 @@ class ItemDetail(ItemSummary):
     materials: list[ItemMaterialOut]
     implementations: list[ImplementationOut]
     # 接续办: the relay's ordered stages; 集成办: the bundle's parts ([] for a plain item)
-    stages: list[StageOut] = []
-    parts: list[PartOut] = []
+    stages: list[ItemStageOut] = []
+    parts: list[ItemPartOut] = []
     release: str
 
 

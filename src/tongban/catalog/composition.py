@@ -345,6 +345,12 @@ def parts_clean(item: dict, items_by_code: dict[str, dict]) -> list[dict]:
             _part_source(
                 source, f"{where} fields.{name}", form=form, deps=depends[key], parts=part_items
             )
+            optional = source.startswith("form:") and not form[source[5:]].get("required")
+            if part_form[name].get("required") and optional:
+                raise CompositionError(
+                    f"{where} fields.{name}: required by {part_item['basic_code']} but mapped "
+                    f"from the optional bundle field {source[5:]!r}"
+                )
         if missing := [n for n, f in part_form.items() if f.get("required") and n not in fields]:
             raise CompositionError(
                 f"{where}: required form fields of {part_item['basic_code']} not mapped: "
