@@ -34,6 +34,7 @@ MESSAGE_TYPES = {
     "case.submit",
     "case.event",
     "case.supplement",
+    "case.delivery",
     "licence.issued",
     "licence.status",
     "licence.used",
