@@ -14,6 +14,7 @@ from ninja.parser import Parser
 
 import tongban
 from tongban.api_errors import ErrorOut
+from tongban.cases.api import oversight_router
 from tongban.cases.api import router as cases_router
 from tongban.catalog.api import router as catalog_router
 from tongban.directory.api import router as directory_router
@@ -109,6 +110,7 @@ api.add_router("", catalog_router)
 api.add_router("", identity_router)
 api.add_router("", exchange_router)
 api.add_router("/cases", cases_router)
+api.add_router("", oversight_router)
 api.add_router("", licences_router)
 api.add_router("", documents_router)
 

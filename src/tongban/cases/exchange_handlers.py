@@ -533,6 +533,8 @@ def case_withdraw_received(envelope: VerifiedEnvelope) -> None:
     yet accepted (submitted / supplement_requested); otherwise the case keeps its status
     and the origin is told the true one (``case.event`` ``withdrawal_refused``). Either
     way the answer is a ``case.event``, so the origin ends with this node's status."""
+    from tongban.cases.services import WITHDRAWABLE
+
     body = envelope.signed["body"]
     sender = envelope.signed["sender"]
     case = (

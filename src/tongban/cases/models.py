@@ -477,3 +477,38 @@ class CompositeMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.composite_id}:{self.key}"
+
+
+class CompositeTrace(models.Model):
+    """Hub: where one 联办件 stands, as its coordinating node last reported it
+    (``composite.progress``) — numbers, items, organizations, statuses and time limits,
+    never the applicant (no name, 身份证号 or phone reaches the hub)."""
+
+    number = models.CharField(_("联办件编号"), max_length=64, unique=True)
+    kind = models.CharField(_("办理方式"), max_length=8, choices=Composite.KIND_CHOICES)
+    item_code = models.CharField(_("事项编码"), max_length=31)
+    item_name = models.CharField(_("事项名称"), max_length=128)
+    coordinating_node = models.CharField(_("牵头节点"), max_length=16)
+    status = models.CharField(_("状态"), max_length=24, choices=CompositeStatus.choices)
+    submitted_at = models.DateTimeField(_("提交时间"))
+    concluded_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    # [{key, role, name, node, organization: {code, name}, status, started_at, deadline,
+    #   concluded_at}] in stage order
+    members = models.JSONField(default=list)
+    # the earliest time limit of a member still running (for the overdue filter)
+    next_deadline = models.DateField(_("最近期限"), null=True, blank=True, db_index=True)
+    reported_at = models.DateTimeField(_("报告时间（牵头节点）"))
+    received_at = models.DateTimeField(_("接收时间（枢纽）"))
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_deadline"], name="trace_status_due")]
+        verbose_name = _("联办件进度（枢纽）")
+        verbose_name_plural = _("联办件进度（枢纽）")
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in COMPOSITE_TERMINAL

@@ -34,6 +34,8 @@ MESSAGE_TYPES = {
     "case.submit",
     "case.event",
     "case.supplement",
+    "case.withdraw",
+    "composite.progress",
     "case.delivery",
     "licence.issued",
     "licence.status",

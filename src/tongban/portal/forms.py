@@ -441,6 +441,22 @@ class DenyForm(ReasonForm):
     confirm = confirm_field(_("确认不予许可：办件将办结，不可撤回"))
 
 
+class WithdrawForm(PortalForm):
+    """撤回: the applicant or the receiving window, before acceptance; cannot be undone."""
+
+    reason = forms.CharField(
+        label=_("撤回原因（可选）"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    confirm = forms.BooleanField(
+        label=_("确认撤回：办件将终止办理，撤回后不可恢复"),
+        error_messages={"required": _("请勾选确认撤回")},
+        widget=forms.CheckboxInput(attrs={"class": "confirm-irreversible"}),
+    )
+
+
 class SupplementRequestForm(PortalForm):
     """一次性告知补正: which materials, why, and an overall note."""
 

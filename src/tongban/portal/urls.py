@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from tongban.portal import account_views, document_views, licence_views, online_views, views
+from tongban.portal import (
+    account_views,
+    document_views,
+    licence_views,
+    online_views,
+    oversight_views,
+    views,
+)
 from tongban.portal.ofd_views import issued_ofd, wallet_ofd
 
 app_name = "portal"
@@ -77,6 +84,9 @@ urlpatterns = [
         licence_views.issued_action,
         name="issued_licence_action",
     ),
+    # 时限监督 (supervisors) and, on the hub, where every 联办件 stands (its operators)
+    path("oversight/", oversight_views.oversight, name="oversight"),
+    path("region/composites/", oversight_views.region_composites, name="region_composites"),
     # one case
     path("cases/<str:number>/", views.case_page, name="case"),
     path("cases/<str:number>/actions/<slug:action>/", views.case_action, name="case_action"),

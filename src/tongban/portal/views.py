@@ -53,6 +53,7 @@ from tongban.portal.forms import (
     RefuseForm,
     SupplementRequestForm,
     SupplyForm,
+    WithdrawForm,
 )
 
 PAGE_SIZE = 30
@@ -381,6 +382,7 @@ ACTIONS = {
     "approve": (ApproveForm, pgettext_lazy("case action", "准予许可")),
     "deny": (DenyForm, pgettext_lazy("case action", "不予许可")),
     "supply": (SupplyForm, pgettext_lazy("case action", "提交补正材料")),
+    "withdraw": (WithdrawForm, pgettext_lazy("case action", "撤回申请")),
 }
 
 
@@ -400,7 +402,24 @@ def _available_actions(access: Access, case) -> list[str]:
         and case.status == CaseStatus.SUPPLEMENT_REQUESTED
     ):
         actions.append("supply")
+    if _may_withdraw(access, case):
+        actions.append("withdraw")
     return actions
+
+
+def _may_withdraw(access: Access, case) -> bool:
+    """撤回: before acceptance, by the receiving window or the online applicant's account."""
+    if case.perspective not in ("origin", "local") or case.accepted_at is not None:
+        return False
+    if case.status not in services.WITHDRAWABLE:
+        return False
+    by_window = case.receiving_window_id is not None and (
+        case.receiving_window_id in access.clerk_windows
+    )
+    by_applicant = case.channel == "online" and (
+        case.applicant_account_id is not None and case.applicant_account_id == access.person_account
+    )
+    return by_window or by_applicant
 
 
 def _action_form(action: str, case, data=None, files=None):
@@ -611,6 +630,7 @@ SUCCESS = {
     "approve": gettext_lazy("办件 %(number)s 已准予许可并出具结果"),
     "deny": gettext_lazy("办件 %(number)s 已决定不予许可"),
     "supply": gettext_lazy("补正材料已提交，办件 %(number)s 重新进入审查"),
+    "withdraw": gettext_lazy("办件 %(number)s 已撤回"),
 }
 
 
@@ -636,6 +656,8 @@ def _call(action: str, user, number: str, form):
         )
     if action == "deny":
         return services.case_deny(user=user, number=number, reason=data["reason"])
+    if action == "withdraw":
+        return services.case_withdraw(user=user, number=number, reason=data["reason"])
     return services.case_supply(user=user, number=number, files=form.uploads(), note=data["note"])
 
 
