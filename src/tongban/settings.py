@@ -165,6 +165,7 @@ INSTALLED_APPS = [
     "tongban.documents",
     "tongban.cases",
     "tongban.licences",
+    "tongban.notices",
     "tongban.portal",
 ]
 

@@ -54,6 +54,12 @@ EXCLUDED_NAMESPACES = ("admin:", "oauth2_provider:")
 OK, VISIBLE, HIDDEN, DENIED = "ok", "visible", "hidden", "denied"
 
 
+def _notice_of(case_number: str) -> int:
+    from tongban.notices.models import Notice
+
+    return Notice.objects.filter(case_number=case_number).values_list("pk", flat=True).first()
+
+
 def walk(patterns, ns=""):
     for p in patterns:
         if isinstance(p, URLResolver):
@@ -308,6 +314,25 @@ RULES: dict[str, Rule] = {
         "get",
         lambda c: "/me/cases/",
         {**everyone(DENIED), "applicant": OK, "other_person": OK},
+        api=False,
+    ),
+    # 消息中心: people read their own notices (the applicant has those of the origin case)
+    "portal:messages": Rule(
+        "get",
+        lambda c: "/messages/",
+        {**everyone(DENIED), "applicant": OK, "other_person": OK},
+        api=False,
+    ),
+    "portal:messages_read_all": Rule(
+        "post",
+        lambda c: "/messages/read-all/",
+        {**everyone(DENIED), "applicant": OK, "other_person": OK},
+        api=False,
+    ),
+    "portal:message_read": Rule(
+        "post",
+        lambda c: f"/messages/{_notice_of(c[ORIGIN])}/read/",
+        {**everyone(DENIED), "applicant": OK, "other_person": HIDDEN},
         api=False,
     ),
     "portal:online_apply": Rule(

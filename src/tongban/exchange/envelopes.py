@@ -42,6 +42,7 @@ MESSAGE_TYPES = {
     "licence.used",
     "licence.fetch",
     "licence.deliver",
+    "notice.deliver",
 }
 
 

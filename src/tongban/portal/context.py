@@ -2,6 +2,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from tongban.identity.selectors import access_for
+from tongban.notices.selectors import notices_unread_count
 
 # node id → (name, the province's own service app). App names are brands: in English
 # they are written in pinyin, as the provinces do.
@@ -49,10 +50,13 @@ def node_display(node_id: str) -> str:
 
 def node_context(request) -> dict:
     name, app = NODE_NAMES.get(settings.TONGBAN_NODE, (settings.TONGBAN_NODE, "通办"))
+    access = access_for(getattr(request, "user", None))
     return {
         "node_id": settings.TONGBAN_NODE,
         "node_role": settings.TONGBAN_ROLE,
         "node_name": name,
         "node_app": app,
-        "access": access_for(getattr(request, "user", None)),
+        "access": access,
+        # 消息中心 in the menu: counted only when a page shows it (a callable is lazy)
+        "unread_notices": lambda: notices_unread_count(access),
     }

@@ -5,6 +5,7 @@ from tongban.portal import (
     account_views,
     document_views,
     licence_views,
+    notice_views,
     online_views,
     oversight_views,
     views,
@@ -48,6 +49,10 @@ urlpatterns = [
     path("work/", views.worklist, name="work"),
     # applicants
     path("me/cases/", views.my_cases, name="my_cases"),
+    # 消息中心: what concerns the person (their home node keeps it)
+    path("messages/", notice_views.notice_list, name="messages"),
+    path("messages/read-all/", notice_views.notices_read_all, name="messages_read_all"),
+    path("messages/<int:notice_id>/read/", notice_views.notice_read, name="message_read"),
     path("me/enterprises/", online_views.my_enterprises, name="enterprises"),
     path("me/enterprises/register/", online_views.enterprise_register, name="enterprise_register"),
     path("me/enterprises/<str:code>/agents/", online_views.agent_authorize, name="agent_authorize"),
