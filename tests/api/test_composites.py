@@ -190,3 +190,130 @@ def test_pdf_materials_reach_the_first_stage(region, api, clerk):
     case = Case.objects.get(number=first.case_number)
     assert [m.material_code for m in case.materials.all()] == ["M01"]
     assert case.materials.get().size == len(PDF + b"M01")
+
+
+# --- 集成办: 新生儿出生“一件事” at sh --------------------------------------------------------
+
+FATHER_ID = id_number("31011519860101123")
+
+
+def newborn_application(region, **form):
+    answers = {
+        "newborn_name": "王小禾",
+        "newborn_sex": "女",
+        "newborn_birth_date": "2026-11-20",
+        "birth_hospital": "复旦大学附属妇产科医院",
+        "birth_region": "310000",
+        "hukou_region": "310000",
+        "father_id_number": FATHER_ID,
+        "mother_id_number": APPLICANT_ID,
+        "settle_address": "上海市黄浦区九江路1号",
+        "bank": "工商银行",
+        "contact_phone": "13801761234",
+    }
+    answers.update(form)
+    return {
+        "window": "sh-310101-01",
+        "item": NEWBORN,
+        "organization": region.org("上海市卫生健康委员会").code,
+        "applicant": {"name": "李娜", "id_number": APPLICANT_ID, "phone": "13801761234"},
+        "form": answers,
+        "materials": materials_payload(("M01", "M02", "M04")),
+    }
+
+
+def part(body, key):
+    return next(p for p in body["parts"] if p["key"] == key)
+
+
+def officials(region):
+    return {
+        "birth_certificate": user_with(
+            "sh.health", role="official", organization=region.org("上海市卫生健康委员会")
+        ),
+        "hukou": user_with("sh.police", role="official", organization=region.org("上海市公安局")),
+        "medical_insurance": user_with(
+            "sh.medical", role="official", organization=region.org("上海市医疗保障局")
+        ),
+        "social_card": user_with("sh.hrss2", role="official", organization=region.org(SH_HRSS)),
+    }
+
+
+def test_bundle_parts_start_in_dependency_order_and_collect_results(region, api, clerk):
+    by = officials(region)
+    body = api.login(clerk).post("/cases", newborn_application(region))
+    assert body.status_code == 201, body.content
+    body = body.json()
+    number = body["number"]
+    assert body["composite_kind"] == "bundle"
+    assert [p["status"] for p in body["parts"]] == ["submitted", "waiting", "waiting", "waiting"]
+    inputs = {
+        "birth_certificate": {"gender": "女"},
+        "hukou": {"child_id_number": id_number("31010120261120002")},
+        "medical_insurance": {},
+        "social_card": {"card_number": "SH2026112000001"},
+    }
+    for key in ("birth_certificate", "hukou", "medical_insurance", "social_card"):
+        current = part(api.login(clerk).get(f"/cases/{number}").json(), key)
+        assert current["status"] == "submitted", (key, current)
+        approve(api, by[key], current["number"], inputs[key])
+    body = api.login(clerk).get(f"/cases/{number}").json()
+    assert body["status"] == "approved", body
+    assert all(p["status"] == "approved" for p in body["parts"])
+    # the 户口登记 part got the 出生医学证明 number without anyone typing it
+    hukou = Case.objects.get(number=part(body, "hukou")["number"])
+    certificate = {o["key"]: o["value"] for o in part(body, "birth_certificate")["outputs"]}
+    assert certificate["licence_number"]
+    assert hukou.form_data["birth_certificate_number"] == certificate["licence_number"]
+    assert len([d for d in body["documents"] if d["is_result"]]) >= 3
+    # the child's 公民身份号码 is stored encrypted, not in the history
+    assert "31010120261120002" not in json.dumps(
+        list(Case.objects.get(number=part(body, "social_card")["number"]).history.values()),
+        default=str,
+    )
+
+
+def test_a_refused_part_terminates_its_dependents_and_approved_parts_stand(region, api, clerk):
+    by = officials(region)
+    number = api.login(clerk).post("/cases", newborn_application(region)).json()["number"]
+    first = part(api.get(f"/cases/{number}").json(), "birth_certificate")
+    approve(api, by["birth_certificate"], first["number"], {"gender": "女"})
+    hukou = part(api.login(clerk).get(f"/cases/{number}").json(), "hukou")
+    refused = api.login(by["hukou"]).post(
+        f"/cases/{hukou['number']}/refuse", {"reason": "户口登记地址与父母户籍不符"}
+    )
+    assert refused.status_code == 200, refused.content
+    body = api.login(clerk).get(f"/cases/{number}").json()
+    assert [p["status"] for p in body["parts"]] == ["approved", "refused", "cancelled", "cancelled"]
+    assert body["status"] == "partially_concluded"
+    assert (
+        "出生登记" in part(body, "medical_insurance")["reason"]
+        or part(body, "medical_insurance")["reason"]
+    )
+
+
+def test_withdrawing_a_relay_before_acceptance_withdraws_its_started_stage(
+    region, api, clerk, hrss_official
+):
+    number = api.login(clerk).post("/cases", pension_application(region)).json()["number"]
+    response = api.post(f"/cases/{number}/withdraw", {"reason": "申请人改在原参保地办理"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "withdrawn"
+    assert [s["status"] for s in body["stages"]] == ["withdrawn", "withdrawn", "withdrawn"]
+    first = stage(body, "contact_letter")
+    assert Case.objects.get(number=first["number"]).status == "withdrawn"
+    # nothing is left to decide
+    api.login(hrss_official)
+    assert api.post(f"/cases/{first['number']}/accept", {}).status_code == 409
+
+
+def test_a_relay_cannot_be_withdrawn_once_a_stage_is_accepted(region, api, clerk, hrss_official):
+    number = api.login(clerk).post("/cases", pension_application(region)).json()["number"]
+    first = CompositeMember.objects.get(composite__number=number, key="contact_letter")
+    assert (
+        api.login(hrss_official).post(f"/cases/{first.case_number}/accept", {}).status_code == 200
+    )
+    response = api.login(clerk).post(f"/cases/{number}/withdraw", {"reason": ""})
+    assert response.status_code == 409
+    assert Composite.objects.get(number=number).status == "in_progress"

@@ -528,9 +528,7 @@ def case_delivery_waybill(request, number: str, payload: WaybillIn):
 )
 @requires_scope("cases:write")
 def case_delivery_delivered(request, number: str):
-    return _after(
-        request, delivery.case_delivery_mark_delivered(user=request.user, number=number)
-    )
+    return _after(request, delivery.case_delivery_mark_delivered(user=request.user, number=number))
 
 
 @router.post(
@@ -550,7 +548,7 @@ def case_delivery_pickup(request, number: str, payload: PickupIn):
 
 @router.post(
     "/{number}/withdraw",
-    response={200: CaseDetail, **ERRORS},
+    response={200: CaseDetail | CompositeDetail, **ERRORS},
     summary="撤回（受理前：申请人本人或收件窗口）",
 )
 @requires_scope("cases:write")
@@ -559,6 +557,13 @@ def case_withdraw(request, number: str, payload: WithdrawIn):
     otherwise). A case decided at another node is withdrawn here at once and the
     deciding node is told (``case.withdraw``); if that node had accepted it meanwhile,
     its answer restores the true status and the timeline says the withdrawal failed."""
+    if selectors.composite_exists(number):  # a 联办件: every member, before any is accepted
+        composite = composites.composite_withdraw(
+            user=request.user, number=number, reason=payload.reason
+        )
+        return composite_dict(
+            selectors.composite_detail(access_for(request.user), composite.number)
+        )
     return _after(
         request, services.case_withdraw(user=request.user, number=number, reason=payload.reason)
     )

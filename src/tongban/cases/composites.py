@@ -35,6 +35,7 @@ from tongban.cases import services
 from tongban.cases.application_form import application_form_clean
 from tongban.cases.materials import CheckedFile, material_read, material_store
 from tongban.cases.models import (
+    MEMBER_ENDED,
     Case,
     CaseStatus,
     Composite,
@@ -46,9 +47,11 @@ from tongban.cases.numbering import case_number_allocate
 from tongban.cases.signals import member_case_changed
 from tongban.cases.stages import inputs_dump, inputs_load
 from tongban.catalog.models import Implementation, ServiceItem
+from tongban.directory.models import Window
 from tongban.documents.models import IssuedDocument
-from tongban.errors import DomainError
+from tongban.errors import DomainError, NotFound
 from tongban.identity.pii import blind_index, decrypt_at_rest, encrypt_at_rest, encrypt_identifier
+from tongban.identity.selectors import access_for
 from tongban.notices.services import applicant_notify
 
 log = logging.getLogger(__name__)
@@ -419,8 +422,6 @@ def _member_start(
         place=composite.receiving_window_name or composite.organization.name,
         node=here,
     )
-    from tongban.directory.models import Window
-
     window = Window.objects.filter(pk=composite.receiving_window_id).first()
     case = services._case_create(
         user=user,
@@ -622,3 +623,70 @@ def _report(composite: Composite) -> None:
     from tongban.cases.oversight import composite_progress_report
 
     composite_progress_report(composite)
+
+
+# --- 撤回 ------------------------------------------------------------------------------
+
+
+def composite_withdraw(*, user, number: str, reason: str = "") -> Composite:
+    """撤回 a whole 联办件 before any member was accepted: the applicant's own account
+    (online) or a clerk of the receiving window. Each started member is withdrawn like a
+    case (its node is told by ``case.withdraw``); waiting members never start."""
+    access = access_for(user)
+    with transaction.atomic():
+        composite = (
+            Composite.objects.select_for_update()
+            .filter(number=number, receiving_node=settings.TONGBAN_NODE)
+            .first()
+        )
+        allowed = composite is not None and (
+            composite.receiving_window_id in access.clerk_windows
+            or (composite.channel == "online" and composite.applicant_account_id == user.pk)
+        )
+        if not allowed:
+            raise NotFound(_("办件不存在"))
+        members = list(composite.members.select_for_update().order_by("sequence"))
+        started = [m for m in members if m.case_number and m.status not in MEMBER_ENDED]
+        cases = {
+            c.number: c for c in Case.objects.filter(number__in=[m.case_number for m in started])
+        }
+        if (
+            composite.is_terminal
+            or any(
+                m.status not in (MemberStatus.SUBMITTED, MemberStatus.SUPPLEMENT_REQUESTED)
+                or cases[m.case_number].accepted_at is not None
+                for m in started
+            )
+            or any(m.status == MemberStatus.APPROVED for m in members)
+        ):
+            raise DomainError(
+                "not_withdrawable",
+                _("联办件已有环节受理或办结，不能整体撤回"),
+                status=409,
+            )
+        now = timezone.now()
+        for m in members:
+            if m.status == MemberStatus.WAITING:
+                m.status = MemberStatus.WITHDRAWN
+                m.concluded_at = now
+                m.reason = reason
+                m.save(update_fields=["status", "concluded_at", "reason"])
+        actor = services.Actor(
+            name=access.display_name,
+            place=composite.receiving_window_name or _("网上申请"),
+            node=settings.TONGBAN_NODE,
+        )
+        for m in started:
+            services.case_withdraw_by_system(number=m.case_number, actor=actor, reason=reason)
+            m.status = MemberStatus.WITHDRAWN
+            m.concluded_at = now
+            m.reason = reason
+            m.save(update_fields=["status", "concluded_at", "reason"])
+        composite.status = CompositeStatus.WITHDRAWN
+        composite.status_changed_at = now
+        composite.concluded_at = now
+        composite.reason = reason
+        composite.save(update_fields=["status", "status_changed_at", "concluded_at", "reason"])
+        _notify_progress(composite, members[0], [])
+        _report(composite)
+    return composite
