@@ -1144,9 +1144,7 @@ def _withdraw_apply(case: Case, *, actor: Actor, reason: str, by_system: bool) -
         )
     if not by_system:
         # a 联办件's member withdrawn by its applicant: the 联办件 learns of it
-        send = globals().get("member_changed_send")
-        if send is not None:
-            send(case, to_status=CaseStatus.WITHDRAWN, reason=reason)
+        member_changed_send(case, to_status=CaseStatus.WITHDRAWN, reason=reason)
     return case
 
 
