@@ -21,8 +21,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from tongban.cases import drafts
-from tongban.cases import services as case_services
+from tongban.cases import composites, drafts
+from tongban.cases.models import Composite
 from tongban.catalog.models import ServiceItem
 from tongban.catalog.selectors import item_detail
 from tongban.errors import DomainError
@@ -31,6 +31,7 @@ from tongban.identity import services as identity_services
 from tongban.identity.models import AgentAuthorization
 from tongban.identity.selectors import access_for, enterprises_of
 from tongban.licences.selectors import wallet_entries_for
+from tongban.portal.composite_views import composite_submitted_text
 from tongban.portal.context import node_name
 from tongban.portal.forms import AgentAuthorizeForm, EnterpriseRegisterForm, OnlineApplyForm
 
@@ -160,7 +161,7 @@ def online_apply(request, basic_code: str):
     status = 400
     if valid:
         try:
-            case = case_services.case_submit_online(
+            case = composites.application_submit_online(
                 user=user,
                 item_code=item.basic_code,
                 organization_code=form.cleaned_data["organization"],
@@ -179,6 +180,9 @@ def online_apply(request, basic_code: str):
             status = _status(error)
         else:
             drafts.draft_discard(draft=draft, keep_files=True)
+            if isinstance(case, Composite):
+                messages.success(request, composite_submitted_text(case, window=False))
+                return redirect("portal:composite", number=case.number)
             organization = case.handling_organization.name
             if case.perspective == "origin":
                 text = _("办件 %(number)s 已提交。已转送 %(organization)s")

@@ -3,6 +3,7 @@ from django.urls import path, re_path
 
 from tongban.portal import (
     account_views,
+    composite_views,
     document_views,
     licence_views,
     notice_views,
@@ -92,6 +93,8 @@ urlpatterns = [
     # 时限监督 (supervisors) and, on the hub, where every 联办件 stands (its operators)
     path("oversight/", oversight_views.oversight, name="oversight"),
     path("region/composites/", oversight_views.region_composites, name="region_composites"),
+    # one 联办件 (its stages or parts, and the results collected)
+    path("composites/<str:number>/", composite_views.composite_page, name="composite"),
     # one case
     path("cases/<str:number>/", views.case_page, name="case"),
     path("cases/<str:number>/actions/<slug:action>/", views.case_action, name="case_action"),

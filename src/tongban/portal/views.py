@@ -22,9 +22,9 @@ from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from tongban.cases import documents, drafts, selectors, services
+from tongban.cases import composites, documents, drafts, selectors, services
 from tongban.cases.materials import material_read
-from tongban.cases.models import CaseStatus
+from tongban.cases.models import CaseStatus, Composite
 from tongban.cases.presenters import (
     case_result,
     licence_material_view,
@@ -42,6 +42,7 @@ from tongban.identity import services as identity_services
 from tongban.identity.assurance import assurance_meaning
 from tongban.identity.models import ASSURANCE_CHOICES
 from tongban.identity.selectors import Access, access_for
+from tongban.portal.composite_views import composite_rows, composite_submitted_text
 from tongban.portal.context import node_app_name
 from tongban.portal.forms import (
     ApplyForm,
@@ -221,6 +222,7 @@ def window_console(request):
             "status": status,
             "statuses": CaseStatus.choices,
             **_case_page(request, _scoped(access, windows=True), status=status),
+            "composite_rows": composite_rows(_scoped(access, windows=True)),
         },
     )
 
@@ -304,7 +306,7 @@ def window_apply(request, basic_code: str):
     status = 400
     if valid:
         try:
-            case = services.case_submit_at_window(
+            case = composites.application_submit_at_window(
                 user=request.user,
                 window_code=form.cleaned_data["window"],
                 item_code=item.basic_code,
@@ -321,6 +323,9 @@ def window_apply(request, basic_code: str):
             status = _error_status(error)
         else:
             drafts.draft_discard(draft=draft, keep_files=True)
+            if isinstance(case, Composite):
+                messages.success(request, composite_submitted_text(case, window=True))
+                return redirect("portal:composite", number=case.number)
             organization = case.handling_organization.name
             if case.perspective == "origin":
                 text = _("办件 %(number)s 已收件。已转送 %(organization)s") % {
@@ -369,6 +374,7 @@ def my_cases(request):
     context = _case_page(request, _scoped(access, person=True))
     context["identity_unproven"] = not access.identity_proven
     context["rows"] = [{"case": c, "result": case_result(c)} for c in context["cases"]]
+    context["composite_rows"] = composite_rows(_scoped(access, person=True))
     return render(request, "portal/my_cases.html", context)
 
 

@@ -72,3 +72,15 @@ def decision_result_fields(context, case) -> list[dict]:
             value = ctx.value(spec["default"]) if spec.get("default") else ""
         rows.append({**spec, "name": name, "id": f"id_{name}", "value": value})
     return rows
+
+
+@register.simple_tag
+def decision_result_title(case) -> str:
+    """The title of what 准予 issues: a relay stage's own document, else the item's (empty
+    when the stage issues no document, only records its outputs)."""
+    from tongban.cases.stages import result_declaration_for
+
+    declaration = result_declaration_for(case)
+    if declaration.get("kind") == "none":
+        return ""
+    return str(declaration.get("title") or "")
