@@ -261,7 +261,97 @@ WINDOW_APPLICANT_SCHEMA = {
 }
 
 
-class ApplyForm(MaterialUploadsMixin, PortalForm):
+class DeliveryChoiceMixin:
+    """结果送达方式 (cases.delivery): 电子送达, 邮寄送达 (recipient, mobile, address) or
+    窗口自取 (a window of this node). All fields are in the page; the stylesheet shows
+    only the chosen method's (without it, all of them, labelled) and the server checks
+    the choice with the service's own rule, every wrong field at once."""
+
+    DELIVERY_FIELDS = {
+        "delivery.method": "delivery_method",
+        "delivery.recipient": "delivery_recipient",
+        "delivery.phone": "delivery_phone",
+        "delivery.address": "delivery_address",
+        "delivery.window": "delivery_window",
+    }
+
+    def setup_delivery(self, *, default_window: str = "") -> None:
+        from django.conf import settings
+
+        from tongban.directory.models import Window
+
+        self.fields["delivery_method"] = forms.ChoiceField(
+            label=_("结果送达方式"),
+            choices=[
+                ("electronic", _("电子送达（在本平台查看、下载电子文书和电子证照）")),
+                ("post", _("邮寄送达（免费邮寄纸质结果）")),
+                ("pickup", _("窗口自取（携带身份证到所选窗口领取）")),
+            ],
+            initial="electronic",
+            required=False,
+            widget=forms.RadioSelect,
+        )
+        self.fields["delivery_recipient"] = forms.CharField(
+            label=_("收件人"), required=False, max_length=64
+        )
+        self.fields["delivery_phone"] = forms.CharField(
+            label=_("收件人手机号码"),
+            required=False,
+            max_length=11,
+            widget=forms.TextInput(
+                attrs={"type": "tel", "inputmode": "numeric", "maxlength": "11"}
+            ),
+        )
+        self.fields["delivery_address"] = forms.CharField(
+            label=_("邮寄地址"),
+            required=False,
+            max_length=200,
+            help_text=_("省市区、街道、门牌号"),
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
+        windows = Window.objects.filter(node__node_id=settings.TONGBAN_NODE, active=True)
+        self.fields["delivery_window"] = forms.ChoiceField(
+            label=_("领取窗口"),
+            required=False,
+            choices=[("", _("请选择"))] + [(w.code, w.name) for w in windows.order_by("code")],
+            initial=default_window,
+        )
+
+    def delivery_fields(self):
+        return {
+            "method": self["delivery_method"],
+            "post": [self[n] for n in ("delivery_recipient", "delivery_phone", "delivery_address")],
+            "window": self["delivery_window"],
+        }
+
+    def delivery(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "method": data.get("delivery_method") or "electronic",
+            "recipient": data.get("delivery_recipient") or "",
+            "phone": data.get("delivery_phone") or "",
+            "address": data.get("delivery_address") or "",
+            "window": data.get("delivery_window") or "",
+        }
+
+    def clean_delivery(self, cleaned: dict) -> None:
+        from django.conf import settings
+
+        from tongban.cases.delivery import delivery_choice_clean
+
+        if any(name in self.errors for name in self.DELIVERY_FIELDS.values()):
+            return
+        try:
+            delivery_choice_clean(self.delivery(), receiving_node=settings.TONGBAN_NODE)
+        except DomainError as error:
+            for name, message in ((error.details or {}).get("fields") or {}).items():
+                self.add_error(self.DELIVERY_FIELDS.get(name, "delivery_method"), message)
+
+    def apply_domain_error(self, error, field_map=None, *, top=True) -> None:
+        super().apply_domain_error(error, {**self.DELIVERY_FIELDS, **(field_map or {})}, top=top)
+
+
+class ApplyForm(DeliveryChoiceMixin, MaterialUploadsMixin, PortalForm):
     """In-person application at a window (窗口收件)."""
 
     draft = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
@@ -309,6 +399,7 @@ class ApplyForm(MaterialUploadsMixin, PortalForm):
         for spec in self.schema:
             self.fields[f"f_{spec['name']}"] = schema_field(spec)
         self.setup_materials(draft_files)
+        self.setup_delivery(default_window=windows[0].code if windows else "")
         self.add_licence_fields(
             {
                 m.code: forms.CharField(
@@ -343,6 +434,7 @@ class ApplyForm(MaterialUploadsMixin, PortalForm):
                     self.add_error(target, message)
         self.clean_schema(self.form_data(), self.field_map())
         self.clean_materials(cleaned)
+        self.clean_delivery(cleaned)
         return cleaned
 
     # groups for the template
@@ -700,7 +792,7 @@ class EnterpriseChoiceField(forms.ChoiceField):
         return value == "" or bool(USCC_CHARS.fullmatch(str(value)))
 
 
-class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
+class OnlineApplyForm(DeliveryChoiceMixin, MaterialUploadsMixin, PortalForm):
     draft = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
     organization = forms.ChoiceField(label=_("办理机构"))
     enterprise = EnterpriseChoiceField(label=_("以企业名义申请"), required=False)
@@ -761,6 +853,7 @@ class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
                 field.help_text = _("留空则使用所选企业的信息")
             self.fields[f"f_{spec['name']}"] = field
         self.setup_materials(draft_files)
+        self.setup_delivery()
         self.add_licence_fields(
             self._wallet_choices(wallet or []),
             _(
@@ -825,12 +918,14 @@ class OnlineApplyForm(MaterialUploadsMixin, PortalForm):
         cleaned = super().clean()
         self.clean_schema(self.form_data(), self.field_map())
         self.clean_materials(cleaned)
+        self.clean_delivery(cleaned)
         return cleaned
 
     def draft_data(self) -> dict:
         """The answers to keep with 保存草稿 (raw, as entered; no files)."""
         names = ["organization", "enterprise", *(f"f_{s['name']}" for s in self.schema)]
         names += [f"l_{code}" for code in self.licence_codes]
+        names += list(self.DELIVERY_FIELDS.values())
         return {n: self.data.get(n, "") for n in names if n in self.fields and self.data.get(n)}
 
 

@@ -172,6 +172,7 @@ def online_apply(request, basic_code: str):
                 authentication_method=request.session.get("auth_method", "password"),
                 licences=form.licences(),
                 licence_consent=form.licence_consent,
+                delivery=form.delivery(),
             )
         except DomainError as error:
             if isinstance(error, DomainNotFound):

@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from tongban.portal import (
     account_views,
     composite_views,
+    delivery_views,
     document_views,
     licence_views,
     notice_views,
@@ -98,6 +99,11 @@ urlpatterns = [
     # one case
     path("cases/<str:number>/", views.case_page, name="case"),
     path("cases/<str:number>/actions/<slug:action>/", views.case_action, name="case_action"),
+    path(
+        "cases/<str:number>/delivery/<slug:action>/",
+        delivery_views.case_delivery_action,
+        name="case_delivery",
+    ),
     path(
         "cases/<str:number>/materials/<int:material_id>/",
         views.material_download,

@@ -44,6 +44,7 @@ from tongban.identity.models import ASSURANCE_CHOICES
 from tongban.identity.selectors import Access, access_for
 from tongban.portal.composite_views import composite_rows, composite_submitted_text
 from tongban.portal.context import node_app_name
+from tongban.portal.delivery_views import delivery_context
 from tongban.portal.forms import (
     ApplyForm,
     ApproveForm,
@@ -316,6 +317,7 @@ def window_apply(request, basic_code: str):
                 files=drafts.draft_incoming(draft),
                 licences=form.licences(),
                 licence_consent=form.licence_consent,
+                delivery=form.delivery(),
             )
         except DomainError as error:
             _raise_for(error)
@@ -611,6 +613,7 @@ def _render_case(request, case, *, bound: dict | None = None, status: int = 200)
             "actions": forms,
             "supplement_request": case.supplement_request or {},
             "supplement_missing": missing,
+            "delivery": delivery_context(request, case, bound),  # 送达
         },
         status=status,
     )
