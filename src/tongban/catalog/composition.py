@@ -16,7 +16,7 @@ province) and ``{"same_as": "<earlier key>"}``.
 
 Checked when a release is imported (services.catalog_release_import): a malformed
 definition refuses the whole release with a CompositionError naming the item.
-The format is documented in docs/catalog.md.
+The format is documented in docs/exchange-protocol.md §12.1.
 """
 
 from __future__ import annotations
