@@ -27,6 +27,8 @@ class ServiceItemAdmin(admin.ModelAdmin):
     )
     list_filter = ("audience", "mode", "area", "active")
     search_fields = ("basic_code", "name", "search_text")
+    # 接续办 stages / 集成办 parts come from the release, checked at import (catalog/composition.py)
+    readonly_fields = ("stages", "parts")
     inlines = [MaterialInline, ImplementationInline]
 
 
