@@ -50,7 +50,7 @@ from tongban.catalog.models import Implementation, ServiceItem
 from tongban.directory.models import Window
 from tongban.documents.models import IssuedDocument
 from tongban.errors import DomainError, NotFound
-from tongban.identity.pii import blind_index, decrypt_at_rest, encrypt_at_rest, encrypt_identifier
+from tongban.identity.pii import decrypt_at_rest, encrypt_at_rest
 from tongban.identity.selectors import access_for
 from tongban.notices.services import applicant_notify
 
@@ -230,16 +230,9 @@ def composite_create(
             item_name=item.name,
             organization=implementation.organization,
             channel=channel,
-            receiving_node=here,
-            receiving_window=window,
-            receiving_window_name=window.name if window else "",
-            applicant_name=person["name"],
-            applicant_id_encrypted=encrypt_identifier(person["id_number"]),
-            applicant_id_index=blind_index(person["id_number"]),
-            applicant_phone_encrypted=encrypt_identifier(person["phone"]),
-            applicant_account=user if channel == "online" else None,
-            enterprise_code=(enterprise or {}).get("code", ""),
-            enterprise_name=(enterprise or {}).get("name", ""),
+            **services.intake_columns(
+                person=person, enterprise=enterprise, user=user, channel=channel, window=window
+            ),
             application_encrypted=encrypt_at_rest(json.dumps(application, ensure_ascii=False)),
             status=CompositeStatus.IN_PROGRESS,
             status_changed_at=now,

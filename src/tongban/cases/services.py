@@ -295,6 +295,23 @@ def _implementation(item_code: str, organization_code: str) -> tuple[ServiceItem
     return item, implementation
 
 
+def intake_columns(*, person: dict, enterprise: dict | None, user, channel: str, window) -> dict:
+    """Where and from whom an application was received, as a case (or 联办件) stores it:
+    the 身份证号 and phone encrypted, the 身份证号's blind index for lookups."""
+    return {
+        "receiving_node": settings.TONGBAN_NODE,
+        "receiving_window": window,
+        "receiving_window_name": window.name if window else "",
+        "applicant_name": person["name"],
+        "applicant_id_encrypted": encrypt_identifier(person["id_number"]),
+        "applicant_id_index": blind_index(person["id_number"]),
+        "applicant_phone_encrypted": encrypt_identifier(person["phone"]),
+        "applicant_account": user if channel == "online" else None,
+        "enterprise_code": (enterprise or {}).get("code", ""),
+        "enterprise_name": (enterprise or {}).get("name", ""),
+    }
+
+
 def _case_create(
     *,
     user,
@@ -337,16 +354,9 @@ def _case_create(
             implementation_code=implementation.code,
             handling_organization=org,
             handling_node=handling_node,
-            receiving_node=here,
-            receiving_window=window,
-            receiving_window_name=window.name if window else "",
-            applicant_name=person["name"],
-            applicant_id_encrypted=encrypt_identifier(person["id_number"]),
-            applicant_id_index=blind_index(person["id_number"]),
-            applicant_phone_encrypted=encrypt_identifier(person["phone"]),
-            applicant_account=user if channel == "online" else None,
-            enterprise_code=(enterprise or {}).get("code", ""),
-            enterprise_name=(enterprise or {}).get("name", ""),
+            **intake_columns(
+                person=person, enterprise=enterprise, user=user, channel=channel, window=window
+            ),
             identity_assertion=assertion_for_storage(assertion),
             form_data=form_for_storage(item.form_schema, cleaned),
             status=CaseStatus.SUBMITTED,
