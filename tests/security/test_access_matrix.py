@@ -99,6 +99,7 @@ def staff_and_people(outcome, anonymous=DENIED):
 
 
 ORIGIN, HANDLING = "origin_number", "handling_number"
+OVERSEERS = ("official", "other_official", "supervisor", "node_admin")
 
 # who may see each of the two cases (everyone else: 404)
 SEES_ORIGIN = {"applicant", "clerk", "node_admin"}
@@ -310,6 +311,25 @@ RULES: dict[str, Rule] = {
         {**everyone(DENIED), "official": OK, "other_official": OK, "supervisor": OK},
         api=False,
     ),
+    # 时限监督: the organizations' officials and supervisors, and the node administrator
+    "api:oversight_overdue": Rule(
+        "get",
+        lambda c: "/api/v1/oversight/overdue",
+        {**everyone(DENIED), **dict.fromkeys(OVERSEERS, OK)},
+    ),
+    "portal:oversight": Rule(
+        "get",
+        lambda c: "/oversight/",
+        {**everyone(DENIED), **dict.fromkeys(OVERSEERS, OK)},
+        api=False,
+    ),
+    # the hub's view of every 联办件: not on a node
+    "portal:region_composites": Rule(
+        "get",
+        lambda c: "/region/composites/",
+        {**everyone(HIDDEN), "anonymous": DENIED},
+        api=False,
+    ),
     "portal:my_cases": Rule(
         "get",
         lambda c: "/me/cases/",
@@ -363,6 +383,16 @@ RULES: dict[str, Rule] = {
     "api:case_request_supplements": api_decision("request-supplements"),
     "api:case_approve": api_decision("approve"),
     "api:case_deny": api_decision("deny"),
+    # 撤回: the receiving window (or an online applicant's own account); others who see
+    # the case may not
+    "api:case_withdraw": case_rule(
+        "post",
+        "/withdraw",
+        ORIGIN,
+        allowed={"clerk"},
+        denied={"applicant", "node_admin"},
+        body=lambda c: {"reason": "申请人要求撤回"},
+    ),
     "api:case_supply": case_rule(
         "post",
         "/supply",
