@@ -11,6 +11,8 @@ def test_openapi_document_lists_the_api(client, db):
         "/api/v1/cases",
         "/api/v1/cases/{number}",
         "/api/v1/cases/{number}/accept",
+        "/api/v1/cases/{number}/withdraw",
+        "/api/v1/oversight/overdue",
         "/api/v1/exchange/inbox",
         "/api/v1/global-configuration",
     ):

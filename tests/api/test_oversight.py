@@ -237,3 +237,17 @@ def test_hub_keeps_only_the_listed_fields_and_checks_the_sender(region, client, 
     trace.refresh_from_db()
     assert trace.status == "approved" and trace.next_deadline is None
     assert InboxMessage.objects.filter(type="composite.progress").count() == 3
+
+
+def test_oversight_page_in_english(region, api, client, supervisor, three_cases):
+    import re
+
+    client.force_login(supervisor)
+    client.cookies["tongban_language"] = "en"
+    text = client.get("/oversight/").content.decode()
+    assert "Deadline oversight" in text and "working days overdue" in text
+    body = text.split('<main id="main"', 1)[1]
+    body = body.replace(QINGPU_AMR, "").replace("内资有限公司设立登记", "")
+    body = re.sub(r"嘉善[^<]*", "", body)  # the window's name: content
+    left = re.findall(r"[\u3400-\u9fff]+", re.sub(r"<[^>]+>", " ", body))
+    assert left == [], left
