@@ -400,6 +400,46 @@ RULES: dict[str, Rule] = {
         allowed={"clerk"},
         body=lambda c: {"materials": materials_payload(("M02",))},
     ),
+    # 送达: whoever sees the case reads it; the deciding organization's officials (or the
+    # receiving window) record the waybill, the chosen window the pickup — the matrix's cases
+    # chose 电子送达 and are not concluded, so an allowed caller gets a 409 for the state
+    "api:case_delivery_get": case_rule("get", "/delivery", HANDLING, allowed=SEES_HANDLING),
+    "api:case_delivery_waybill": case_rule(
+        "post",
+        "/delivery/waybill",
+        HANDLING,
+        allowed={"official"},
+        denied={"applicant", "supervisor", "node_admin"},
+        body=lambda c: {"carrier": "中国邮政EMS", "waybill": "EA123456789CN"},
+    ),
+    "api:case_delivery_delivered": case_rule(
+        "post",
+        "/delivery/delivered",
+        ORIGIN,
+        allowed={"clerk"},
+        denied={"applicant", "node_admin"},
+        body=lambda c: {},
+    ),
+    "api:case_delivery_pickup": case_rule(
+        "post",
+        "/delivery/pickup",
+        ORIGIN,
+        allowed=set(),
+        denied={"applicant", "clerk", "node_admin"},
+        body=lambda c: {"id_number": id_number("31011519880512457")},
+    ),
+    "portal:case_delivery": case_rule(
+        "post",
+        "/delivery/waybill/",
+        HANDLING,
+        allowed={"official"},
+        denied={"applicant", "supervisor", "node_admin"},
+        api=False,
+        body=lambda c: {
+            "delivery-waybill-carrier": "中国邮政EMS",
+            "delivery-waybill-waybill": "EA123456789CN",
+        },
+    ),
     "portal:case": case_rule("get", "/", HANDLING, allowed=SEES_HANDLING, api=False),
     "portal:case_material": case_rule(
         "get", "/materials/MATERIAL/", HANDLING, allowed=SEES_HANDLING, api=False
