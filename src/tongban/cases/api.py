@@ -24,7 +24,7 @@ from tongban.cases.composite_schemas import CompositeDetail
 from tongban.cases.materials import IncomingFile, material_read
 from tongban.cases.models import Case
 from tongban.cases.presenters import case_detail_dict, case_summary_dict
-from tongban.errors import DomainError, PermissionDenied
+from tongban.errors import DomainError, NotFound, PermissionDenied
 from tongban.identity.authentication import api_auth, requires_scope
 from tongban.identity.selectors import access_for
 
@@ -351,9 +351,10 @@ def case_list(
 @requires_scope("cases:read")
 def case_get(request, number: str):
     access = access_for(request.user)
-    if selectors.composite_exists(number):
+    try:
+        return case_detail_dict(selectors.case_detail(access, number))
+    except NotFound:  # a 联办件's number (numbers of cases and 联办件 never coincide)
         return composite_dict(selectors.composite_detail(access, number))
-    return case_detail_dict(selectors.case_detail(access, number))
 
 
 def _after(request, case) -> dict:

@@ -65,50 +65,34 @@ def record_build(
 
 @transaction.atomic
 def document_issue(
-    *,
-    kind: str,
-    title: str,
-    organization: Organization,
-    facts: list[tuple[str, str]] | list[dict],
-    subject: dict | None = None,
-    case_number: str = "",
-    doc_number: str = "",
-    body: str = "",
-    valid_until: dt.date | None = None,
-    licence: dict | None = None,
-    issued_at: dt.datetime | None = None,
+    *, organization: Organization, issued_at: dt.datetime | None = None, **content
 ) -> IssuedDocument:
-    """Sign and store a document issued by this node on behalf of ``organization``."""
-    if kind not in formats.KINDS:
-        raise ValueError(f"unknown document kind {kind!r}")
+    """Sign and store a document issued by this node on behalf of ``organization``.
+    ``content``: what the document says — ``record_build``'s keywords ``kind``,
+    ``title``, ``facts`` and optionally ``subject``, ``case_number``, ``doc_number``,
+    ``body``, ``valid_until``, ``licence``."""
+    if content.get("kind") not in formats.KINDS:
+        raise ValueError(f"unknown document kind {content.get('kind')!r}")
     node = settings.TONGBAN_NODE
     now = issued_at or timezone.now()
     document_id = formats.document_id_new(node)
     record = record_build(
         node=node,
         document_id=document_id,
-        kind=kind,
-        title=title,
         organization_code=organization.code,
         organization_name=organization.name,
-        facts=facts,
-        subject=subject,
-        case_number=case_number,
-        doc_number=doc_number,
-        body=body,
-        valid_until=valid_until,
-        licence=licence,
         issued_at=now,
+        **content,
     )
     digest = formats.record_digest(record)
     signature = sign_detached(formats.statement(node, document_id, digest))
     return IssuedDocument.objects.create(
         document_id=document_id,
-        kind=kind,
-        title=title,
-        doc_number=doc_number,
-        case_number=case_number,
-        licence_identifier=(licence or {}).get("identifier", ""),
+        kind=record["kind"],
+        title=record["title"],
+        doc_number=record["doc_number"],
+        case_number=record["case_number"],
+        licence_identifier=(record["licence"] or {}).get("identifier", ""),
         issuer_node=node,
         issuer_code=organization.code,
         issuer_name=organization.name,

@@ -1,6 +1,6 @@
 """核验 (/verify/): one page for every QR code people bring — a printed document's ``TBD1:``
-code (a PDF, a picture of it, or its text) is verified here; a 亮证 code goes on to the licence
-verifier (licence_views.verify)."""
+code (a PDF, a picture of it, or its text) is verified here; a 亮证 code, once read, goes on
+to the licence verdict (licence_views.licence_code_result). What was brought is read once."""
 
 from __future__ import annotations
 
@@ -107,7 +107,16 @@ def verify(request):
         if pdf is not None:
             form.add_error("image", _("此 PDF 上没有通办文书二维码"))
             return render(request, "portal/documents/verify.html", {"form": form}, status=400)
-        return licence_views.verify(request)
+        page, problem = licence_views.licence_code_result(
+            request, text, online=form.cleaned_data["online"]
+        )
+        if page is not None:
+            return page
+        message, link = problem
+        form.add_error("image" if upload else None, message)
+        return render(
+            request, "portal/documents/verify.html", {"form": form, "link": link}, status=400
+        )
     online = form.cleaned_data["online"]
     verdict = document_verify(text, online=online)
     if pdf is not None and verdict.record is not None and verdict.verdict != "forged":

@@ -32,7 +32,7 @@ from tongban.identity.selectors import access_for
 from tongban.licences import formats, selectors, services
 from tongban.licences.documents import licence_pdf
 from tongban.licences.models import Licence, LicenceStatus, LicenceType, WalletEntry
-from tongban.licences.qr_images import qr_svg_data_uri, qr_text_from_image
+from tongban.licences.qr_images import qr_svg_data_uri
 from tongban.licences.verification import presentation_verify
 from tongban.portal.context import node_app_name, node_name
 from tongban.portal.licence_forms import (
@@ -43,7 +43,6 @@ from tongban.portal.licence_forms import (
     RenewForm,
     RevokeForm,
     StatusReasonForm,
-    VerifyForm,
     field_labels,
 )
 
@@ -352,51 +351,27 @@ def _verdict_view(verdict) -> dict:
     }
 
 
-@never_cache
-def verify(request):
-    """核验亮证码: camera scan or pasted text, or an uploaded picture of the code."""
-    posted = request.method == "POST"
-    form = VerifyForm(request.POST if posted else None, request.FILES if posted else None)
-    status = 200
-    link = None
-    if posted:
-        if form.is_valid():
-            online = form.cleaned_data["online"]
-            try:
-                text = _qr_text(form)
-            except DomainError as error:
-                form.add_error("image" if form.cleaned_data.get("image") else None, error.message)
-                status = _error_status(error)
-            else:
-                if not text.strip().startswith(formats.QR_PREFIX):
-                    link = _peer_status_link(text)
-                    form.add_error(
-                        None,
-                        _("该二维码是证照文件上的状态查询码，请点击下方链接查询证照状态")
-                        if link
-                        else _("无法识别：这不是电子证照亮证码（应以 TB1: 开头）"),
-                    )
-                    status = 400
-                else:
-                    verdict = presentation_verify(text, online=online)
-                    services.verification_record(verdict=verdict, channel="page", online=online)
-                    return render(
-                        request,
-                        "portal/licences/verify_result.html",
-                        {**_verdict_view(verdict), "online": online},
-                    )
-        else:
-            status = 400
-    return render(
-        request, "portal/licences/verify.html", {"form": form, "link": link}, status=status
+def licence_code_result(request, text: str, *, online: bool):
+    """A 亮证 code already read from what the person brought (the /verify/ page reads
+    scans, pictures, PDFs and pasted text once): the verdict page — or, when the text is
+    not a 亮证 code, ``(message, link)`` for the form: ``link`` is the issuing node's
+    status page when the text is the status link printed on a licence file."""
+    if not text.strip().startswith(formats.QR_PREFIX):
+        link = _peer_status_link(text)
+        message = (
+            _("该二维码是证照文件上的状态查询码，请点击下方链接查询证照状态")
+            if link
+            else _("无法识别：这不是电子证照亮证码（应以 TB1: 开头）")
+        )
+        return None, (message, link)
+    verdict = presentation_verify(text, online=online)
+    services.verification_record(verdict=verdict, channel="page", online=online)
+    page = render(
+        request,
+        "portal/licences/verify_result.html",
+        {**_verdict_view(verdict), "online": online},
     )
-
-
-def _qr_text(form: VerifyForm) -> str:
-    image = form.cleaned_data.get("image")
-    if image:
-        return qr_text_from_image(image.read())
-    return form.cleaned_data["qr_text"]
+    return page, None
 
 
 def licence_status_page(request, identifier: str):
