@@ -284,51 +284,62 @@ def supplement_notice_issue(
     )
 
 
-def refusal_notice_issue(case: Case, *, reason: str, at: dt.datetime) -> IssuedDocument:
+def _negative_decision_issue(
+    case: Case,
+    *,
+    kind: str,
+    reason_label: str,
+    reason: str,
+    finding: str,
+    doc_word: str,
+    at: dt.datetime,
+    facts_before: tuple = (),
+) -> IssuedDocument:
+    """不予受理通知书 / 不予许可决定书: the reason, the finding, and how to appeal."""
     org = case.handling_organization
     facts = [
         *_common_facts(case),
         *_channel_facts(case),
-        ("不予受理理由", reason),
+        *facts_before,
+        (reason_label, reason),
         ("决定时间", f"{datetime_cn(at)}（北京时间）"),
     ]
-    body = (
-        f"你（单位）申请的“{case.item_name}”，经审查，本机关决定不予受理，理由见上。\n"
-        + appeal_text(org)
-    )
+    body = f"你（单位）申请的“{case.item_name}”，经审查，{finding}，理由见上。\n" + appeal_text(org)
     return _issue(
         case,
-        kind="refusal_notice",
+        kind=kind,
         organization=org,
         facts=facts,
         body=body,
-        doc_number=_doc_number(org, case, "不受字"),
+        doc_number=_doc_number(org, case, doc_word),
+        at=at,
+    )
+
+
+def refusal_notice_issue(case: Case, *, reason: str, at: dt.datetime) -> IssuedDocument:
+    return _negative_decision_issue(
+        case,
+        kind="refusal_notice",
+        reason_label="不予受理理由",
+        reason=reason,
+        finding="本机关决定不予受理",
+        doc_word="不受字",
         at=at,
     )
 
 
 def denial_decision_issue(case: Case, *, reason: str, at: dt.datetime) -> IssuedDocument:
-    org = case.handling_organization
-    facts = [
-        *_common_facts(case),
-        *_channel_facts(case),
-        ("受理时间", datetime_cn(case.accepted_at) if case.accepted_at else ""),
-        ("不予许可理由", reason),
-        ("决定时间", f"{datetime_cn(at)}（北京时间）"),
-    ]
-    body = (
-        f"你（单位）申请的“{case.item_name}”，经审查，不符合法定条件、标准，"
-        "根据《中华人民共和国行政许可法》第三十八条第二款，本机关决定不予许可，理由见上。\n"
-        + appeal_text(org)
-    )
-    return _issue(
+    accepted = datetime_cn(case.accepted_at) if case.accepted_at else ""
+    return _negative_decision_issue(
         case,
         kind="denial_decision",
-        organization=org,
-        facts=facts,
-        body=body,
-        doc_number=_doc_number(org, case, "不许字"),
+        reason_label="不予许可理由",
+        reason=reason,
+        finding="不符合法定条件、标准，根据《中华人民共和国行政许可法》第三十八条第二款，"
+        "本机关决定不予许可",
+        doc_word="不许字",
         at=at,
+        facts_before=(("受理时间", accepted),),
     )
 
 
