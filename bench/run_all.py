@@ -4,7 +4,7 @@ SM2/SM3 first (one core, no region); then the e-licence and printed-document
 figures (one core, node sh on its own SQLite file, each in a child process);
 then pgbench baselines;
 then ONE region (hub + sh + zj on fresh PostgreSQL databases) shared by case
-intake, delivery latency and case list, in that order — preparing a region
+intake, delivery latency, the 联办件 relay hops and case list, in that order — preparing a region
 takes ~30 s, so it is done once. The budgets are smaller than the scripts' own
 defaults (see SMALL below); the case list uses 200,000 bulk rows instead of
 1,000,000. Run a script alone for its full-size figures, e.g.
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import case_intake  # noqa: E402
 import case_list  # noqa: E402
+import composite_relay  # noqa: E402
 import delivery_latency  # noqa: E402
 import documents  # noqa: E402
 import licence_verify  # noqa: E402
@@ -47,6 +48,7 @@ SMALL = {
     "pgbench": {"seconds": 4, "select_only": False},
     "case_intake": {"clients": (1, 4, 8), "cases": 70, "seconds": 12},
     "delivery_latency": {"cases": 40, "max_seconds": 40},
+    "composite_relay": {"relays": 10, "max_seconds": 40},
     "case_list": {"rows": 200_000, "samples": 30, "max_seconds": 4},
 }
 
@@ -207,6 +209,28 @@ def summarize(results: dict) -> tuple[list[list], dict]:
         headline["delivery_p50_ms"] = {
             n: p["latency_after_commit"]["p50_ms"] for n, p in delivery["passes"].items()
         }
+    relay = results.get("composite_relay")
+    if relay:
+        for p in relay["passes"].values():
+            for key, label in (
+                ("baseline", "delivery sh → zj, same run"),
+                ("hop", "联办件 stage hop (sh → zj → sh)"),
+            ):
+                s = p[key]
+                rows.append(
+                    [
+                        "composite_relay",
+                        f"{label} (idle {p['worker_idle_seconds']} s)",
+                        f"p50 {s['p50_ms']} / p99 {s['p99_ms']} ms",
+                        "1 (baseline)"
+                        if key == "baseline"
+                        else f"{p['ratio_hop_p50_to_baseline_p50']} × p50, "
+                        f"{p['ratio_hop_p99_to_baseline_p99']} × p99",
+                    ]
+                )
+        headline["composite_hop_p50_ms"] = {
+            n: p["hop"]["p50_ms"] for n, p in relay["passes"].items()
+        }
     lst = results.get("case_list")
     if lst:
         n = lst["bulk"]["cases"]
@@ -253,7 +277,7 @@ def main(argv=None) -> int:
         "--only",
         default="",
         help="comma-separated subset: sm2_verify,licence_verify,documents,case_intake,"
-        "delivery_latency,case_list",
+        "delivery_latency,composite_relay,case_list",
     )
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.only.split(","))) or {
@@ -262,6 +286,7 @@ def main(argv=None) -> int:
         "documents",
         "case_intake",
         "delivery_latency",
+        "composite_relay",
         "case_list",
     }
     QUIET_WAIT["seconds"] = min(QUIET_WAIT["seconds"], 1.0)  # stay within the time budget
@@ -305,7 +330,11 @@ def main(argv=None) -> int:
             print(results["documents"]["size_table"])
             write_result("documents", results["documents"])
 
-    region_benchmarks = [n for n in ("case_intake", "delivery_latency", "case_list") if n in wanted]
+    region_benchmarks = [
+        n
+        for n in ("case_intake", "delivery_latency", "composite_relay", "case_list")
+        if n in wanted
+    ]
     if region_benchmarks and not pg_reachable():
         for name in region_benchmarks:
             errors[name] = "PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES)"
@@ -335,6 +364,11 @@ def main(argv=None) -> int:
                     attempt(
                         "delivery_latency",
                         lambda: delivery_latency.run(region, **SMALL["delivery_latency"]),
+                    )
+                if "composite_relay" in region_benchmarks:
+                    attempt(
+                        "composite_relay",
+                        lambda: composite_relay.run(region, **SMALL["composite_relay"]),
                     )
                 if "case_list" in region_benchmarks:
                     attempt("case_list", lambda: case_list.run(region, **SMALL["case_list"]))

@@ -17,6 +17,10 @@ ESTABLISHMENT = "000301001000"  # 内资有限公司设立登记
 CRIMINAL_RECORD = "000501002000"  # 有无犯罪记录证明
 HOUSEHOLD = "000501001000"  # 户籍事项证明
 SCOPE_CHANGE = "000302001000"  # 内资有限公司经营范围变更登记
+PENSION_TRANSFER = "000520001000"  # 城镇职工基本养老保险关系转移接续（接续办）
+GRADUATE_HUKOU = "000501003000"  # 大中专学生毕业户口迁移（接续办）
+NEWBORN = "000550001000"  # 新生儿出生“一件事”（集成办）
+BUSINESS_START = "000300001000"  # 企业开办“一件事”（集成办）
 
 # A minimal valid PDF and PNG for sample materials.
 SAMPLE_PDF = (
@@ -279,7 +283,10 @@ def seed_region(region: Region, log=print) -> int:
     results = seed_results(client)
     for line in results:
         log(f"  {line}")
-    return created + len(results)
+    composites = seed_composites(client, demo_officials(region))
+    for line in composites:
+        log(f"  {line}")
+    return created + len(results) + len(composites)
 
 
 # (issuing node, official, organization, type, holder (PERSONS key), face data)
@@ -482,5 +489,246 @@ def seed_results(client) -> list[str]:
     qingpu.post(f"/cases/{number}/approve", {}).raise_for_status()
     lines.append(
         f"zj 嘉善 → sh 青浦: 经营范围变更 {number} ({company['name']}: 营业执照 version 2)"
+    )
+    return lines
+
+
+# --- 联办件: relays (接续办) and bundles (集成办 "一件事") ------------------------------
+
+
+def demo_officials(region: Region) -> dict[tuple[str, str], str]:
+    """(node, organization name) → its demo official's username. Officials other than the
+    named ones are numbered by organization code, so they are read from the accounts list
+    the demo wrote (``var/accounts.txt``), or asked of each node."""
+    path = region.root / "accounts.txt"
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+    else:
+        text = "\n".join(
+            f"# {node}\n" + region.manage(node, "demo-accounts") for node in region.nodes
+        )
+    found, node = {}, ""
+    for line in text.splitlines():
+        if line.startswith("# "):
+            node = line[2:].split()[0]
+            continue
+        username, _sep, what = line.partition(" ")
+        what = what.strip()
+        if node and what.startswith("审批 · "):
+            found[(node, what.removeprefix("审批 · "))] = username
+    return found
+
+
+def _implementation_of(item: dict, org_name: str) -> str:
+    return next(
+        i["organization"] for i in item["implementations"] if i["organization_name"] == org_name
+    )
+
+
+class MemberEnded(RuntimeError):
+    """A stage or part the 联办件 terminated (已终止) before it started."""
+
+
+def _member(clerk: ApiClient, number: str, key: str, node_client: ApiClient) -> str:
+    """Wait until the 联办件's stage or part ``key`` has started and its case is visible
+    at its own node; its case number (MemberEnded when it was terminated instead)."""
+
+    def started():
+        body = clerk.get(f"/cases/{number}").json()
+        member = next(m for m in (body.get("stages") or body.get("parts")) if m["key"] == key)
+        if member["status"] == "cancelled":
+            raise MemberEnded(f"{number}: {key} was not started ({member.get('reason')})")
+        n = member.get("number")
+        return n if n and node_client.get(f"/cases/{n}").status_code == 200 else None
+
+    return wait_for(started, what=f"{number} {key}")
+
+
+def _decide(official: ApiClient, number: str, result: dict | None = None, note: str = "") -> None:
+    official.post(f"/cases/{number}/accept", {"note": "材料齐全，予以受理"}).raise_for_status()
+    official.post(
+        f"/cases/{number}/approve", {"result": result or {}, "note": note}
+    ).raise_for_status()
+
+
+def seed_composites(client, officials: dict[tuple[str, str], str]) -> list[str]:
+    """联办件 in several states, each started at a window and decided member by member at
+    the members' own nodes:
+
+    * a 养老保险 transfer taken in 黄浦 (sh) for 李娜, its first stage (联系函) issued by
+      上海市人社局 and its second waiting at 江苏省人社厅 (js) — README's 接续办 flow;
+    * a 毕业户口迁移 taken in 嘉善 (zj), concluded: 浙江省公安厅 → 上海市公安局 → 浙江省公安厅;
+    * a 新生儿出生“一件事” for 张伟's daughter born in Shanghai, household in 嘉善: the
+      出生医学证明 issued by 上海市卫健委 (sh), the 出生登记 waiting at 浙江省公安厅 (zj);
+    * a 企业开办“一件事” taken in 青浦 (sh): the company registered, its 印章刻制备案
+      refused by 上海市公安局, 税务 and 发票 done, 社保 and 公积金 waiting."""
+
+    def official(node: str, org_name: str) -> ApiClient:
+        return client(node, officials[(node, org_name)])
+
+    lines = []
+    today = dt.date.today()
+
+    # 接续办, waiting at its second stage in js
+    clerk = client("sh", "huangpu.clerk")
+    item = clerk.get(f"/items/{PENSION_TRANSFER}").json()
+    _, name, id_number, phone = PERSONS["sh"]
+    r = clerk.post(
+        "/cases",
+        {
+            "window": "sh-310101-01",
+            "item": PENSION_TRANSFER,
+            "organization": _implementation_of(item, "上海市人力资源和社会保障局"),
+            "applicant": {"name": name, "id_number": id_number, "phone": phone},
+            "form": {
+                "applicant_name": name,
+                "applicant_id_number": id_number,
+                "contact_phone": phone,
+                "from_region": "320000",
+                "new_employer": "上海青禾数字科技有限公司",
+                "contact_address": "上海市青浦区华新镇华腾路1288号",
+            },
+            "materials": material_payload(item),
+        },
+    )
+    r.raise_for_status()
+    number = r.json()["number"]
+    sh_hrss = official("sh", "上海市人力资源和社会保障局")
+    first = _member(clerk, number, "contact_letter", sh_hrss)
+    _decide(sh_hrss, first, {"letter_number": "沪人社联〔2026〕0118号"}, "已出具联系函")
+    _member(clerk, number, "transfer_out", client("js", "js.hrss.official"))
+    lines.append(f"sh 黄浦 → 养老保险转移接续 {number}: 联系函 issued (sh), 转出 waiting at js")
+
+    # 接续办, concluded across zj and sh
+    clerk = client("zj", "jiashan.clerk")
+    item = clerk.get(f"/items/{GRADUATE_HUKOU}").json()
+    applicant = sample_applicant(17, "330421")
+    r = clerk.post(
+        "/cases",
+        {
+            "window": "zj-330421-01",
+            "item": GRADUATE_HUKOU,
+            "organization": _implementation_of(item, "浙江省公安厅"),
+            "applicant": applicant,
+            "form": {
+                "applicant_name": applicant["name"],
+                "applicant_id_number": applicant["id_number"],
+                "contact_phone": applicant["phone"],
+                "graduate_school": "上海交通大学",
+                "graduation_date": (today - dt.timedelta(days=150)).isoformat(),
+                "from_region": "310000",
+                "from_address": "上海市闵行区东川路800号（学校集体户）",
+                "move_to_address": "浙江省嘉善县罗星街道体育南路66号",
+            },
+            "materials": material_payload(item),
+        },
+    )
+    r.raise_for_status()
+    number = r.json()["number"]
+    zj_police, sh_police = client("zj", "zj.police.official"), client("sh", "sh.police.official")
+    permit = _member(clerk, number, "permit", zj_police)
+    _decide(zj_police, permit, {"permit_number": "浙公迁准〔2026〕0427号"}, "准予迁入")
+    move_out = _member(clerk, number, "move_out", sh_police)
+    _decide(sh_police, move_out, {"migration_number": "沪迁字第2026118833号"}, "已办理迁出")
+    register = _member(clerk, number, "register", zj_police)
+    _decide(zj_police, register, {}, "已落户")
+    wait_for(
+        lambda: clerk.get(f"/cases/{number}").json()["status"] == "approved",
+        what=f"{number} concluded",
+    )
+    lines.append(f"zj 嘉善 → 毕业户口迁移 {number}: zj → sh → zj, concluded")
+
+    # 集成办: 新生儿出生“一件事”, in progress
+    item = clerk.get(f"/items/{NEWBORN}").json()
+    _, name, id_number, phone = PERSONS["zj"]
+    mother_id = "33042119920506124" + ric.calc_check_digit("33042119920506124" + "0")
+    r = clerk.post(
+        "/cases",
+        {
+            "window": "zj-330421-01",
+            "item": NEWBORN,
+            "organization": _implementation_of(item, "浙江省卫生健康委员会"),
+            "applicant": {"name": name, "id_number": id_number, "phone": phone},
+            "form": {
+                "newborn_name": "张若溪",
+                "newborn_sex": "女",
+                "newborn_birth_date": (today - dt.timedelta(days=12)).isoformat(),
+                "birth_hospital": "复旦大学附属妇产科医院",
+                "birth_region": "310000",
+                "hukou_region": "330000",
+                "father_id_number": id_number,
+                "mother_id_number": mother_id,
+                "settle_address": "浙江省嘉善县罗星街道亭桥北路88号",
+                "bank": "中国银行",
+                "contact_phone": phone,
+            },
+            "materials": material_payload(item),
+        },
+    )
+    r.raise_for_status()
+    number = r.json()["number"]
+    sh_health = official("sh", "上海市卫生健康委员会")
+    birth = _member(clerk, number, "birth_certificate", sh_health)
+    _decide(
+        sh_health,
+        birth,
+        {"gender": "女", "mother_name": "刘敏", "father_name": name},
+        "出生医学证明已签发",
+    )
+    _member(clerk, number, "hukou", zj_police)
+    lines.append(
+        f"zj 嘉善 → 新生儿出生“一件事” {number}: 出生医学证明 (sh), 出生登记 waiting at zj"
+    )
+
+    # 集成办: 企业开办“一件事”, a part refused
+    clerk = client("sh", "qingpu.clerk")
+    item = clerk.get(f"/items/{BUSINESS_START}").json()
+    applicant = sample_applicant(23, "310101")
+    company = "上海青溪云数据科技有限公司"
+    form = form_payload(item, applicant, company)
+    form.update(
+        company_region="310118",
+        company_type="有限责任公司（自然人投资或控股）",
+        seal_kinds="公章",
+        seal_count="1",
+        finance_officer="孙雨桐",
+        invoice_kind="数电发票",
+        monthly_quantity="50",
+        bank_name="中国工商银行上海市青浦支行",
+        bank_account="1001234509876543210",
+        deposit_ratio="7",
+        employee_count="12",
+    )
+    r = clerk.post(
+        "/cases",
+        {
+            "window": "sh-310118-01",
+            "item": BUSINESS_START,
+            "organization": _implementation_of(item, "上海市青浦区市场监督管理局"),
+            "applicant": applicant,
+            "form": form,
+            "materials": material_payload(item),
+        },
+    )
+    r.raise_for_status()
+    number = r.json()["number"]
+    qingpu = client("sh", "qingpu.official")
+    establish = _member(clerk, number, "establish", qingpu)
+    _decide(qingpu, establish, {}, "准予设立登记")
+    try:
+        seal = _member(clerk, number, "seal", sh_police)
+    except MemberEnded as exc:  # say so; the rest of the demo goes on
+        lines.append(f"sh 青浦 → 企业开办“一件事” {number}: 设立登记 done; {exc}")
+        return lines
+    sh_police.post(
+        f"/cases/{seal}/refuse",
+        {"reason": "印模样式未包含企业名称全称，请按规定重新设计后申请"},
+    ).raise_for_status()
+    tax_office = official("sh", "国家税务总局上海市青浦区税务局")
+    _decide(tax_office, _member(clerk, number, "tax", tax_office), {}, "予以备案")
+    _decide(tax_office, _member(clerk, number, "invoice", tax_office), {"monthly_quantity": "50"})
+    lines.append(
+        f"sh 青浦 → 企业开办“一件事” {number}: 设立登记, 税务, 发票 done; 印章 refused; "
+        "社保, 公积金 waiting"
     )
     return lines
