@@ -133,3 +133,29 @@ def test_pickup_at_the_chosen_window_after_the_id_check(client, region, clerk, a
     assert ok.status_code == 302
     assert Case.objects.get().delivery_status == "picked_up"
     assert "已领取" in texts(client.get(f"/cases/{number}/"))
+
+
+def test_the_delivery_words_are_english_after_the_switch(client, region, clerk, api):
+    client.force_login(clerk)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = client.get(APPLY_URL).content.decode()
+    fieldset = page.split('id="delivery"')[1].split("</fieldset>")[0]
+    fieldset = re.sub(r"<option[^>]*>[^<]*</option>", "", fieldset)  # window names: content
+    assert "How the result is delivered" in fieldset
+    assert not re.findall(r"[\u3400-\u9fff]+", re.sub(r"<[^>]+>", " ", fieldset))
+    response = client.post(
+        APPLY_URL, window_data(region, delivery_method="post", delivery_phone="1", **files())
+    )
+    assert "Enter the recipient" in texts(response)
+    done = client.post(
+        APPLY_URL,
+        window_data(region, delivery_method="pickup", delivery_window=WINDOW, **files()),
+    )
+    assert done.status_code == 302
+    number = Case.objects.get().number
+    zj_approves(region, api, number)
+    page = client.get(f"/cases/{number}/").content.decode()
+    section = page.split('id="delivery"')[1].split("</section>")[0]
+    section = section.replace(region.window(WINDOW).name, "")  # the window's name: content
+    assert "Collect at a window" in section and "Confirm collection" in section
+    assert not re.findall(r"[\u3400-\u9fff]+", re.sub(r"<[^>]+>", " ", section))
