@@ -367,3 +367,115 @@ def test_a_part_refused_after_another_was_approved(full_region, staff):
     assert member(body, "birth_certificate")["number"] in {
         d["case_number"] for d in body["documents"] if d["is_result"]
     }
+
+
+def test_business_start_in_suzhou_a_refused_part_leaves_the_others_standing(full_region, staff):
+    """企业开办“一件事” applied for at a 青浦 (sh) window for a company in 苏州 (js): after
+    设立登记, 印章刻制备案 is refused; the parts that do not depend on it go on and are
+    approved; the bundle ends 部分办结 with the refusal's reason."""
+    clerk = staff.client("sh", "qingpu.clerk")
+    item = clerk.get("/items/000300001000").json()
+    _, name, applicant_id, phone = PERSONS["js"]
+    form = {
+        "company_name": "苏州松陵联办科技有限公司",
+        "registered_capital": "100",
+        "business_scope": "软件开发；信息技术咨询服务。",
+        "address": "江苏省苏州市吴江区松陵镇开平路300号",
+        "legal_representative": name,
+        "company_type": "有限责任公司（自然人投资或控股）",
+        "company_region": "320500",
+        "contact_phone": phone,
+        "seal_kinds": "公章",
+        "seal_count": "1",
+        "finance_officer": "徐明",
+        "tax_officer_phone": "13913559876",
+        "invoice_kind": "数电发票",
+        "monthly_quantity": "50",
+        "bank_name": "中国工商银行苏州吴江支行",
+        "bank_account": "1102020109000123456",
+        "deposit_ratio": "7",
+        "employee_count": "8",
+    }
+    response = clerk.post(
+        "/cases",
+        {
+            "window": "sh-310118-01",
+            "item": "000300001000",
+            "organization": implementation(clerk, "000300001000", "苏州市市场监督管理局"),
+            "applicant": {"name": name, "id_number": applicant_id, "phone": phone},
+            "form": form,
+            "materials": [pdf_material(m["code"]) for m in item["materials"] if m["required"]],
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    number = body["number"]
+    assert {p["node"] for p in body["parts"]} == {"js"}
+    assert statuses(body)["establish"] == "submitted"
+    assert {k for k, s in statuses(body).items() if s == "waiting"} == {
+        "seal",
+        "tax",
+        "invoice",
+        "social_insurance",
+        "housing_fund",
+    }
+
+    market = staff.client("js", "suzhou.official")
+    decide(market, arrived(market, member(body, "establish")["number"])["number"], {})
+    body = wait_for(
+        lambda: (
+            (b := composite(clerk, number))
+            and all(s == "submitted" for k, s in statuses(b).items() if k != "establish")
+            and b
+        ),
+        what="the five parts started after 设立登记",
+    )
+    uscc = outputs(member(body, "establish"))["licence_number"]
+    assert len(uscc) == 18
+
+    # 印章刻制备案 refused by 江苏省公安厅
+    police = staff.official("js", JS_POLICE)
+    seal = arrived(police, member(body, "seal")["number"], "印章刻制备案 at js")
+    assert seal["enterprise_code"] == uscc
+    reason = "印模样式未包含企业名称全称，请按规定重新设计后申请"
+    refused = police.post(f"/cases/{seal['number']}/refuse", {"reason": reason})
+    assert refused.status_code == 200, refused.text
+    body = wait_for(
+        lambda: (b := composite(clerk, number)) and member(b, "seal")["status"] == "refused" and b,
+        what="the refusal at sh",
+    )
+    # nothing depends on the seal: the bundle goes on
+    assert body["status"] == "in_progress"
+    assert statuses(body)["tax"] == "submitted"
+
+    tax_office = staff.official("js", "国家税务总局苏州市税务局")
+    decide(tax_office, arrived(tax_office, member(body, "tax")["number"])["number"], {})
+    decide(
+        tax_office,
+        arrived(tax_office, member(body, "invoice")["number"])["number"],
+        {"monthly_quantity": "50"},
+    )
+    hrss = staff.official("js", JS_HRSS)
+    decide(
+        hrss,
+        arrived(hrss, member(body, "social_insurance")["number"])["number"],
+        {"unit_number": "SZ32050900123"},
+    )
+    fund = staff.official("js", "苏州市住房公积金管理中心")
+    decide(fund, arrived(fund, member(body, "housing_fund")["number"])["number"], {})
+
+    body = wait_for(
+        lambda: (b := composite(clerk, number))["status"] == "partially_concluded" and b,
+        what="the bundle partially concluded",
+    )
+    assert statuses(body) == {
+        "establish": "approved",
+        "seal": "refused",
+        "tax": "approved",
+        "invoice": "approved",
+        "social_insurance": "approved",
+        "housing_fund": "approved",
+    }
+    assert body["concluded_at"]
+    assert member(body, "seal")["reason"] == reason
+    assert reason in body["reason"], body["reason"]

@@ -542,6 +542,9 @@ def member_case_changed_apply(sender, *, case, to_status, reason="", outputs=Non
         member.reason = reason
     if member.status == MemberStatus.APPROVED:
         values = {k: ("" if v is None else str(v)) for k, v in (outputs or {}).items()}
+        if not values.get("licence_number") and values.get("uscc"):
+            # a 营业执照's number is the 统一社会信用代码 ("new:uscc"), not an auto: number
+            values["licence_number"] = values["uscc"]
         member.outputs_encrypted = inputs_dump({"values": values, "labels": _labels(member)})
     member.save()
     if member.status in NEGATIVE:
@@ -559,7 +562,10 @@ def member_case_changed_apply(sender, *, case, to_status, reason="", outputs=Non
                 # the earlier outputs do not fill this member's form: it cannot start
                 ready.status = MemberStatus.CANCELLED
                 ready.concluded_at = now
-                ready.reason = _("无法自动发起：%(message)s") % {"message": exc.message}
+                fields = (exc.details or {}).get("fields") or {}
+                ready.reason = _("无法自动发起：%(message)s") % {
+                    "message": "；".join([exc.message, *map(str, fields.values())])
+                }
                 ready.save(update_fields=["status", "concluded_at", "reason"])
                 _cancel_dependents(members, ready, now)
     derived = composite_status_derive(composite, members)
@@ -574,10 +580,24 @@ def member_case_changed_apply(sender, *, case, to_status, reason="", outputs=Non
             CompositeStatus.WITHDRAWN,
         ):
             composite.concluded_at = now
-            composite.reason = reason if derived != CompositeStatus.APPROVED else ""
+            composite.reason = (
+                _ending_reason(members) if derived != CompositeStatus.APPROVED else ""
+            )
         composite.save(update_fields=["status", "status_changed_at", "concluded_at", "reason"])
     _notify_progress(composite, member, started)
     _report(composite)
+
+
+def _ending_reason(members: list[CompositeMember]) -> str:
+    """Why a 联办件 ended short of 办结: the first refused (denied) member's reason — not
+    the note of whichever member happened to conclude last — else the first terminated or
+    withdrawn one's."""
+    ordered = sorted(members, key=lambda m: m.sequence)
+    for group in (NEGATIVE, {MemberStatus.CANCELLED}, {MemberStatus.WITHDRAWN}):
+        for m in ordered:
+            if m.status in group and m.reason:
+                return m.reason
+    return ""
 
 
 def _notify_progress(composite: Composite, member: CompositeMember, started: list) -> None:
