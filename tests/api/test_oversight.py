@@ -251,3 +251,14 @@ def test_oversight_page_in_english(region, api, client, supervisor, three_cases)
     body = re.sub(r"嘉善[^<]*", "", body)  # the window's name: content
     left = re.findall(r"[\u3400-\u9fff]+", re.sub(r"<[^>]+>", " ", body))
     assert left == [], left
+
+
+def test_node_administrator_oversees_every_organization_of_the_node(
+    region, api, client, three_cases
+):
+    admin = user_with("sh.admin", role="node_admin")
+    body = api.login(admin).get("/oversight/overdue").json()
+    assert [r["number"] for r in body["overdue"]] == [NUMBER]
+    client.force_login(admin)
+    text = client.get("/oversight/").content.decode()
+    assert QINGPU_AMR in text and NUMBER in text

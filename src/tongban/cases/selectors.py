@@ -209,7 +209,12 @@ def oversight_by_organization(
     overdue = cases_overdue(access=access, today=today)
     due = cases_due(access=access, within_days=within_days, today=today)
     if access.node_admin:
-        codes = set(oversight_scope(access).values_list("handling_organization_id", flat=True))
+        codes = set(
+            oversight_scope(access)
+            .order_by()
+            .values_list("handling_organization_id", flat=True)
+            .distinct()
+        )
     else:
         codes = set(access.view_orgs)
     codes |= {r.case.handling_organization_id for r in overdue + due}
