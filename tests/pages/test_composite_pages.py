@@ -151,9 +151,7 @@ def test_parts_approved_one_by_one_collect_their_results(client, region, mother,
     assert f"联办件 {composite.number} 的第 2 环节（户口登记）" in page
     assert "前序环节的结果" in page and "证照编号" in page  # the 出生医学证明's number
     approve(client, police, hukou, child_id_number=id_number("31011520261120002"))
-    medical = user_with(
-        "sh.medical", role="official", organization=region.org("上海市医疗保障局")
-    )
+    medical = user_with("sh.medical", role="official", organization=region.org("上海市医疗保障局"))
     approve(client, medical, member("medical_insurance").case_number, insurance_number="YB001")
     hrss = user_with("sh.hrss", role="official", organization=region.org(SH_HRSS))
     approve(client, hrss, member("social_card").case_number, card_number="SB310000001")

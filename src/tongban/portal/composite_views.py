@@ -30,6 +30,9 @@ from tongban.portal.templatetags.case_documents import KIND_LABELS, STATUS_LABEL
 # an 18-character 身份证号 among a member's outputs (e.g. the newborn's, 出生登记) is masked
 ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
 
+# identifiers for machines, shown on the member case's page, not in the stepper
+TECHNICAL_OUTPUTS = {"document_id", "licence_identifier"}
+
 # what a step looks like in the stepper: done, current, waiting, stopped
 STEP_STATE = {
     MemberStatus.WAITING: "waiting",
@@ -94,7 +97,11 @@ def composite_view(access: Access, composite: Composite) -> dict:
                 **row,
                 "state": STEP_STATE.get(row["status"], "waiting"),
                 "depends_on_names": [names.get(k, k) for k in row["depends_on"]],
-                "outputs": [{**o, "value": _masked(o["value"])} for o in row["outputs"]],
+                "outputs": [
+                    {**o, "value": _masked(o["value"])}
+                    for o in row["outputs"]
+                    if o["key"] not in TECHNICAL_OUTPUTS
+                ],
                 "openable": row["number"] in openable,
             }
         )
