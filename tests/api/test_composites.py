@@ -12,6 +12,7 @@ from tests.factories import PDF, id_number, materials_payload, user_with
 from tongban.cases.models import Case, Composite, CompositeMember
 from tongban.exchange.models import OutboxMessage
 from tongban.identity.pii import decrypt_at_rest
+from tongban.notices.models import Notice
 
 PENSION = "000520001000"
 NEWBORN = "000550001000"
@@ -317,3 +318,50 @@ def test_a_relay_cannot_be_withdrawn_once_a_stage_is_accepted(region, api, clerk
     response = api.login(clerk).post(f"/cases/{number}/withdraw", {"reason": ""})
     assert response.status_code == 409
     assert Composite.objects.get(number=number).status == "in_progress"
+
+
+def test_a_stage_at_a_peer_asks_for_supplements_through_the_node_where_they_applied(
+    region, api, clerk, hrss_official
+):
+    number = api.login(clerk).post("/cases", pension_application(region, from_region="320000"))
+    number = number.json()["number"]
+    first = CompositeMember.objects.get(composite__number=number, key="contact_letter")
+    approve(api, hrss_official, first.case_number, {"letter_number": "沪人社联〔2026〕003号"})
+    second = CompositeMember.objects.get(composite__number=number, key="transfer_out")
+    event = region.envelope(
+        sender="js",
+        type="case.event",
+        correlation=second.case_number,
+        seq=1,
+        body={
+            "number": second.case_number,
+            "event": "request_supplements",
+            "from_status": "submitted",
+            "to_status": "supplement_requested",
+            "occurred_at": "2026-12-01T10:00:00+08:00",
+            "actor": {"name": "周敏", "place": "江苏省人力资源和社会保障厅", "node": "js"},
+            "reason": "请补充原参保地缴费记录",
+            "details": {"missing": [{"material_code": "M02", "name": "参保缴费凭证"}]},
+        },
+    )
+    assert api.post("/exchange/inbox", raw=json.dumps(event).encode()).status_code == 200
+    body = api.login(clerk).get(f"/cases/{number}").json()
+    assert body["status"] == "supplement_requested"
+    assert stage(body, "transfer_out")["status"] == "supplement_requested"
+    # the applicant hears of it at their home node (sh), in Chinese, with the 联办件's number
+    notice = Notice.objects.filter(case_number=number).order_by("-id").first()
+    assert (
+        notice is not None and "需要补正" in notice.text and "请补充原参保地缴费记录" in notice.text
+    )
+
+    # the window where they applied hands in the supplement; it goes to js
+    supplied = api.post(
+        f"/cases/{second.case_number}/supply", {"materials": materials_payload(("M02",))}
+    )
+    assert supplied.status_code == 200, supplied.content
+    assert OutboxMessage.objects.filter(
+        type="case.supplement", correlation=second.case_number, recipient="js"
+    ).exists()
+    body = api.get(f"/cases/{number}").json()
+    assert body["status"] == "in_progress"
+    assert stage(body, "transfer_out")["status"] == "submitted"

@@ -28,7 +28,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tongban.cases import services
@@ -50,7 +50,7 @@ from tongban.catalog.models import Implementation, ServiceItem
 from tongban.directory.models import Window
 from tongban.documents.models import IssuedDocument
 from tongban.errors import DomainError, NotFound
-from tongban.identity.pii import decrypt_at_rest, encrypt_at_rest
+from tongban.identity.pii import decrypt_at_rest, decrypt_identifier, encrypt_at_rest
 from tongban.identity.selectors import access_for
 from tongban.notices.services import applicant_notify
 
@@ -261,17 +261,19 @@ def composite_create(
         for member in _ready(composite, members):
             _member_start(composite, member, application=application, user=user, first=first)
             first = False
-        applicant_notify(
-            id_number=person["id_number"],
-            phone=person["phone"],
-            title=_("联办件已提交"),
-            text=_(
-                "您申请的“%(item)s”（联办件编号 %(number)s）已提交，将由%(count)s个环节协同办理。"
+        with translation.override("zh-hans"):
+            applicant_notify(
+                id_number=person["id_number"],
+                phone=person["phone"],
+                title=_("联办件已提交"),
+                text=_(
+                    "您申请的“%(item)s”（联办件编号 %(number)s）已提交，将由%(count)s个环节协同办理。"
+                )
+                % {"item": item.name, "number": number, "count": len(members)},
+                case_number=number,
+                link=f"/composites/{number}/",
+                account=composite.applicant_account,
             )
-            % {"item": item.name, "number": number, "count": len(members)},
-            case_number=number,
-            link=f"/composites/{number}/",
-        )
         _report(composite)
     return composite
 
@@ -540,6 +542,14 @@ def member_case_changed_apply(sender, *, case, to_status, reason="", outputs=Non
     if member.status in (*NEGATIVE, MemberStatus.APPROVED, MemberStatus.WITHDRAWN):
         member.concluded_at = now
         member.reason = reason
+    elif member.status == MemberStatus.SUPPLEMENT_REQUESTED:
+        missing = [
+            m.get("name") or m.get("note") or ""
+            for m in (case.supplement_request or {}).get("missing", [])
+        ]
+        member.reason = "；".join(filter(None, [reason, "、".join(filter(None, missing))]))
+    else:
+        member.reason = ""
     if member.status == MemberStatus.APPROVED:
         values = {k: ("" if v is None else str(v)) for k, v in (outputs or {}).items()}
         if not values.get("licence_number") and values.get("uscc"):
@@ -601,34 +611,59 @@ def _ending_reason(members: list[CompositeMember]) -> str:
 
 
 def _notify_progress(composite: Composite, member: CompositeMember, started: list) -> None:
-    """The applicant hears of each stage passed on and of the end of the 联办件. (The
-    member case's own changes are announced by the case itself.)"""
-    from tongban.identity.pii import decrypt_identifier
-
-    texts = [
-        _("“%(item)s”的“%(name)s”已转至%(org)s办理（%(role)s）。")
-        % {"item": composite.item_name, "name": m.name, "org": m.organization.name, "role": m.role}
-        for m in started
-    ]
-    if composite.is_terminal and composite.status_changed_at == composite.concluded_at:
-        texts.append(
-            _("联办件“%(item)s”（%(number)s）%(status)s。")
-            % {
-                "item": composite.item_name,
-                "number": composite.number,
-                "status": composite.get_status_display(),
-            }
+    """The applicant hears, in Chinese, of each member passed on, asking for supplements,
+    decided, and of the end of the 联办件. (A member case's own status texts are not sent
+    for members: this one message says which 联办件 and which step.)"""
+    with translation.override("zh-hans"):
+        texts = []
+        if member.status == MemberStatus.SUPPLEMENT_REQUESTED:
+            texts.append(
+                _(
+                    "“%(item)s”的“%(name)s”（%(org)s）需要补正：%(reason)s。请到原收件渠道提交补正材料。"
+                )
+                % {
+                    "item": composite.item_name,
+                    "name": member.name,
+                    "org": member.organization.name,
+                    "reason": member.reason or _("见补正告知书"),
+                }
+            )
+        elif member.status in (MemberStatus.APPROVED, *NEGATIVE) and not composite.is_terminal:
+            texts.append(
+                _("“%(item)s”的“%(name)s”已办结（%(status)s）。")
+                % {
+                    "item": composite.item_name,
+                    "name": member.name,
+                    "status": member.get_status_display(),
+                }
+            )
+        texts += [
+            _("“%(name)s”已转至%(org)s办理（%(role)s）。")
+            % {"name": m.name, "org": m.organization.name, "role": m.role}
+            for m in started
+        ]
+        if composite.is_terminal and composite.status_changed_at == composite.concluded_at:
+            texts.append(
+                _("联办件“%(item)s”（%(number)s）%(status)s。")
+                % {
+                    "item": composite.item_name,
+                    "number": composite.number,
+                    "status": composite.get_status_display(),
+                }
+            )
+            if composite.reason:
+                texts.append(_("原因：%(reason)s") % {"reason": composite.reason})
+        if not texts:
+            return
+        applicant_notify(
+            id_number=decrypt_identifier(composite.applicant_id_encrypted),
+            phone=decrypt_identifier(composite.applicant_phone_encrypted),
+            title=_("联办件进展"),
+            text="".join(texts),
+            case_number=composite.number,
+            link=f"/composites/{composite.number}/",
+            account=composite.applicant_account,
         )
-    if not texts:
-        return
-    applicant_notify(
-        id_number=decrypt_identifier(composite.applicant_id_encrypted),
-        phone=decrypt_identifier(composite.applicant_phone_encrypted),
-        title=_("联办件进展"),
-        text="".join(texts),
-        case_number=composite.number,
-        link=f"/composites/{composite.number}/",
-    )
 
 
 def _report(composite: Composite) -> None:
