@@ -208,6 +208,9 @@ def test_the_form_of_a_composite_item_reports_every_error_and_keeps_uploads(
 def test_window_intake_of_a_relay_and_the_stage_approval_form(client, region):
     clerk = user_with("huangpu.clerk", role="clerk", window=region.window("sh-310101-01"))
     client.force_login(clerk)
+    # a 联办 item's materials are uploaded: no 亮证码 in their place (a plain item has it)
+    assert 'name="l_M01"' not in html(client.get(f"/window/apply/{NEWBORN}/"))
+    assert 'name="l_M01"' in html(client.get("/window/apply/000501006000/"))
     applicant = id_number("31022919880512456")
     response = client.post(
         f"/window/apply/{PENSION}/",

@@ -15,7 +15,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from tongban.cases import selectors
+from tongban.cases import composites, selectors
 from tongban.cases.composite_presenters import composite_dict
 from tongban.cases.documents import short_name
 from tongban.cases.models import Case, Composite, CompositeMember, MemberStatus
@@ -131,6 +131,17 @@ def composite_page(request, number: str):
         "portal/composites/detail.html",
         {"composite": composite, "c": composite_view(access, composite)},
     )
+
+
+def without_licences(form, item) -> None:
+    """A 联办 item's materials are uploaded: its member cases cannot yet take an e-licence
+    in their place (cases.composites refuses it), so its form does not offer one."""
+    if not composites.is_composite_item(item):
+        return
+    for code in form.licence_codes:
+        form.fields.pop(f"l_{code}", None)
+    form.fields.pop("licence_consent", None)
+    form.licence_codes = ()
 
 
 def composite_submitted_text(composite: Composite, *, window: bool) -> str:

@@ -31,7 +31,7 @@ from tongban.identity import services as identity_services
 from tongban.identity.models import AgentAuthorization
 from tongban.identity.selectors import access_for, enterprises_of
 from tongban.licences.selectors import wallet_entries_for
-from tongban.portal.composite_views import composite_submitted_text
+from tongban.portal.composite_views import composite_submitted_text, without_licences
 from tongban.portal.context import node_name
 from tongban.portal.forms import AgentAuthorizeForm, EnterpriseRegisterForm, OnlineApplyForm
 
@@ -79,7 +79,7 @@ def _authenticated_at(request):
 
 
 def _online_form(request, user, item, person, data=None, files=None, *, draft=None, initial=None):
-    return OnlineApplyForm(
+    form = OnlineApplyForm(
         data,
         files,
         item=item,
@@ -93,6 +93,8 @@ def _online_form(request, user, item, person, data=None, files=None, *, draft=No
         draft_files=drafts.draft_file_views(draft),
         initial=initial,
     )
+    without_licences(form, item)
+    return form
 
 
 @login_required

@@ -42,7 +42,11 @@ from tongban.identity import services as identity_services
 from tongban.identity.assurance import assurance_meaning
 from tongban.identity.models import ASSURANCE_CHOICES
 from tongban.identity.selectors import Access, access_for
-from tongban.portal.composite_views import composite_rows, composite_submitted_text
+from tongban.portal.composite_views import (
+    composite_rows,
+    composite_submitted_text,
+    without_licences,
+)
 from tongban.portal.context import node_app_name
 from tongban.portal.delivery_views import delivery_context
 from tongban.portal.forms import (
@@ -286,6 +290,7 @@ def window_apply(request, basic_code: str):
     _require(bool(windows))
     if request.method != "POST":
         form = ApplyForm(item=item, windows=windows)
+        without_licences(form, item)
         return render(request, "portal/window_apply.html", {"item": item, "form": form})
     draft = drafts.draft_open(
         user=request.user, item=item, channel="window", token=request.POST.get("draft", "")
@@ -302,6 +307,7 @@ def window_apply(request, basic_code: str):
         windows=windows,
         draft_files=drafts.draft_file_views(draft),
     )
+    without_licences(form, item)
     valid = form.is_valid()
     keep_accepted_files(form, draft)
     status = 400
