@@ -120,6 +120,14 @@ def test_one_form_makes_a_composite_whose_page_shows_every_part(client, region, 
     member = texts(client.get(f"/cases/{first.case_number}/"))
     assert f"联办件 {composite.number} 的第 1 环节（出生医学证明）" in member
 
+    # in English
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    english = texts(client.get(f"/composites/{composite.number}/"))
+    for words in ("Joint case · bundle", "Progress", "0 of 4 steps concluded", "Depends on"):
+        assert words in english, words
+    member = texts(client.get(f"/cases/{first.case_number}/"))
+    assert f"Step 1 (出生医学证明) of joint case {composite.number}" in member
+
 
 def test_the_composite_page_is_the_applicants_only(client, region, mother, outbox):  # noqa: F811
     composite = apply_newborn(client, region, mother, outbox)
