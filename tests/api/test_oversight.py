@@ -86,6 +86,7 @@ def test_oversight_page_lists_per_organization(region, api, client, supervisor, 
     assert QINGPU_AMR in text and NUMBER in text and SECOND in text
     assert THIRD not in text  # the clock stops during 补正
     assert "时限监督" in text and "超期" in text
+    assert 'href="/oversight/"' in client.get("/").content.decode()  # in the menu
     clerk = user_with("qingpu.clerk", role="clerk", window=region.window("sh-310118-01"))
     client.force_login(clerk)
     assert client.get("/oversight/").status_code == 403
