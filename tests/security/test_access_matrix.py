@@ -330,6 +330,14 @@ RULES: dict[str, Rule] = {
         {**everyone(HIDDEN), "anonymous": DENIED},
         api=False,
     ),
+    # a 联办件 this node does not keep (or the caller may not see) does not exist; who sees
+    # one that exists is in tests/pages/test_composite_pages.py
+    "portal:composite": Rule(
+        "get",
+        lambda c: "/composites/11310000235721996P1000550001000202612019999999/",
+        {**everyone(HIDDEN), "anonymous": DENIED},
+        api=False,
+    ),
     "portal:my_cases": Rule(
         "get",
         lambda c: "/me/cases/",
