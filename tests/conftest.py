@@ -57,19 +57,97 @@ def utc(**delta) -> dt.datetime:
     return dt.datetime.now(dt.UTC) + dt.timedelta(**delta)
 
 
+# --- live regions ----------------------------------------------------------------------
+# A region is started once per session (per pytest-xdist worker: every test using one
+# region is put in the same xdist_group, so with --dist loadgroup it runs on one worker)
+# and stopped right after its last test, not at the end of the session.
+
+REGION_FIXTURES = ("live_region", "full_region")
+_open_regions: dict[str, object] = {}  # fixture name -> running_region generator
+_last_user: dict[str, str] = {}  # fixture name -> nodeid of the last test using it
+
+
+def _session_region(name, root, nodes):
+    from tests.live_regions import running_region
+
+    region_run = running_region(root, nodes)
+    region = next(region_run)
+    _open_regions[name] = region_run
+    try:
+        yield region
+    finally:
+        _close_region(name)
+
+
+def _close_region(name: str) -> None:
+    region_run = _open_regions.pop(name, None)
+    if region_run is not None:
+        region_run.close()  # running_region's finally: stop the processes, drop databases
+
+
 @pytest.fixture(scope="session")
 def full_region(tmp_path_factory):
     """hub + all four provinces as real processes, shared by the e-licence e2e and
     browser tests (a region takes about a minute to prepare)."""
-    from tests.live_regions import running_region
-
-    yield from running_region(tmp_path_factory.mktemp("region4"), ("sh", "js", "zj", "ah"))
+    yield from _session_region(
+        "full_region", tmp_path_factory.mktemp("region4"), ("sh", "js", "zj", "ah")
+    )
 
 
 @pytest.fixture(scope="session")
 def live_region(tmp_path_factory):
     """hub + sh + zj as real processes, shared by the end-to-end tests and the API fuzz
     test (which runs after them and is their region's last user)."""
-    from tests.live_regions import running_region
+    yield from _session_region("live_region", tmp_path_factory.mktemp("region"), ("sh", "zj"))
 
-    yield from running_region(tmp_path_factory.mktemp("region"), ("sh", "zj"))
+
+def _region_keys(item) -> list[tuple[str, str]]:
+    """(fixture name, where it is defined) of each region ``item`` uses; a module may
+    define its own region under the same name."""
+    info = getattr(item, "_fixtureinfo", None)
+    keys = []
+    for name in REGION_FIXTURES:
+        defs = info.name2fixturedefs.get(name) if info else None
+        if name in getattr(item, "fixturenames", ()) and defs:
+            fixturedef = defs[-1]  # the definition this test gets
+            where = "session" if fixturedef.scope == "session" else fixturedef.baseid
+            keys.append((name, where))
+    return keys
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    """Tests sharing a region (directly or through another test) form one xdist_group;
+    the tests with a region go first (in their order), so that a worker starts preparing
+    a region at once while others run the in-process tests."""
+    parent: dict = {}
+
+    def find(key):
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    uses = [(item, _region_keys(item)) for item in items]
+    for _, keys in uses:
+        for key in keys[1:]:
+            parent[find(key)] = find(keys[0])
+    for item, keys in uses:
+        if keys:
+            name, where = find(keys[0])
+            item.add_marker(pytest.mark.xdist_group(f"{name}:{where}"))  # no "@" in it
+    items[:] = [item for item, keys in uses if keys] + [item for item, keys in uses if not keys]
+
+
+def pytest_collection_finish(session):
+    for item in session.items:
+        for name, where in _region_keys(item):
+            if where == "session":
+                _last_user[name] = item.nodeid
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    for name, last in list(_last_user.items()):
+        if last == item.nodeid and name in _open_regions:
+            _close_region(name)
