@@ -118,6 +118,7 @@ class Region:
             )
         self.start("hub", worker=False)
         try:
+            self.manage("hub", "demo-accounts")  # the hub's operator
             for node in self.nodes:
                 log(f"· {node}: global configuration, catalog, demo accounts")
                 self.manage(node, "config-sync")

@@ -4,6 +4,7 @@ hub's region-wide view of 联办件, which never receives personal data."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 
 import pytest
@@ -15,7 +16,7 @@ from tests.factories import QINGPU_AMR, user_with
 from tongban.cases.deadlines import add_working_days
 from tongban.cases.models import Case, Composite, CompositeTrace
 from tongban.exchange.models import InboxMessage, OutboxMessage
-from tongban.identity.models import StaffAssignment
+from tongban.identity.models import StaffAssignment, User
 from tongban.identity.pii import decrypt_at_rest
 
 SECOND = "11310118TESTCASE0000002"
@@ -163,6 +164,7 @@ def test_progress_reaches_the_hub_without_personal_data(region, api, client, set
     text = page.content.decode()
     assert composite.number in text and composite.item_name in text
     assert applicant["name"] not in text
+    assert "联办件总览" in text  # the menu offers it to an operator with only that role
     assert composite.number not in client.get("/region/composites/?overdue=1").content.decode()
     client.force_login(user_with("hub.nobody"))
     assert client.get("/region/composites/").status_code == 403
@@ -263,3 +265,13 @@ def test_node_administrator_oversees_every_organization_of_the_node(
     client.force_login(admin)
     text = client.get("/oversight/").content.decode()
     assert QINGPU_AMR in text and NUMBER in text
+
+
+def test_the_demo_hub_has_an_operator_for_the_region_view(region, settings):
+    from django.core.management import call_command
+
+    settings.TONGBAN_NODE, settings.TONGBAN_ROLE = "hub", "hub"
+    call_command("demo_accounts", stdout=io.StringIO())
+    operator = User.objects.get(username="hub.operator")
+    assert StaffAssignment.objects.filter(user=operator, role="hub_admin").exists()
+    assert not operator.is_superuser

@@ -552,9 +552,6 @@ def member_case_changed_apply(sender, *, case, to_status, reason="", outputs=Non
         member.reason = ""
     if member.status == MemberStatus.APPROVED:
         values = {k: ("" if v is None else str(v)) for k, v in (outputs or {}).items()}
-        if not values.get("licence_number") and values.get("uscc"):
-            # a 营业执照's number is the 统一社会信用代码 ("new:uscc"), not an auto: number
-            values["licence_number"] = values["uscc"]
         member.outputs_encrypted = inputs_dump({"values": values, "labels": _labels(member)})
     member.save()
     if member.status in NEGATIVE:

@@ -29,7 +29,7 @@ from tongban.cases.models import (
 )
 from tongban.documents.models import IssuedDocument
 from tongban.errors import NotFound
-from tongban.identity.selectors import Access
+from tongban.identity.selectors import Access, access_for
 
 
 def cases_visible_to(access: Access) -> QuerySet[Case]:
@@ -237,16 +237,12 @@ def hub_operator(user) -> bool:
     """The hub's operators: its administrators (枢纽管理员, 节点管理员, superusers)."""
     from django.conf import settings
 
-    from tongban.identity.models import StaffAssignment
-
     if settings.TONGBAN_ROLE != "hub" or user is None or not user.is_authenticated:
         return False
     if not user.is_active:
         return False
-    return bool(
-        user.is_superuser
-        or StaffAssignment.objects.filter(user=user, role__in=("hub_admin", "node_admin")).exists()
-    )
+    access = access_for(user)
+    return access.node_admin or access.hub_admin
 
 
 def composite_traces(

@@ -998,7 +998,10 @@ def case_approve(*, user, number: str, note: str = "", result_inputs: dict | Non
             outputs.update(
                 {
                     **ctx.official,
-                    "licence_number": ctx.licence_number,
+                    # the issued licence's own number (a 营业执照's is its 统一社会信用代码)
+                    "licence_number": ctx.licence_face.get("licence_number") or ctx.licence_number
+                    if licence is not None
+                    else ctx.licence_number,
                     "licence_identifier": result["licence_identifier"],
                     "document_id": result["document_id"],
                     "uscc": result.get("uscc") or ctx.new_uscc,

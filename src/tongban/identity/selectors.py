@@ -17,6 +17,7 @@ class Access:
     user_id: int | None
     display_name: str = ""
     node_admin: bool = False
+    hub_admin: bool = False  # 枢纽管理员: the hub's region-wide views
     clerk_windows: frozenset[int] = field(default_factory=frozenset)
     decide_orgs: frozenset[str] = field(default_factory=frozenset)  # officials
     view_orgs: frozenset[str] = field(default_factory=frozenset)  # officials + supervisors
@@ -28,7 +29,7 @@ class Access:
 
     @property
     def is_staff_member(self) -> bool:
-        return bool(self.node_admin or self.clerk_windows or self.view_orgs)
+        return bool(self.node_admin or self.hub_admin or self.clerk_windows or self.view_orgs)
 
     @property
     def is_person(self) -> bool:
@@ -51,6 +52,7 @@ def access_for(user) -> Access:
         return cached
     clerk, decide, view = set(), set(), set()
     node_admin = user.is_superuser
+    hub_admin = False
     rows = StaffAssignment.objects.filter(user=user).values_list(
         "role", "organization__code", "window_id"
     )
@@ -64,6 +66,8 @@ def access_for(user) -> Access:
             view.add(org_code)
         elif role == "node_admin":
             node_admin = True
+        elif role == "hub_admin":
+            hub_admin = True
     person_index, person_account, vouched_as = "", None, ""
     enterprise_codes: set[str] = set()
     agent_scopes: set[tuple[str, str]] = set()
@@ -78,6 +82,7 @@ def access_for(user) -> Access:
         user_id=user.pk,
         display_name=user.display_name or user.username,
         node_admin=node_admin,
+        hub_admin=hub_admin,
         clerk_windows=frozenset(clerk),
         decide_orgs=frozenset(decide),
         view_orgs=frozenset(view),

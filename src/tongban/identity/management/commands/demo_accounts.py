@@ -26,6 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         node = settings.TONGBAN_NODE
+        if node == "hub":
+            return self._hub_operator()
         if current_configuration() is None:
             configuration_poll()
         lines = []
@@ -64,6 +66,14 @@ class Command(BaseCommand):
                     assignments=[{"role": "official", "organization": org}],
                 )
                 lines.append((username, f"审批 · {org.name}"))
+            # 监督人员: sees the node's organizations' cases and their time limits (时限监督)
+            supervisor = staff_create(
+                username=f"{node}.supervisor",
+                password=DEMO_PASSWORD,
+                display_name=f"{node} 监督人员",
+                assignments=[{"role": "supervisor", "organization": org} for org in orgs],
+            )
+            lines.append((supervisor.username, "监督人员 · 本节点全部机构（时限监督）"))
             if node in PERSONS:
                 resident = self._resident(*PERSONS[node], node=node, assurance="L3")
                 lines.append(
@@ -95,6 +105,19 @@ class Command(BaseCommand):
                 )
         for username, what in lines:
             self.stdout.write(f"{username:28} {what}")
+
+    def _hub_operator(self) -> None:
+        """The hub's operator (枢纽管理员): the region-wide view of 联办件, no personal data."""
+        with transaction.atomic():
+            operator = staff_create(
+                username="hub.operator",
+                password=DEMO_PASSWORD,
+                display_name="枢纽运行值班员",
+                assignments=[{"role": "hub_admin"}],
+            )
+        self.stdout.write(
+            f"{operator.username:28} 枢纽管理员 · 联办件全域进度（/region/composites/）"
+        )
 
     def _resident(self, username, name, id_number, phone, *, node, assurance):
         person = person_upsert(name=name, id_number=id_number, phone=phone, home_node=node)
