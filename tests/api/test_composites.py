@@ -8,11 +8,14 @@ import json
 
 import pytest
 
+from tests.api.test_identity_api import register, sms_outbox, token_for
 from tests.factories import PDF, id_number, materials_payload, user_with
 from tongban.cases.models import Case, Composite, CompositeMember
 from tongban.exchange.models import OutboxMessage
 from tongban.identity.pii import decrypt_at_rest
 from tongban.notices.models import Notice
+
+__all__ = ["sms_outbox"]  # the fixture, used by name
 
 PENSION = "000520001000"
 NEWBORN = "000550001000"
@@ -365,3 +368,32 @@ def test_a_stage_at_a_peer_asks_for_supplements_through_the_node_where_they_appl
     body = api.get(f"/cases/{number}").json()
     assert body["status"] == "in_progress"
     assert stage(body, "transfer_out")["status"] == "submitted"
+
+
+def test_a_resident_applies_online_at_home_and_follows_one_number(
+    region, api, sms_outbox, hrss_official
+):
+    user = register(api, sms_outbox)
+    user.assurance = "L3"  # verified face to face earlier (the item asks for L3)
+    user.save(update_fields=["assurance"])
+    token_for(api, sms_outbox, "lina", scopes=["cases:read", "cases:write"])
+    body = pension_application(region, from_region="330000")
+    online = {k: body[k] for k in ("item", "organization", "form", "materials")}
+    created = api.post("/cases/online", online)
+    assert created.status_code == 201, created.content
+    number = created.json()["number"]
+    composite = Composite.objects.get(number=number)
+    assert composite.channel == "online" and composite.applicant_account == user
+    first = CompositeMember.objects.get(composite=composite, key="contact_letter")
+    assert Case.objects.get(number=first.case_number).applicant_account == user
+    assert api.get(f"/cases/{number}").json()["stages"][1]["node"] == "zj"
+
+    applicant_headers = api.headers
+    approve(api, hrss_official, first.case_number, {"letter_number": "沪人社联〔2026〕004号"})
+    second = CompositeMember.objects.get(composite=composite, key="transfer_out")
+    message = OutboxMessage.objects.get(type="case.submit", correlation=second.case_number)
+    envelope = json.loads(decrypt_at_rest(message.envelope))
+    assert envelope["signed"]["subject"]["authenticated_by"]["home_node"] == "sh"
+    assert envelope["signed"]["body"]["case"]["channel"] == "online"
+    api.headers = applicant_headers
+    assert api.get(f"/cases/{number}").json()["stages"][1]["status"] == "submitted"
