@@ -179,6 +179,19 @@ def test_parts_approved_one_by_one_collect_their_results(client, region, mother,
     assert download.status_code == 200 and download.content.startswith(b"%PDF")
 
 
+def test_a_refused_part_shows_its_reason_and_the_parts_it_stops(client, region, mother, outbox):  # noqa: F811
+    composite = apply_newborn(client, region, mother, outbox)
+    health = user_with("sh.health", role="official", organization=region.org(SH_HEALTH))
+    first = composite.members.get(key="birth_certificate").case_number
+    services.case_refuse(user=health, number=first, reason="分娩记录与出生医院不符")
+    client.force_login(mother)
+    text = texts(client.get(f"/composites/{composite.number}/"))
+    assert "不予受理（已办结）" in text
+    assert "未获准予的理由 分娩记录与出生医院不符" in text
+    assert text.count("已终止") == 3 and "因“出生医学证明办理”未获准予，本环节不再启动" in text
+    assert "尚无办理结果" in text
+
+
 def test_the_form_of_a_composite_item_reports_every_error_and_keeps_uploads(
     client,
     region,
