@@ -192,6 +192,25 @@ def test_a_refused_part_shows_its_reason_and_the_parts_it_stops(client, region, 
     assert "尚无办理结果" in text
 
 
+def test_a_member_case_where_the_composite_is_not_kept_finds_its_step_in_the_catalog(
+    client,
+    region,
+    mother,
+    outbox,  # noqa: F811
+):
+    composite = apply_newborn(client, region, mother, outbox)
+    first = composite.members.get(key="birth_certificate").case_number
+    number = composite.number
+    composite.delete()  # as at a member's node: the 联办件 is kept where it was applied for
+    health = user_with("sh.health", role="official", organization=region.org(SH_HEALTH))
+    client.force_login(health)
+    response = client.get(f"/cases/{first}/")
+    text = texts(response)
+    assert f"联办件 {number} 的第 1 环节（出生医学证明）" in text
+    assert "该联办件共 4 个环节" in text
+    assert f'href="/composites/{number}/"' not in html(response)
+
+
 def test_the_form_of_a_composite_item_reports_every_error_and_keeps_uploads(
     client,
     region,
