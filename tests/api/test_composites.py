@@ -111,6 +111,11 @@ def test_relay_at_one_node_passes_each_stage_output_on(region, api, clerk, hrss_
     assert body["status"] == "approved" and body["concluded_at"]
     assert all(s["status"] == "approved" for s in body["stages"])
     assert any(d["is_result"] for d in body["documents"])
+    # the last stage issues the relay's own result, drawing on the earlier stages
+    titles = [d["title"] for d in body["documents"]]
+    assert "养老保险关系转移接续回执" in titles, titles[6:]
+    receipt = next(d for d in body["documents"] if d["title"] == "养老保险关系转移接续回执")
+    assert receipt["case_number"] == third["number"] and receipt["issuer_node"] == "sh"
 
 
 def test_relay_stage_at_a_peer_is_sent_with_inputs_and_its_answer_moves_on(

@@ -26,11 +26,25 @@ def stage_of(case) -> dict | None:
 
 
 def result_declaration_for(case) -> dict:
-    """The declaration its 准予 follows: the stage's for a relay stage, else the item's."""
+    """The declaration its 准予 follows: the stage's for a relay stage, else the item's.
+
+    The last stage of a relay that declares no document of its own issues the relay's
+    result — the item's declaration (e.g. 养老保险关系转移接续回执, drawing on earlier
+    stages through ``stage:`` sources), with the stage's outputs among its inputs."""
     stage = stage_of(case)
-    if stage is not None:
-        return stage.get("result") or {"kind": "none", "official_inputs": stage.get("outputs", [])}
-    return case.item.result or {}
+    if stage is None:
+        return case.item.result or {}
+    own = stage.get("result") or {}
+    if own.get("kind", "none") != "none":
+        return own
+    stages = case.item.stages or []
+    overall = case.item.result or {}
+    if stages and stages[-1].get("key") == stage.get("key") and overall.get("kind"):
+        declared = list(overall.get("official_inputs") or [])
+        keys = {spec.get("key") for spec in declared}
+        outputs = [spec for spec in stage.get("outputs", []) if spec.get("key") not in keys]
+        return {**overall, "official_inputs": declared + outputs}
+    return own or {"kind": "none", "official_inputs": stage.get("outputs", [])}
 
 
 def limit_days_for(case) -> tuple[int, int]:
@@ -40,6 +54,11 @@ def limit_days_for(case) -> tuple[int, int]:
         days = int(stage.get("limit_days") or case.item.promised_limit_days)
         return days, days
     return case.item.promised_limit_days, case.item.legal_limit_days
+
+
+# outputs that name records rather than say something: the documents themselves travel
+# (and are listed) with the member; the people who read the inputs see the rest
+MACHINE_OUTPUTS = {"document_id", "licence_identifier"}
 
 
 def inputs_dump(inputs: dict) -> str:
@@ -79,7 +98,7 @@ def inputs_shown(case) -> list[dict]:
     for member in member_inputs(case).get("members") or []:
         labels = member.get("output_labels") or {}
         for key, value in (member.get("outputs") or {}).items():
-            if value in ("", None):
+            if value in ("", None) or key in MACHINE_OUTPUTS:
                 continue
             rows.append(
                 {
