@@ -134,6 +134,8 @@ def test_relay_stage_at_a_peer_is_sent_with_inputs_and_its_answer_moves_on(
     assert sent["number"] == number and sent["key"] == "transfer_out"
     assert sent["inputs"]["members"][0]["outputs"]["letter_number"] == "沪人社联〔2026〕002号"
     assert sent["documents"], "the 联系函 travels as a signed document"
+    letter = sent["documents"][0]["record"]
+    assert {"label": "转出地", "value": "江苏省"} in letter["facts"]  # the label, not "320000"
 
     # js approves its stage: its case.event carries the outputs
     event = region.envelope(

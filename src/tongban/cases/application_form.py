@@ -104,3 +104,13 @@ def application_form_clean(schema: list[dict], data: object) -> dict:
     if errors:
         raise DomainError("invalid_form", _("申请表填写有误"), details={"fields": errors})
     return cleaned
+
+
+def answer_shown(field: dict | None, value: object) -> str:
+    """An answer as people read it: a select's label ("江苏省") rather than its stored
+    value ("320000"); other answers as they are."""
+    text = "" if value is None else str(value)
+    for choice in (field or {}).get("choices") or []:
+        if isinstance(choice, dict) and str(choice.get("value")) == text:
+            return str(choice.get("label") or text)
+    return text

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tongban.cases.application_form import answer_shown
 from tongban.cases.models import Case
 from tongban.cases.stages import input_value, member_inputs
 from tongban.cases.stored_pii import form_masked
@@ -407,9 +408,9 @@ class ResultContext:
             return self.fill(source) if all(self.value(p) for p in parts) else ""
         prefix, _, rest = source.partition(":")
         case = self.case
-        if prefix == "form":
-            value = self.form.get(rest, "")
-            return "" if value is None else str(value)
+        if prefix == "form":  # a select's label, as the applicant chose it
+            field = next((f for f in self.case.item.form_schema if f.get("name") == rest), None)
+            return answer_shown(field, self.form.get(rest, ""))
         if prefix == "applicant":
             return {
                 "name": case.applicant_name,

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from tongban.cases import composites, documents, drafts, selectors, services
+from tongban.cases.application_form import answer_shown
 from tongban.cases.materials import material_read
 from tongban.cases.models import CaseStatus, Composite
 from tongban.cases.presenters import (
@@ -551,7 +552,7 @@ def _form_rows(case) -> list[dict]:
     return [
         {
             "label": schema.get(name, {}).get("label", name),
-            "value": str(data[name]),
+            "value": answer_shown(schema.get(name), data[name]),
             "long": schema.get(name, {}).get("type") == "textarea",
         }
         for name in names
