@@ -77,7 +77,7 @@ def main(argv: list[str]) -> None:
     else:
         print(f"preparing the region in {region.root} (first run only)")
         region.prepare()
-        accounts = []
+        accounts = [f"# hub — {region.url('hub')}\n" + region.manage("hub", "demo-accounts")]
         for node in PROVINCES:
             accounts.append(
                 f"# {node} — {region.url(node)}\n" + region.manage(node, "demo-accounts")

@@ -12,6 +12,7 @@ from tongban.cases.delivery import delivery_from_peer, delivery_received
 from tongban.cases.materials import CheckedFile, filename_normalize, sniff_media_type
 from tongban.cases.models import Case, CaseResult, CaseStatus
 from tongban.cases.services import (
+    WITHDRAWABLE,
     Actor,
     case_event_announce,
     deadline_clock_start,
@@ -21,6 +22,7 @@ from tongban.cases.services import (
     materials_attach,
     member_changed_send,
     status_record,
+    withdrawn_record,
 )
 from tongban.cases.stages import inputs_dump
 from tongban.cases.stored_pii import assertion_for_storage, form_for_storage
@@ -337,20 +339,29 @@ def _licence_materials(case: Case, refs: object, *, at: dt.datetime) -> list[dic
     return refs
 
 
-@inbox_handler("case.supplement")
-def case_supplement_received(envelope: VerifiedEnvelope) -> None:
-    body = envelope.signed["body"]
-    sender = envelope.signed["sender"]
+def _handled_case(envelope: VerifiedEnvelope, *related: str) -> Case:
+    """The case this node handles that the sender received (the message's correlation),
+    locked; refused when there is none."""
     case = (
         Case.objects.select_for_update(of=("self",))
-        .select_related("item")
+        .select_related(*related)
         .filter(
-            number=envelope.signed["correlation"], perspective="handling", receiving_node=sender
+            number=envelope.signed["correlation"],
+            perspective="handling",
+            receiving_node=envelope.signed["sender"],
         )
         .first()
     )
     if case is None:
         raise HandlerRefusal("unknown case")
+    return case
+
+
+@inbox_handler("case.supplement")
+def case_supplement_received(envelope: VerifiedEnvelope) -> None:
+    body = envelope.signed["body"]
+    sender = envelope.signed["sender"]
+    case = _handled_case(envelope, "item")
     if case.status != CaseStatus.SUPPLEMENT_REQUESTED:
         raise HandlerRefusal(f"case is {case.status}, not waiting for supplements")
     occurred_at = parse_time(body.get("occurred_at"))
@@ -533,20 +544,9 @@ def case_withdraw_received(envelope: VerifiedEnvelope) -> None:
     yet accepted (submitted / supplement_requested); otherwise the case keeps its status
     and the origin is told the true one (``case.event`` ``withdrawal_refused``). Either
     way the answer is a ``case.event``, so the origin ends with this node's status."""
-    from tongban.cases.services import WITHDRAWABLE
-
     body = envelope.signed["body"]
     sender = envelope.signed["sender"]
-    case = (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("handling_organization")
-        .filter(
-            number=envelope.signed["correlation"], perspective="handling", receiving_node=sender
-        )
-        .first()
-    )
-    if case is None:
-        raise HandlerRefusal("unknown case")
+    case = _handled_case(envelope, "handling_organization")
     try:
         occurred_at = parse_time(body.get("occurred_at"))
     except ValueError as exc:
@@ -555,19 +555,13 @@ def case_withdraw_received(envelope: VerifiedEnvelope) -> None:
     actor = _actor(body.get("actor"), sender)
     from_status = case.status
     if case.status in WITHDRAWABLE and case.accepted_at is None:
-        status_record(
+        withdrawn_record(
             case,
-            to_status=CaseStatus.WITHDRAWN,
             actor=actor,
             occurred_at=occurred_at,
             reason=reason,
             details={"event": "withdraw", "received_from": sender},
         )
-        case.status = CaseStatus.WITHDRAWN
-        case.status_changed_at = timezone.now()
-        case.concluded_at = occurred_at
-        case.decision_reason = reason
-        case.save()
         case_event_announce(
             case,
             event="withdraw",

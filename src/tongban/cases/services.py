@@ -1117,6 +1117,25 @@ def case_supply(*, user, number: str, files: list[IncomingFile], note: str = "")
 WITHDRAWABLE = (CaseStatus.SUBMITTED, CaseStatus.SUPPLEMENT_REQUESTED)
 
 
+def withdrawn_record(
+    case: Case, *, actor: Actor, occurred_at: dt.datetime, reason: str, details: dict
+) -> None:
+    """The locked case ends 已撤回 here, with its history entry (either side of a case)."""
+    status_record(
+        case,
+        to_status=CaseStatus.WITHDRAWN,
+        actor=actor,
+        occurred_at=occurred_at,
+        reason=reason,
+        details=details,
+    )
+    case.status = CaseStatus.WITHDRAWN
+    case.status_changed_at = timezone.now()
+    case.concluded_at = occurred_at
+    case.decision_reason = reason
+    case.save()
+
+
 def _withdraw_apply(case: Case, *, actor: Actor, reason: str, by_system: bool) -> Case:
     """Withdraw the locked case here (origin or local) and, when another node decides it,
     tell that node in the same transaction (``case.withdraw``)."""
@@ -1129,19 +1148,13 @@ def _withdraw_apply(case: Case, *, actor: Actor, reason: str, by_system: bool) -
         )
     now = timezone.now()
     from_status = case.status
-    status_record(
+    withdrawn_record(
         case,
-        to_status=CaseStatus.WITHDRAWN,
         actor=actor,
         occurred_at=now,
         reason=reason,
         details={"event": "withdraw", "by_system": by_system},
     )
-    case.status = CaseStatus.WITHDRAWN
-    case.status_changed_at = now
-    case.concluded_at = now
-    case.decision_reason = reason
-    case.save()
     if case.perspective == "origin":
         outbox_enqueue(
             type="case.withdraw",
