@@ -159,9 +159,11 @@ class RegionData:
         applicant_id: str | None = None,
         organization: str = QINGPU_AMR,
         seq: int = 1,
+        case_fields: dict | None = None,
         **kw,
     ) -> dict:
-        """What the zj window's node sends for a 内资有限公司设立登记 decided in 青浦."""
+        """What the zj window's node sends for a 内资有限公司设立登记 decided in 青浦
+        (``case_fields``: more fields of the case, e.g. the applicant's ``delivery``)."""
         from tongban.catalog.models import Implementation
 
         impl = Implementation.objects.get(
@@ -196,6 +198,7 @@ class RegionData:
                     }
                     for code, b in zip(("M01", "M02", "M03", "M04", "M05"), blobs, strict=True)
                 ],
+                **(case_fields or {}),
             }
         }
         subject = {
@@ -214,6 +217,23 @@ class RegionData:
             blobs=blobs,
             **kw,
         )
+
+
+def zj_event(region: RegionData, number: str, seq: int, event: str, to_status: str, **body):
+    """A ``case.event`` from zj (嘉兴市市场监督管理局 decides) about the case ``number``."""
+    return region.envelope(
+        type="case.event",
+        correlation=number,
+        seq=seq,
+        body={
+            "number": number,
+            "event": event,
+            "to_status": to_status,
+            "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+            "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"},
+            **body,
+        },
+    )
 
 
 def establishment_form(**overrides) -> dict:

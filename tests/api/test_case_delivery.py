@@ -7,21 +7,19 @@ import json
 import logging
 
 import pytest
-from django.utils import timezone
 
 from tests.conftest import utc
 from tests.factories import (
     ESTABLISHMENT,
     JIAXING_AMR,
-    PDF,
     QINGPU_AMR,
     establishment_form,
     id_number,
     materials_payload,
     user_with,
+    zj_event,
 )
 from tongban.cases.models import Case
-from tongban.exchange.envelopes import Blob
 from tongban.exchange.models import OutboxMessage
 from tongban.identity.models import SecurityEvent
 from tongban.identity.pii import decrypt_at_rest
@@ -72,18 +70,7 @@ def submitted_body(number: str) -> dict:
 def zj_approves(region, api, number: str) -> None:
     """The zj authority accepts and approves the case (its events reach this origin)."""
     for seq, (event, status) in enumerate((("accept", "accepted"), ("approve", "approved")), 1):
-        envelope = region.envelope(
-            type="case.event",
-            correlation=number,
-            seq=seq,
-            body={
-                "number": number,
-                "event": event,
-                "to_status": status,
-                "occurred_at": utc().isoformat(),
-                "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"},
-            },
-        )
+        envelope = zj_event(region, number, seq, event, status)
         response = api.post("/exchange/inbox", raw=json.dumps(envelope).encode())
         assert response.status_code == 200, response.content
 
@@ -241,52 +228,7 @@ def test_the_receiving_window_records_the_waybill_once_concluded(region, api, cl
 
 def case_submit_with_delivery(region, number: str, delivery: dict | None) -> dict:
     """What zj sends for a case decided in 青浦, with the applicant's 送达 choice."""
-    from tongban.catalog.models import Implementation
-
-    impl = Implementation.objects.get(item__basic_code=ESTABLISHMENT, organization__name=QINGPU_AMR)
-    codes = ("M01", "M02", "M03", "M04", "M05")
-    blobs = [Blob(content=PDF + c.encode(), media_type="application/pdf") for c in codes]
-    now = timezone.now().isoformat()
-    applicant = id_number()
-    case = {
-        "number": number,
-        "item": ESTABLISHMENT,
-        "implementation_code": impl.code,
-        "organization": impl.organization_id,
-        "channel": "window",
-        "window": {"code": "zj-330421-01", "name": "嘉善县长三角“一网通办”综合服务专窗"},
-        "applicant": {"name": "张伟", "id_number": applicant, "phone": "13905731234"},
-        "form": establishment_form(),
-        "submitted_at": now,
-        "actor": {"name": "沈晓燕", "place": "嘉善县专窗", "node": "zj"},
-        "materials": [
-            {
-                "material_code": c,
-                "name": c,
-                "filename": f"{c}.pdf",
-                "media_type": "application/pdf",
-                "size": len(b.content),
-                "sm3": b.sm3,
-            }
-            for c, b in zip(codes, blobs, strict=True)
-        ],
-        "delivery": delivery,
-    }
-    subject = {
-        "subject": {"name": "张伟", "id_type": "111", "id_number": applicant},
-        "assurance": "L3",
-        "method": "in_person",
-        "authenticated_at": now,
-        "authenticated_by": {"node": "zj", "window": {"code": "zj-330421-01"}},
-    }
-    return region.envelope(
-        type="case.submit",
-        correlation=number,
-        seq=1,
-        body={"case": case},
-        subject=subject,
-        blobs=blobs,
-    )
+    return region.case_submit_envelope(number=number, case_fields={"delivery": delivery})
 
 
 NUMBER = "11310118TESTDELIVERY00001"

@@ -14,8 +14,8 @@ from urllib.parse import unquote
 import pytest
 from django.utils import timezone
 
-from tests.api.test_cases_api import NUMBER, application, clerk, official, received, zj_event
-from tests.factories import PDF, PNG, QINGPU_AMR, id_number, user_with
+from tests.api.test_cases_api import NUMBER, application, clerk, official, received
+from tests.factories import PDF, PNG, QINGPU_AMR, id_number, user_with, zj_event
 from tongban.cases.models import Case
 from tongban.catalog.composition import result_extra_sources
 from tongban.catalog.models import Implementation, ServiceItem

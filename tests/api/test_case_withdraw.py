@@ -8,13 +8,12 @@ import json
 
 import pytest
 
-from tests.api.test_cases_api import NUMBER, application, received, zj_event
-from tests.api.test_identity_api import HUJI, huji_form, org_of, register, sms_outbox, token_for
+from tests.api.test_cases_api import NUMBER, application, received
+from tests.api.test_identity_api import huji_apply_online, register, sms_outbox, token_for
 from tests.conftest import utc
-from tests.factories import QINGPU_AMR, materials_payload, user_with
+from tests.factories import QINGPU_AMR, user_with, zj_event
 from tongban.cases.models import Case, CaseStatusChange
 from tongban.cases.services import Actor, case_withdraw_by_system
-from tongban.catalog.models import ServiceItem
 from tongban.exchange.models import InboxMessage, OutboxMessage
 from tongban.identity.pii import decrypt_at_rest
 
@@ -134,18 +133,7 @@ def test_only_the_window_or_the_applicant_may_withdraw(region, api, clerk, offic
 def test_online_applicant_withdraws_own_case(region, api, sms_outbox):
     user = register(api, sms_outbox)
     token_for(api, sms_outbox, "lina", scopes=["cases:read", "cases:write"])
-    form = huji_form(user)
-    schema = ServiceItem.objects.get(basic_code=HUJI).form_schema
-    form["proof_kind"] = next(f for f in schema if f["name"] == "proof_kind")["choices"][0]
-    r = api.post(
-        "/cases/online",
-        {
-            "item": HUJI,
-            "organization": org_of(api, HUJI, "zj"),
-            "form": form,
-            "materials": materials_payload(("M01", "M02")),
-        },
-    )
+    r = huji_apply_online(api, user)
     assert r.status_code == 201, r.content
     number = r.json()["number"]
     withdrawn = api.post(f"/cases/{number}/withdraw", {"reason": "材料有误，重新申请"})

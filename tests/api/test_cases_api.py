@@ -18,6 +18,7 @@ from tests.factories import (
     id_number,
     materials_payload,
     user_with,
+    zj_event,
 )
 from tongban.cases.models import Case, CaseMaterial, CaseStatusChange
 from tongban.exchange.models import OutboxMessage
@@ -294,24 +295,6 @@ def test_material_download_is_scoped(region, api, official):
 
 
 # --- the origin side: events from the deciding node update the mirror ------------------
-
-
-def zj_event(region, number, seq, event, to_status, **body):
-    from tests.conftest import utc
-
-    return region.envelope(
-        type="case.event",
-        correlation=number,
-        seq=seq,
-        body={
-            "number": number,
-            "event": event,
-            "to_status": to_status,
-            "occurred_at": utc().isoformat(),
-            "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"},
-            **body,
-        },
-    )
 
 
 def test_origin_mirror_follows_events_and_supplies(region, api, clerk):

@@ -156,6 +156,25 @@ def huji_form(user) -> dict:
     }
 
 
+def huji_apply_online(api, user):
+    """``user`` (signed in) applies online for a 户籍事项证明 that 浙江省公安厅 (zj) decides;
+    the API's answer."""
+    from tongban.catalog.models import ServiceItem
+
+    form = huji_form(user)
+    schema = ServiceItem.objects.get(basic_code=HUJI).form_schema
+    form["proof_kind"] = next(f for f in schema if f["name"] == "proof_kind")["choices"][0]
+    return api.post(
+        "/cases/online",
+        {
+            "item": HUJI,
+            "organization": org_of(api, HUJI, "zj"),
+            "form": form,
+            "materials": materials_payload(("M01", "M02")),
+        },
+    )
+
+
 def org_of(api, item, node):
     return next(
         i["organization"]
@@ -167,13 +186,6 @@ def org_of(api, item, node):
 def test_online_application_is_vouched_for_by_the_home_node(region, api, sms_outbox):
     user = register(api, sms_outbox)
     token_for(api, sms_outbox, "lina")
-    form = huji_form(user)
-    from tongban.catalog.models import ServiceItem
-
-    choices = next(
-        f for f in ServiceItem.objects.get(basic_code=HUJI).form_schema if f["name"] == "proof_kind"
-    )
-    form["proof_kind"] = choices["choices"][0]
     # 有无犯罪记录证明 requires L3: refused at submission with a clear message
     r = api.post(
         "/cases/online",
@@ -187,15 +199,7 @@ def test_online_application_is_vouched_for_by_the_home_node(region, api, sms_out
     assert r.status_code == 403 and r.json()["error"]["code"] == "assurance_too_low"
     assert "L3" in r.json()["error"]["message"] and not Case.objects.exists()
     # 户籍事项证明 (L2) decided by 浙江省公安厅: recorded here, vouched for in the envelope
-    r = api.post(
-        "/cases/online",
-        {
-            "item": HUJI,
-            "organization": org_of(api, HUJI, "zj"),
-            "form": form,
-            "materials": materials_payload(("M01", "M02")),
-        },
-    )
+    r = huji_apply_online(api, user)
     assert r.status_code == 201, r.content
     case = Case.objects.get()
     assert (case.channel, case.perspective, case.handling_node) == ("online", "origin", "zj")

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 
-from tests.api.test_cases_api import zj_event
-from tests.api.test_identity_api import HUJI, huji_form, org_of, register, sms_outbox, token_for
-from tests.factories import id_number, materials_payload
+from tests.api.test_identity_api import huji_apply_online, register, sms_outbox, token_for
+from tests.factories import id_number, materials_payload, zj_event
 from tongban.cases.models import Case
-from tongban.catalog.models import ServiceItem
 from tongban.exchange.models import OutboxMessage
 from tongban.identity.models import User
 
@@ -19,18 +17,7 @@ __all__ = ["sms_outbox"]  # the fixture, used by name
 def test_the_online_applicant_answers_a_supplement_request(region, api, sms_outbox):
     user = register(api, sms_outbox)
     token_for(api, sms_outbox, "lina", scopes=["cases:read", "cases:write"])
-    form = huji_form(user)
-    schema = ServiceItem.objects.get(basic_code=HUJI).form_schema
-    form["proof_kind"] = next(f for f in schema if f["name"] == "proof_kind")["choices"][0]
-    r = api.post(
-        "/cases/online",
-        {
-            "item": HUJI,
-            "organization": org_of(api, HUJI, "zj"),
-            "form": form,
-            "materials": materials_payload(("M01", "M02")),
-        },
-    )
+    r = huji_apply_online(api, user)
     assert r.status_code == 201, r.content
     number = r.json()["number"]
     event = zj_event(

@@ -18,6 +18,7 @@ from tests.factories import (
     id_number,
     materials_payload,
     user_with,
+    zj_event,
 )
 from tongban.exchange.models import OutboxMessage
 from tongban.identity import sms
@@ -64,22 +65,6 @@ def inbox(client, envelope) -> tuple[int, dict]:
         "/api/v1/exchange/inbox", json.dumps(envelope), content_type="application/json"
     )
     return response.status_code, response.json()
-
-
-def zj_event(region, number, seq, event, to_status, **body):
-    return region.envelope(
-        type="case.event",
-        correlation=number,
-        seq=seq,
-        body={
-            "number": number,
-            "event": event,
-            "to_status": to_status,
-            "occurred_at": utc().isoformat(),
-            "actor": {"name": "钱程", "place": JIAXING_AMR, "node": "zj"},
-            **body,
-        },
-    )
 
 
 def notice_envelope(region, *, seq=1, **overrides):
