@@ -60,6 +60,25 @@ def approve(api, official, number, result):
     return response.json()
 
 
+def js_event(region, number, event, from_status, to_status, **body):
+    """江苏省人力资源和社会保障厅 (js) reports on its relay stage ``number``."""
+    return region.envelope(
+        sender="js",
+        type="case.event",
+        correlation=number,
+        seq=1,
+        body={
+            "number": number,
+            "event": event,
+            "from_status": from_status,
+            "to_status": to_status,
+            "occurred_at": "2026-12-01T10:00:00+08:00",
+            "actor": {"name": "周敏", "place": "江苏省人力资源和社会保障厅", "node": "js"},
+            **body,
+        },
+    )
+
+
 def stage(body, key):
     return next(s for s in body["stages"] if s["key"] == key)
 
@@ -138,20 +157,13 @@ def test_relay_stage_at_a_peer_is_sent_with_inputs_and_its_answer_moves_on(
     assert {"label": "转出地", "value": "江苏省"} in letter["facts"]  # the label, not "320000"
 
     # js approves its stage: its case.event carries the outputs
-    event = region.envelope(
-        sender="js",
-        type="case.event",
-        correlation=second.case_number,
-        seq=1,
-        body={
-            "number": second.case_number,
-            "event": "approve",
-            "from_status": "accepted",
-            "to_status": "approved",
-            "occurred_at": "2026-12-01T10:00:00+08:00",
-            "actor": {"name": "周敏", "place": "江苏省人力资源和社会保障厅", "node": "js"},
-            "outputs": {"insured_periods": "2012-03至2026-10", "account_balance": "50000.00"},
-        },
+    event = js_event(
+        region,
+        second.case_number,
+        "approve",
+        "accepted",
+        "approved",
+        outputs={"insured_periods": "2012-03至2026-10", "account_balance": "50000.00"},
     )
     assert api.post("/exchange/inbox", raw=json.dumps(event).encode()).status_code == 200
     body = api.login(clerk).get(f"/cases/{number}").json()
@@ -160,6 +172,10 @@ def test_relay_stage_at_a_peer_is_sent_with_inputs_and_its_answer_moves_on(
     assert third["status"] == "submitted" and third["node"] == "sh"
     shown = api.login(hrss_official).get(f"/cases/{third['number']}").json()["composite"]
     assert {i["label"]: i["value"] for i in shown["inputs"]}["个人账户储存额（元）"] == "50000.00"
+    # the 联系函 (a signed document, held here) is among the third stage's inputs
+    letter = next(d for d in shown["documents"] if "联系函" in d["title"])
+    download = api.get(letter["pdf"].removeprefix("/api/v1"))
+    assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
 
 
 def test_a_refused_stage_ends_the_relay_with_its_reason(region, api, clerk, hrss_official):
@@ -338,21 +354,14 @@ def test_a_stage_at_a_peer_asks_for_supplements_through_the_node_where_they_appl
     first = CompositeMember.objects.get(composite__number=number, key="contact_letter")
     approve(api, hrss_official, first.case_number, {"letter_number": "沪人社联〔2026〕003号"})
     second = CompositeMember.objects.get(composite__number=number, key="transfer_out")
-    event = region.envelope(
-        sender="js",
-        type="case.event",
-        correlation=second.case_number,
-        seq=1,
-        body={
-            "number": second.case_number,
-            "event": "request_supplements",
-            "from_status": "submitted",
-            "to_status": "supplement_requested",
-            "occurred_at": "2026-12-01T10:00:00+08:00",
-            "actor": {"name": "周敏", "place": "江苏省人力资源和社会保障厅", "node": "js"},
-            "reason": "请补充原参保地缴费记录",
-            "details": {"missing": [{"material_code": "M02", "name": "参保缴费凭证"}]},
-        },
+    event = js_event(
+        region,
+        second.case_number,
+        "request_supplements",
+        "submitted",
+        "supplement_requested",
+        reason="请补充原参保地缴费记录",
+        details={"missing": [{"material_code": "M02", "name": "参保缴费凭证"}]},
     )
     assert api.post("/exchange/inbox", raw=json.dumps(event).encode()).status_code == 200
     body = api.login(clerk).get(f"/cases/{number}").json()
