@@ -7,6 +7,7 @@ import json
 from tongban.cases.delivery import delivery_view
 from tongban.cases.materials import material_read
 from tongban.cases.models import Case, CaseMaterial, CaseStatus
+from tongban.cases.selectors import input_documents
 from tongban.cases.stages import inputs_shown
 from tongban.cases.stored_pii import assertion_masked, form_masked
 from tongban.gm.sm3 import sm3_hex
@@ -97,20 +98,22 @@ def case_summary_dict(case: Case) -> dict:
     }
 
 
-def case_documents_list(case: Case) -> list[dict]:
-    """The case's signed documents, each with its download addresses (API)."""
+def case_documents_list(case: Case, documents=None) -> list[dict]:
+    """The case's signed documents (or ``documents``, e.g. a member's inputs), each with
+    its download addresses (API) under this case."""
     from tongban.cases.documents import short_name
     from tongban.cases.selectors import case_documents
     from tongban.documents.formats import KINDS
 
+    own = documents is None
     rows = []
-    documents = case_documents(case)
+    documents = case_documents(case) if own else documents
     latest = {}
     for d in documents:
         latest[short_name(d)] = d.document_id
     for d in documents:
         name = short_name(d)
-        query = "" if latest[name] == d.document_id else f"?id={d.document_id}"
+        query = "" if own and latest[name] == d.document_id else f"?id={d.document_id}"
         base = f"/api/v1/cases/{case.number}/documents/{name}"
         rows.append(
             {
@@ -200,4 +203,5 @@ def member_view(case: Case) -> dict | None:
         "key": case.member_key,
         "role": case.member_role,
         "inputs": inputs_shown(case),
+        "documents": case_documents_list(case, input_documents(case)),
     }

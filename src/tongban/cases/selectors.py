@@ -27,6 +27,7 @@ from tongban.cases.models import (
     CompositeMember,
     CompositeTrace,
 )
+from tongban.cases.stages import member_inputs
 from tongban.documents.models import IssuedDocument
 from tongban.errors import NotFound
 from tongban.identity.selectors import Access, access_for
@@ -128,11 +129,30 @@ def case_documents(case: Case) -> list[IssuedDocument]:
     return list(IssuedDocument.objects.filter(case_number=case.number).order_by("issued_at", "id"))
 
 
+def input_documents(case: Case) -> list[IssuedDocument]:
+    """A 联办件 member's inputs as documents: what its earlier members issued, held here
+    as verified copies (exchange protocol §15.1)."""
+    numbers = [m.get("case_number") for m in member_inputs(case).get("members") or []]
+    if not numbers:
+        return []
+    return list(
+        IssuedDocument.objects.filter(case_number__in=[n for n in numbers if n]).order_by(
+            "issued_at", "id"
+        )
+    )
+
+
 def case_document_of_kind(case: Case, kinds: tuple[str, ...], document_id: str = ""):
-    """The case's latest document of one of ``kinds`` (or the one named), or NotFound."""
+    """The case's latest document of one of ``kinds`` (or the one named — which may also
+    be one of its inputs, for a 联办件 member), or NotFound."""
     documents = IssuedDocument.objects.filter(case_number=case.number, kind__in=kinds)
     if document_id:
-        documents = documents.filter(document_id=document_id)
+        inputs = [d.document_id for d in input_documents(case)]
+        documents = IssuedDocument.objects.filter(
+            Q(case_number=case.number) | Q(document_id__in=inputs),
+            kind__in=kinds,
+            document_id=document_id,
+        )
     document = documents.order_by("-issued_at", "-id").first()
     if document is None:
         raise NotFound(_("没有这种文书"))

@@ -19,6 +19,7 @@ from tongban.cases import composites, selectors
 from tongban.cases.composite_presenters import composite_dict
 from tongban.cases.documents import short_name
 from tongban.cases.models import Case, Composite, CompositeMember, MemberStatus
+from tongban.cases.presenters import case_documents_list
 from tongban.cases.stages import inputs_shown, stage_of
 from tongban.catalog.models import ServiceItem
 from tongban.documents.models import IssuedDocument
@@ -225,4 +226,5 @@ def member_box(access: Access, case: Case) -> dict | None:
         .filter(number=case.composite_number)
         .exists(),
         "inputs": [{**row, "value": _masked(row["value"])} for row in inputs_shown(case)],
+        "documents": case_documents_list(case, selectors.input_documents(case)),
     }
