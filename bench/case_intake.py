@@ -52,9 +52,9 @@ from common import (  # noqa: E402
     cpu_snapshot,
     git_revision,
     percentiles,
-    pg_reachable,
     pgbench_baseline,
     ratio,
+    require_postgres,
     table,
     wait_quiet,
     write_result,
@@ -468,8 +468,7 @@ def main(argv=None) -> dict:
         "with that many gunicorn workers",
     )
     args = parser.parse_args(argv)
-    if not pg_reachable():
-        sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
+    require_postgres()
     clients = [int(c) for c in args.clients.split(",")]
     pgbench = None
     if not args.no_pgbench:

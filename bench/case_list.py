@@ -51,8 +51,8 @@ from common import (  # noqa: E402
     bench_region,
     git_revision,
     percentiles,
-    pg_reachable,
     ratio,
+    require_postgres,
     table,
     wait_quiet,
     write_result,
@@ -538,8 +538,7 @@ def main(argv=None) -> dict:
         help="skip re-measuring with the extra indexes of WHAT_IF_INDEXES",
     )
     args = parser.parse_args(argv)
-    if not pg_reachable():
-        sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
+    require_postgres()
     result = run(
         rows=args.rows,
         chunk=args.chunk,

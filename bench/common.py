@@ -85,6 +85,27 @@ def write_result(name: str, data: dict) -> Path:
     return path
 
 
+def emit_result(name: str, result: dict, json_out: str = "") -> None:
+    """Write ``result`` to ``json_out`` (for a parent process) or to bench/results/."""
+    if json_out:
+        Path(json_out).write_text(json.dumps(result, ensure_ascii=False))
+    else:
+        write_result(name, result)
+
+
+def result_from_subprocess(script: str, args: list[str], *, label: str) -> dict:
+    """Run a benchmark script in a fresh Python (Django can be set up once per process)
+    with ``--json-out`` and return its result."""
+    with tempfile.TemporaryDirectory(prefix=f"tongban-bench-{label}-out-") as tmp:
+        out = Path(tmp) / "result.json"
+        subprocess.run(
+            [sys.executable, str(Path(script).resolve()), *args, "--json-out", str(out)],
+            check=True,
+            timeout=600,
+        )
+        return json.loads(out.read_text())
+
+
 def percentiles(samples_s: list[float]) -> dict:
     """p50/p95/p99/mean/max in milliseconds (nearest-rank)."""
     if not samples_s:
@@ -137,6 +158,12 @@ def pg_reachable() -> bool:
     except Exception:  # noqa: BLE001
         return False
     return True
+
+
+def require_postgres() -> None:
+    """Exit with a clear message when the benchmark's PostgreSQL server is not reachable."""
+    if not pg_reachable():
+        sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
 
 
 @contextlib.contextmanager
@@ -323,6 +350,116 @@ def bench_region(
             region.stop_all()
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
+
+
+def set_worker_idle(region, seconds: float | None, nodes: tuple[str, ...] = ("zj",)) -> None:
+    """Restart the workers of ``nodes`` with another idle poll interval (None: the default)."""
+    for node in nodes:
+        region.stop(node, web=False)
+    if seconds is None:
+        region.extra_env.pop("TONGBAN_WORKER_IDLE_SECONDS", None)
+    else:
+        region.extra_env["TONGBAN_WORKER_IDLE_SECONDS"] = str(seconds)
+    for node in nodes:
+        region.start(node, web=False)
+
+
+def sqlite_node(data_dir: Path) -> None:
+    """Django in this process as node sh on a SQLite file in ``data_dir``, migrated
+    (whatever the caller's environment says)."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tongban.settings",
+            "TONGBAN_NODE": "sh",
+            "TONGBAN_DATA_DIR": str(data_dir),
+            "TONGBAN_BASE_URL": "http://127.0.0.1:8001",
+            "DATABASE_URL": f"sqlite:///{data_dir / 'db.sqlite3'}",
+            "TONGBAN_LOG_LEVEL": "WARNING",
+        }
+    )
+    for name in ("TONGBAN_KEY_DIR", "TONGBAN_MEDIA_DIR"):
+        os.environ.pop(name, None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+# --- cross-node delivery --------------------------------------------------------------
+
+# A delivery's phases, from the sending node's outbox timestamps:
+#   queued      request_out_at  − created_at       waiting for the sender's worker
+#   request     request_in_at   − request_out_at   HTTP to the receiver, up to its inbox view
+#   processing  response_out_at − request_in_at    the receiver verifies, applies, signs
+#   response    response_in_at  − response_out_at  the receiver commits and answers
+#   visible     seen by the benchmark − response_in_at
+PHASES = ("queued", "request", "processing", "response", "visible")
+
+
+def timestamp(value: str | None) -> float | None:
+    """An API timestamp (ISO 8601) as seconds since the epoch."""
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def add_phases(phases: dict[str, list[float]], outbox_row: dict | None, visible: float) -> None:
+    """Append one delivered outbox row's phase durations to ``phases`` (keyed by PHASES);
+    rows not delivered or without all their timestamps are passed over."""
+    if not outbox_row or outbox_row["status"] != "delivered":
+        return
+    stamps = [
+        timestamp(outbox_row[k])
+        for k in (
+            "created_at",
+            "request_out_at",
+            "request_in_at",
+            "response_out_at",
+            "response_in_at",
+        )
+    ]
+    if None in stamps:
+        return
+    created, out_, in_, resp_out, resp_in = stamps
+    phases["queued"].append(out_ - created)
+    phases["request"].append(in_ - out_)
+    phases["processing"].append(resp_out - in_)
+    phases["response"].append(resp_in - resp_out)
+    phases["visible"].append(visible - resp_in)
+
+
+class Timeout(TimeoutError):
+    pass
+
+
+def wait_until(fn, *, poll: float, timeout: float, what: str):
+    """Call ``fn`` every ``poll`` s until it returns something true; (value, polls)."""
+    deadline = time.monotonic() + timeout
+    polls = 0
+    while True:
+        polls += 1
+        value = fn()
+        if value:
+            return value, polls
+        if time.monotonic() > deadline:
+            raise Timeout(f"{what} not visible within {timeout} s")
+        time.sleep(poll)
+
+
+def measured_pass(region, measure, *, units: str, max_wait: float = 15) -> tuple[dict, float]:
+    """One pass of ``measure()`` once the machine is quiet: its result with the CPU cost
+    per unit (``result[units]`` units) under "cpu" and the machine's state before it under
+    "machine"; and the pass's wall-clock seconds."""
+    quiet = wait_quiet(max_wait=max_wait)
+    before = cpu_snapshot(region)
+    t0 = time.monotonic()
+    p = measure()
+    wall = time.monotonic() - t0
+    p["cpu"] = cpu_delta(before, cpu_snapshot(region), units=p[units], wall=wall)
+    p["machine"] = quiet
+    return p, wall
 
 
 class Intake:

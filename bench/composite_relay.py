@@ -35,7 +35,7 @@ measurement keeps arrivals from being phase-locked to the idle sleep.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import functools
 import random
 import sys
 import time
@@ -44,16 +44,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    PHASES,
+    add_phases,
     applicant_for,
     bench_region,
-    cpu_delta,
-    cpu_snapshot,
     git_revision,
+    measured_pass,
     percentiles,
-    pg_reachable,
     ratio,
+    require_postgres,
+    set_worker_idle,
     table,
-    wait_quiet,
+    wait_until,
     write_result,
 )
 
@@ -64,7 +66,6 @@ ZJ_HRSS = "浙江省人力资源和社会保障厅"
 JIAXING = "嘉兴市市场监督管理局"
 WINDOW = "sh-310118-01"
 CLERK = "qingpu.clerk"
-PHASES = ("queued", "request", "processing", "response", "visible")
 STAGE_OUTPUTS = {
     "contact_letter": lambda i: {"letter_number": f"沪人社联〔2026〕{i:05d}号"},
     "transfer_out": lambda i: {
@@ -74,12 +75,6 @@ STAGE_OUTPUTS = {
     },
     "receive": lambda i: {},
 }
-
-
-def _ts(value: str | None) -> float | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 def officials(region) -> dict[str, str]:
@@ -93,36 +88,6 @@ def officials(region) -> dict[str, str]:
             if what.startswith("审批 · "):
                 found[what.removeprefix("审批 · ")] = username
     return found
-
-
-def set_workers_idle(region, seconds: float | None) -> None:
-    """Restart the sh and zj workers with another idle poll (None: the default)."""
-    for node in ("sh", "zj"):
-        region.stop(node, web=False)
-    if seconds is None:
-        region.extra_env.pop("TONGBAN_WORKER_IDLE_SECONDS", None)
-    else:
-        region.extra_env["TONGBAN_WORKER_IDLE_SECONDS"] = str(seconds)
-    for node in ("sh", "zj"):
-        region.start(node, web=False)
-
-
-class Timeout(RuntimeError):
-    pass
-
-
-def wait_until(fn, *, poll: float, timeout: float, what: str):
-    """Call ``fn`` every ``poll`` s until it returns something true; (value, polls)."""
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while True:
-        polls += 1
-        value = fn()
-        if value:
-            return value, polls
-        if time.monotonic() > deadline:
-            raise Timeout(f"{what} not visible within {timeout} s")
-        time.sleep(poll)
 
 
 class Relay:
@@ -275,27 +240,7 @@ def _breakdown(outbox: list[dict], kind: str, samples: list[tuple[str, float]]) 
             by_correlation[row["correlation"]] = row
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
     for correlation, visible in samples:
-        o = by_correlation.get(correlation)
-        if not o or o["status"] != "delivered":
-            continue
-        stamps = [
-            _ts(o[k])
-            for k in (
-                "created_at",
-                "request_out_at",
-                "request_in_at",
-                "response_out_at",
-                "response_in_at",
-            )
-        ]
-        if None in stamps:
-            continue
-        created, out_, in_, resp_out, resp_in = stamps
-        phases["queued"].append(out_ - created)
-        phases["request"].append(in_ - out_)
-        phases["processing"].append(resp_out - in_)
-        phases["response"].append(resp_in - resp_out)
-        phases["visible"].append(visible - resp_in)
+        add_phases(phases, by_correlation.get(correlation), visible)
     return {p: percentiles(v) for p, v in phases.items()}
 
 
@@ -415,22 +360,21 @@ def run(
     settings = {"idle_default": (None, 0.5), "idle_fast": (fast_idle, fast_idle)}
     for name in passes:
         idle, interval = settings[name]
-        set_workers_idle(region, idle)
+        set_worker_idle(region, idle, ("sh", "zj"))
         time.sleep(1)
-        quiet = wait_quiet(max_wait=15)
-        before = cpu_snapshot(region)
-        t0 = time.monotonic()
-        p = measure(
-            bench,
-            relays=relays,
-            poll=poll,
-            pause_max=interval,
-            max_seconds=max_seconds,
-            index=index,
+        p, wall = measured_pass(
+            region,
+            functools.partial(
+                measure,
+                bench,
+                relays=relays,
+                poll=poll,
+                pause_max=interval,
+                max_seconds=max_seconds,
+                index=index,
+            ),
+            units="relays",
         )
-        wall = time.monotonic() - t0
-        p["cpu"] = cpu_delta(before, cpu_snapshot(region), units=p["relays"], wall=wall)
-        p["machine"] = quiet
         p["worker_idle_seconds"] = interval
         p["seconds"] = round(wall, 1)
         for key in ("hop", "hop_1_sh_to_zj", "hop_2_zj_to_sh"):
@@ -447,7 +391,7 @@ def run(
             f"{p['hop']['p99_ms']} ms; baseline p50 {p['baseline']['p50_ms']} / p99 "
             f"{p['baseline']['p99_ms']} ms (n={p['relays']} relays)"
         )
-    set_workers_idle(region, None)  # leave the region as found
+    set_worker_idle(region, None, ("sh", "zj"))  # leave the region as found
 
     rows = []
     for name, p in result["passes"].items():
@@ -500,8 +444,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-seconds", type=float, default=120, help="time budget per pass")
     parser.add_argument("--passes", default="idle_default,idle_fast")
     args = parser.parse_args(argv)
-    if not pg_reachable():
-        sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
+    require_postgres()
     result = run(
         relays=5 if args.quick else args.relays,
         poll_ms=args.poll_ms,

@@ -33,7 +33,7 @@ Baselines from the same run: the zj intake ``POST`` itself (p50) and a
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import functools
 import random
 import sys
 import threading
@@ -43,38 +43,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    PHASES,
     QINGPU,
     Intake,
+    add_phases,
     bench_region,
-    cpu_delta,
-    cpu_snapshot,
     git_revision,
+    measured_pass,
     percentiles,
-    pg_reachable,
     ratio,
+    require_postgres,
+    set_worker_idle,
     table,
-    wait_quiet,
+    wait_until,
     write_result,
 )
 
 NAME = "delivery_latency"
-PHASES = ("queued", "request", "processing", "response", "visible")
-
-
-def _ts(value: str | None) -> float | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-def set_worker_idle(region, seconds: float | None) -> None:
-    """Restart the zj worker with another idle poll interval (None: the default)."""
-    region.stop("zj", web=False)
-    if seconds is None:
-        region.extra_env.pop("TONGBAN_WORKER_IDLE_SECONDS", None)
-    else:
-        region.extra_env["TONGBAN_WORKER_IDLE_SECONDS"] = str(seconds)
-    region.start("zj", web=False)
 
 
 class Background:
@@ -130,6 +115,15 @@ class Background:
             t.join(timeout=30)
 
 
+def _with_background(measure, intake: Intake, *, rate: float, first_index: int) -> dict:
+    """``measure()`` while other client threads submit ``rate`` cases/s at zj."""
+    with Background(intake, rate=rate, first_index=first_index) as bg:
+        time.sleep(1)
+        p = measure()
+    p["background"] = {"submitted": bg.submitted, "errors": bg.errors}
+    return p
+
+
 def measure(
     intake: Intake,
     clerk,
@@ -155,16 +149,13 @@ def measure(
         if r.status_code != 201:
             raise RuntimeError(f"intake failed: {r.status_code} {r.text[:300]}")
         number = r.json()["number"]
-        deadline = time.monotonic() + timeout
-        polls = 0
-        while True:
-            polls += 1
-            if official.get(f"/cases/{number}").status_code == 200:
-                t2 = time.time()
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{number} did not reach sh within {timeout} s")
-            time.sleep(poll)
+        _, polls = wait_until(
+            lambda number=number: official.get(f"/cases/{number}").status_code == 200,
+            poll=poll,
+            timeout=timeout,
+            what=f"{number} at sh",
+        )
+        t2 = time.time()
         rows.append(
             {"number": number, "submit_start": t0, "submitted": t1, "visible": t2, "polls": polls}
         )
@@ -179,23 +170,7 @@ def measure(
         post.append(row["submitted"] - row["submit_start"])
         end_to_end.append(row["visible"] - row["submit_start"])
         after_commit.append(row["visible"] - row["submitted"])
-        o = by_number.get(row["number"])
-        if not o or o["status"] != "delivered":
-            continue
-        created, out_, in_, resp_out, resp_in = (
-            _ts(o["created_at"]),
-            _ts(o["request_out_at"]),
-            _ts(o["request_in_at"]),
-            _ts(o["response_out_at"]),
-            _ts(o["response_in_at"]),
-        )
-        if None in (created, out_, in_, resp_out, resp_in):
-            continue
-        phases["queued"].append(out_ - created)
-        phases["request"].append(in_ - out_)
-        phases["processing"].append(resp_out - in_)
-        phases["response"].append(resp_in - resp_out)
-        phases["visible"].append(row["visible"] - resp_in)
+        add_phases(phases, by_number.get(row["number"]), row["visible"])
     return {
         "cases": len(rows),
         "latency_after_commit": percentiles(after_commit),
@@ -275,39 +250,23 @@ def run(
         idle, interval, rate = settings[name]
         set_worker_idle(region, idle)
         time.sleep(1)
-        quiet = wait_quiet(max_wait=15)
-        before = cpu_snapshot(region)
-        t0 = time.monotonic()
+        one_pass = functools.partial(
+            measure,
+            intake,
+            clerk,
+            official,
+            admin,
+            cases=cases,
+            poll=poll,
+            pause_max=interval,
+            first_index=index,
+            max_seconds=max_seconds,
+        )
         if rate:
-            with Background(intake, rate=rate, first_index=index + 50_000) as bg:
-                time.sleep(1)
-                p = measure(
-                    intake,
-                    clerk,
-                    official,
-                    admin,
-                    cases=cases,
-                    poll=poll,
-                    pause_max=interval,
-                    first_index=index,
-                    max_seconds=max_seconds,
-                )
-            p["background"] = {"submitted": bg.submitted, "errors": bg.errors}
-        else:
-            p = measure(
-                intake,
-                clerk,
-                official,
-                admin,
-                cases=cases,
-                poll=poll,
-                pause_max=interval,
-                first_index=index,
-                max_seconds=max_seconds,
+            one_pass = functools.partial(
+                _with_background, one_pass, intake, rate=rate, first_index=index + 50_000
             )
-        wall = time.monotonic() - t0
-        p["cpu"] = cpu_delta(before, cpu_snapshot(region), units=p["cases"], wall=wall)
-        p["machine"] = quiet
+        p, _wall = measured_pass(region, one_pass, units="cases")
         p["worker_idle_seconds"] = interval
         index += 100_000
         result["passes"][name] = p
@@ -377,8 +336,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-seconds", type=float, default=90, help="time budget per pass")
     parser.add_argument("--passes", default="idle_default,idle_fast,idle_fast_loaded")
     args = parser.parse_args(argv)
-    if not pg_reachable():
-        sys.exit("PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES); this benchmark needs it")
+    require_postgres()
     result = run(
         cases=args.cases,
         poll_ms=args.poll_ms,

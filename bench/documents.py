@@ -33,8 +33,6 @@ directory afterwards. Needs no PostgreSQL and no running region; needs
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import sys
 import tempfile
@@ -44,35 +42,22 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from common import REPO, git_revision, ratio, table, wait_quiet, write_result  # noqa: E402
+from common import (  # noqa: E402
+    REPO,
+    emit_result,
+    git_revision,
+    ratio,
+    result_from_subprocess,
+    sqlite_node,
+    table,
+    wait_quiet,
+)
 from sm2_verify import ROUNDS, one_core, rate  # noqa: E402
 
 NAME = "documents"
 CERTIFICATE = "certificate"  # 户籍事项证明, 上海市公安局
 DECISION = "approval_decision"  # 准予许可决定书 with a 2,000-character 经营范围
 SLOW = ("pdf_qr_", "pdf_text_", "read_back_")
-
-
-def _django(data_dir: Path) -> None:
-    """Node sh on a SQLite file in ``data_dir`` (whatever the caller's environment says)."""
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "tongban.settings",
-            "TONGBAN_NODE": "sh",
-            "TONGBAN_DATA_DIR": str(data_dir),
-            "TONGBAN_BASE_URL": "http://127.0.0.1:8001",
-            "DATABASE_URL": f"sqlite:///{data_dir / 'db.sqlite3'}",
-            "TONGBAN_LOG_LEVEL": "WARNING",
-        }
-    )
-    for name in ("TONGBAN_KEY_DIR", "TONGBAN_MEDIA_DIR"):
-        os.environ.pop(name, None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def _prepare() -> dict:
@@ -99,7 +84,7 @@ def run(*, seconds: float = 1.5) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="tongban-bench-documents-"))
     try:
         t0 = time.monotonic()
-        _django(data_dir)
+        sqlite_node(data_dir)
         migrate_seconds = round(time.monotonic() - t0, 1)
         with one_core():
             result = _run(seconds=seconds)
@@ -330,23 +315,7 @@ def _run(*, seconds: float) -> dict:
 
 def run_in_subprocess(*, seconds: float = 1.0) -> dict:
     """For run_all: Django can be set up once per process, and run_all's is zj's."""
-    import subprocess
-
-    with tempfile.TemporaryDirectory(prefix="tongban-bench-documents-out-") as tmp:
-        out = Path(tmp) / "result.json"
-        subprocess.run(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--seconds",
-                str(seconds),
-                "--json-out",
-                str(out),
-            ],
-            check=True,
-            timeout=600,
-        )
-        return json.loads(out.read_text())
+    return result_from_subprocess(__file__, ["--seconds", str(seconds)], label="documents")
 
 
 def main(argv=None) -> dict:
@@ -365,10 +334,7 @@ def main(argv=None) -> dict:
         f"queries per document_issue: {s['queries_per_issue']}; "
         f"per offline document_verify: {s['queries_per_verify_offline']}"
     )
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False))
-    else:
-        write_result(NAME, result)
+    emit_result(NAME, result, args.json_out)
     return result
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import shutil
 import sys
@@ -48,7 +47,16 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from common import REPO, git_revision, ratio, table, wait_quiet, write_result  # noqa: E402
+from common import (  # noqa: E402
+    REPO,
+    emit_result,
+    git_revision,
+    ratio,
+    result_from_subprocess,
+    sqlite_node,
+    table,
+    wait_quiet,
+)
 from sm2_verify import ROUNDS, one_core, rate  # noqa: E402
 
 NAME = "licence_verify"
@@ -67,28 +75,6 @@ FIELDS = {
     "file_number": "310012345678",
 }
 SHOWN = ["holder_name", "vehicle_class"]  # the two fields of a typical 亮证
-
-
-def _django(data_dir: Path) -> None:
-    """Node sh on a SQLite file in ``data_dir`` (whatever the caller's environment says)."""
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "tongban.settings",
-            "TONGBAN_NODE": "sh",
-            "TONGBAN_DATA_DIR": str(data_dir),
-            "TONGBAN_BASE_URL": "http://127.0.0.1:8001",
-            "DATABASE_URL": f"sqlite:///{data_dir / 'db.sqlite3'}",
-            "TONGBAN_LOG_LEVEL": "WARNING",
-        }
-    )
-    for name in ("TONGBAN_KEY_DIR", "TONGBAN_MEDIA_DIR"):
-        os.environ.pop(name, None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def _prepare(status_list_size: int) -> dict:
@@ -228,7 +214,7 @@ def _qr_sizes(holder, identifier: str, all_fields: list[str]) -> dict:
 def run(*, seconds: float = 1.5, status_list_size: int = 100_000) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="tongban-bench-licence-"))
     try:
-        _django(data_dir)
+        sqlite_node(data_dir)
         with one_core():
             return _run(seconds=seconds, status_list_size=status_list_size)
     finally:
@@ -450,25 +436,8 @@ def _run(*, seconds: float, status_list_size: int) -> dict:
 
 def run_in_subprocess(*, seconds: float = 1.0, status_list_size: int = 100_000) -> dict:
     """For run_all: Django can be set up once per process, and run_all's is zj's."""
-    import subprocess
-
-    with tempfile.TemporaryDirectory(prefix="tongban-bench-licence-out-") as tmp:
-        out = Path(tmp) / "result.json"
-        subprocess.run(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--seconds",
-                str(seconds),
-                "--status-list-size",
-                str(status_list_size),
-                "--json-out",
-                str(out),
-            ],
-            check=True,
-            timeout=600,
-        )
-        return json.loads(out.read_text())
+    args = ["--seconds", str(seconds), "--status-list-size", str(status_list_size)]
+    return result_from_subprocess(__file__, args, label="licence")
 
 
 def main(argv=None) -> dict:
@@ -492,10 +461,7 @@ def main(argv=None) -> dict:
         f"{s['queries_per_create']}; status list {s['status_list_size']:,} licences = "
         f"{s['status_list_document_bytes']:,} B signed document"
     )
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False))
-    else:
-        write_result(NAME, result)
+    emit_result(NAME, result, args.json_out)
     return result
 
 
