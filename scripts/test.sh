@@ -75,7 +75,7 @@ declare -A rc
 while [ ${#pid[@]} -gt 0 ]; do
   done_pid= code=0
   wait -n -p done_pid "${pid[@]}" || code=$?
-  [ -n "$done_pid" ] || continue # a signal interrupted the wait: the passes are stopping
+  [ -n "${done_pid:-}" ] || continue # a signal interrupted the wait: the passes are stopping
   for db in "${!pid[@]}"; do
     if [ "${pid[$db]}" = "$done_pid" ]; then
       rc[$db]=$code

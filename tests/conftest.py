@@ -134,8 +134,22 @@ def pytest_collection_modifyitems(config, items):
     for item, keys in uses:
         if keys:
             name, where = find(keys[0])
-            item.add_marker(pytest.mark.xdist_group(f"{name}:{where}"))  # no "@" in it
+            group = f"{name}:{where}"  # no "@" in it
+            item.add_marker(pytest.mark.xdist_group(group))
+            if getattr(config.option, "loadgroup", False):
+                _group_in_nodeid(item, group)
     items[:] = [item for item, keys in uses if keys] + [item for item, keys in uses if not keys]
+
+
+def _group_in_nodeid(item, group: str) -> None:
+    """--dist loadgroup schedules by the "@group" suffix of a test's id. pytest-xdist 3.8
+    appends it to ``item._nodeid``, which pytest 9.2 no longer reads (the id is
+    ``item._id``), so every test would be scheduled alone: append it here."""
+    if "@" in item.nodeid.rsplit("]", 1)[-1] or not hasattr(item, "_id"):
+        return
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 def pytest_collection_finish(session):
