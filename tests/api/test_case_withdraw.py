@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from tests.api.test_cases_api import NUMBER, application, received
+from tests.api.test_cases_api import NUMBER, application, clerk, official, received
 from tests.api.test_identity_api import huji_apply_online, register, sms_outbox, token_for
 from tests.conftest import utc
 from tests.factories import QINGPU_AMR, user_with, zj_event
@@ -17,17 +15,7 @@ from tongban.cases.services import Actor, case_withdraw_by_system
 from tongban.exchange.models import InboxMessage, OutboxMessage
 from tongban.identity.pii import decrypt_at_rest
 
-__all__ = ["sms_outbox"]  # the fixture, used by name
-
-
-@pytest.fixture
-def clerk(region):
-    return user_with("qingpu.clerk", role="clerk", window=region.window("sh-310118-01"))
-
-
-@pytest.fixture
-def official(region):
-    return user_with("qingpu.official", role="official", organization=region.org(QINGPU_AMR))
+__all__ = ["clerk", "official", "sms_outbox"]  # the fixtures, used by name
 
 
 def inbox(api, envelope) -> dict:

@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.factories import PDF, id_number, user_with
+from tests.pages.test_form_errors import html, invalid, texts
 from tests.pages.test_identity_pages import (
     outbox,  # noqa: F401 — the SMS fixture
     resident,
@@ -30,22 +31,6 @@ SH_HRSS = "上海市人力资源和社会保障局"
 APPLY_URL = f"/apply/{NEWBORN}/"
 MOTHER = id_number("31022919880512456")
 FATHER = id_number("31010119850304531")
-
-
-def html(response) -> str:
-    return response.content.decode()
-
-
-def texts(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html(response)))
-
-
-def invalid(response, field_id: str) -> bool:
-    page = html(response)
-    return bool(
-        re.search(rf'<(input|select|textarea)[^>]*aria-invalid="true"[^>]*id="{field_id}"', page)
-        or re.search(rf'<(input|select|textarea)[^>]*id="{field_id}"[^>]*aria-invalid="true"', page)
-    )
 
 
 def pdf(name: str, marker: str) -> SimpleUploadedFile:
