@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from tests.api.test_cases_api import clerk, official
 from tests.conftest import utc
 from tests.factories import (
     ESTABLISHMENT,
@@ -24,6 +25,8 @@ from tongban.exchange.models import OutboxMessage
 from tongban.identity.models import SecurityEvent
 from tongban.identity.pii import decrypt_at_rest
 
+__all__ = ["clerk", "official"]  # the fixtures, used by name
+
 APPLICANT_ID = id_number("31022919880512456")
 POST = {
     "method": "post",
@@ -34,18 +37,8 @@ POST = {
 
 
 @pytest.fixture
-def clerk(region):
-    return user_with("qingpu.clerk", role="clerk", window=region.window("sh-310118-01"))
-
-
-@pytest.fixture
 def huangpu_clerk(region):
     return user_with("huangpu.clerk", role="clerk", window=region.window("sh-310101-01"))
-
-
-@pytest.fixture
-def official(region):
-    return user_with("qingpu.official", role="official", organization=region.org(QINGPU_AMR))
 
 
 def application(region, delivery=None, org_name=JIAXING_AMR):

@@ -9,6 +9,7 @@ import re
 import pytest
 from django.db import transaction
 
+from tests.api.test_cases_api import clerk
 from tests.conftest import utc
 from tests.factories import (
     ESTABLISHMENT,
@@ -27,14 +28,11 @@ from tongban.identity.services import person_upsert
 from tongban.notices.models import Notice
 from tongban.notices.services import applicant_notify
 
+__all__ = ["clerk"]  # the fixtures, used by name
+
 SH_RESIDENT = id_number("31022919880512456")  # 上海: home node sh, this node
 ZJ_RESIDENT = id_number()  # 浙江 (330421…): home node zj
 PHONE = "13801761234"
-
-
-@pytest.fixture
-def clerk(region):
-    return user_with("qingpu.clerk", role="clerk", window=region.window("sh-310118-01"))
 
 
 @pytest.fixture
