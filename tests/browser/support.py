@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tongban.identity.demo_accounts import DEMO_PASSWORD
-from tongban.region import ORDER
+from tongban.region import ORDER, Region
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -59,6 +60,18 @@ def free_port_block(size: int = len(ORDER)) -> int:
     raise RuntimeError("no free block of loopback ports")
 
 
+@contextlib.contextmanager
+def running_region(root: Path, nodes: tuple[str, ...]):
+    """The hub and ``nodes`` as real processes under ``root``, stopped afterwards."""
+    region = Region(root=root, base_port=free_port_block(), nodes=nodes)
+    region.prepare(log=lambda *_: None)
+    try:
+        region.start_all()
+        yield region
+    finally:
+        region.stop_all()
+
+
 class SmsLog:
     """The demo's "phone": the console SMS backend prints to the node's web log."""
 
@@ -87,12 +100,18 @@ class Actor:
     """One person at one node: a browser context of their own (own cookies)."""
 
     def __init__(
-        self, browser, base_url: str, viewport: dict, name: str, sms: SmsLog | None = None
+        self,
+        browser,
+        base_url: str,
+        viewport: dict,
+        name: str,
+        sms: SmsLog | None = None,
+        **context_options,
     ):
         self.base = base_url
         self.name = name
         self.sms = sms
-        self.context = browser.new_context(viewport=viewport, locale="zh-CN")
+        self.context = browser.new_context(viewport=viewport, locale="zh-CN", **context_options)
         self.context.set_default_timeout(20_000)
         self.page = self.context.new_page()
         self.problems: list[str] = []

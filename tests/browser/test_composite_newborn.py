@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.support import ARRIVAL_TIMEOUT, PDF, PHONE, Actor, SmsLog, free_port_block
+from tests.browser.support import ARRIVAL_TIMEOUT, PDF, PHONE, Actor, SmsLog, running_region
 from tests.browser.test_accessibility import AXE, check, serve_axe
 from tongban.identity.demo_accounts import DEMO_PASSWORD, NAMED_OFFICIALS, PERSONS
-from tongban.region import ApiClient, Region
+from tongban.region import ApiClient
 
 pytestmark = pytest.mark.browser
 
@@ -38,33 +38,24 @@ FATHER_ID = "310101198503045317"
 
 @pytest.fixture(scope="module")
 def live_region(tmp_path_factory):
-    region = Region(
-        root=tmp_path_factory.mktemp("region"), base_port=free_port_block(), nodes=("sh", "js")
-    )
-    region.prepare(log=lambda *_: None)
-    try:
-        region.start_all()
+    with running_region(tmp_path_factory.mktemp("region"), ("sh", "js")) as region:
         yield region
-    finally:
-        region.stop_all()
 
 
 class PhoneActor(Actor):
     """An actor on a phone: a touch screen, a mobile viewport."""
 
     def __init__(self, browser, base_url: str, name: str, sms: SmsLog | None = None):
-        self.base = base_url
-        self.name = name
-        self.sms = sms
-        self.context = browser.new_context(
-            viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, locale="zh-CN"
+        super().__init__(
+            browser,
+            base_url,
+            PHONE,
+            name,
+            sms,
+            is_mobile=True,
+            has_touch=True,
+            device_scale_factor=2,
         )
-        self.context.set_default_timeout(20_000)
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.allowed_errors: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
 
 
 def official_username(organization: str) -> str:

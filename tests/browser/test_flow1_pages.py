@@ -16,9 +16,8 @@ import re
 
 import pytest
 
-from tests.browser.support import DESKTOP, PDF, PHONE, Actor, SmsLog, free_port_block
+from tests.browser.support import DESKTOP, PDF, PHONE, Actor, SmsLog, running_region
 from tongban.identity.demo_accounts import PERSONS
-from tongban.region import Region
 
 pytestmark = pytest.mark.browser
 
@@ -28,15 +27,8 @@ QINGPU_AMR = "上海市青浦区市场监督管理局"
 
 @pytest.fixture(scope="module")
 def live_region(tmp_path_factory):
-    region = Region(
-        root=tmp_path_factory.mktemp("region"), base_port=free_port_block(), nodes=("sh", "zj")
-    )
-    region.prepare(log=lambda *_: None)
-    try:
-        region.start_all()
+    with running_region(tmp_path_factory.mktemp("region"), ("sh", "zj")) as region:
         yield region
-    finally:
-        region.stop_all()
 
 
 def test_flow1_window_intake_to_remote_decision(live_region, browser, tmp_path):

@@ -23,8 +23,7 @@ import re
 import pytest
 from stdnum.cn import ric, uscc
 
-from tests.browser.support import DESKTOP, PDF, PHONE, Actor, SmsLog, free_port_block
-from tongban.region import Region
+from tests.browser.support import DESKTOP, PDF, PHONE, Actor, SmsLog, running_region
 
 pytestmark = pytest.mark.browser
 
@@ -61,15 +60,8 @@ ENTERPRISE = {"code": enterprise_code("91320102MA1W3K5T0"), "name": "南京青�
 
 @pytest.fixture(scope="module")
 def live_region(tmp_path_factory):
-    region = Region(
-        root=tmp_path_factory.mktemp("region"), base_port=free_port_block(), nodes=("sh", "js")
-    )
-    region.prepare(log=lambda *_: None)
-    try:
-        region.start_all()
+    with running_region(tmp_path_factory.mktemp("region"), ("sh", "js")) as region:
         yield region
-    finally:
-        region.stop_all()
 
 
 @pytest.fixture(scope="module")
