@@ -9,7 +9,8 @@ import time
 
 from stdnum.cn import ric
 
-from tongban.identity.demo_accounts import DEMO_PASSWORD
+from tongban.demo_seed import ESTABLISHMENT, form_payload, material_payload
+from tongban.identity.demo_accounts import DEMO_PASSWORD, PERSONS
 from tongban.region import ApiClient, Region
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -26,6 +27,62 @@ def wait_for(fn, timeout=60.0, what="", every=0.25):
             return value
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
+
+
+def implementation_of(item: dict, organization_name: str) -> str:
+    """The code of the organization that implements ``item`` (as /items/<code> gives it)."""
+    return next(
+        i["organization"]
+        for i in item["implementations"]
+        if i["organization_name"] == organization_name
+    )
+
+
+def establishment_at_jiashan(
+    clerk: ApiClient, item: dict, organization: str, company: str, *, applicant: str = "zj"
+) -> str:
+    """The 嘉善 (zj) window takes a 内资有限公司设立登记 for ``organization`` from the demo
+    person of node ``applicant``; the case's number."""
+    _, name, number, phone = PERSONS[applicant]
+    person = {"name": name, "id_number": number, "phone": phone}
+    response = clerk.post(
+        "/cases",
+        {
+            "window": "zj-330421-01",
+            "item": ESTABLISHMENT,
+            "organization": organization,
+            "applicant": person,
+            "form": form_payload(item, person, company),
+            "materials": material_payload(item),
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["number"]
+
+
+def pension_relay_at_huangpu(clerk: ApiClient, from_region: str):
+    """The 黄浦 (sh) window takes 城镇职工基本养老保险关系转移接续 from 李娜 (the demo person
+    of sh), 转出地 ``from_region``, for 上海市人力资源和社会保障局; the API's answer."""
+    pension = "000520001000"
+    item = clerk.get(f"/items/{pension}").json()
+    _, name, applicant_id, phone = PERSONS["sh"]
+    return clerk.post(
+        "/cases",
+        {
+            "window": "sh-310101-01",
+            "item": pension,
+            "organization": implementation_of(item, "上海市人力资源和社会保障局"),
+            "applicant": {"name": name, "id_number": applicant_id, "phone": phone},
+            "form": {
+                "applicant_name": name,
+                "applicant_id_number": applicant_id,
+                "contact_phone": phone,
+                "from_region": from_region,
+                "new_employer": "上海青禾数字科技有限公司",
+            },
+            "materials": [pdf_material("M01")],
+        },
+    )
 
 
 def id_number(prefix17: str) -> str:
@@ -90,6 +147,14 @@ def composite(client: ApiClient, number: str) -> dict:
     response = client.get(f"/cases/{number}")
     assert response.status_code == 200, response.text[:500]
     return response.json()
+
+
+def member_reaches(client: ApiClient, number: str, key: str, status: str, what: str) -> dict:
+    """Wait until the member ``key`` of the 联办件 ``number`` has ``status``; the 联办件."""
+    return wait_for(
+        lambda: (b := composite(client, number)) and member(b, key)["status"] == status and b,
+        what=what,
+    )
 
 
 def arrived(official: ApiClient, number: str, what: str = "") -> dict:

@@ -12,9 +12,11 @@ import time
 import pytest
 from stdnum.cn import uscc
 
-from tongban.demo_seed import ESTABLISHMENT, form_payload, material_payload
+from tongban.demo_seed import ESTABLISHMENT, material_payload
 from tongban.identity.demo_accounts import DEMO_PASSWORD, PERSONS
 from tongban.region import ApiClient
+
+from .composite_steps import establishment_at_jiashan, implementation_of
 
 pytestmark = pytest.mark.e2e
 QINGPU = "上海市青浦区市场监督管理局"
@@ -36,29 +38,12 @@ def actors(live_region):
     official = ApiClient(live_region.url("sh"), "qingpu.official", DEMO_PASSWORD)
     zj_admin = ApiClient(live_region.url("zj"), "zj.admin", DEMO_PASSWORD)
     item = clerk.get(f"/items/{ESTABLISHMENT}").json()
-    org = next(
-        i["organization"] for i in item["implementations"] if i["organization_name"] == QINGPU
-    )
-    return clerk, official, zj_admin, item, org
+    return clerk, official, zj_admin, item, implementation_of(item, QINGPU)
 
 
 def submit(actors, company="上海青禾数字科技有限公司") -> str:
     clerk, _, _, item, org = actors
-    _, name, id_number, phone = PERSONS["zj"]
-    applicant = {"name": name, "id_number": id_number, "phone": phone}
-    response = clerk.post(
-        "/cases",
-        {
-            "window": "zj-330421-01",
-            "item": ESTABLISHMENT,
-            "organization": org,
-            "applicant": applicant,
-            "form": form_payload(item, applicant, company),
-            "materials": material_payload(item),
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["number"]
+    return establishment_at_jiashan(clerk, item, org, company)
 
 
 def test_health_reports_each_role(live_region):

@@ -10,9 +10,11 @@ import time
 
 import pytest
 
-from tongban.demo_seed import ESTABLISHMENT, form_payload, material_payload
+from tongban.demo_seed import ESTABLISHMENT
 from tongban.identity.demo_accounts import DEMO_PASSWORD, PERSONS
 from tongban.region import ApiClient
+
+from .composite_steps import establishment_at_jiashan, implementation_of
 
 pytestmark = pytest.mark.e2e
 QINGPU = "上海市青浦区市场监督管理局"
@@ -50,24 +52,10 @@ def test_the_receiving_node_tells_the_applicant_at_her_home_node(live_region):
     clerk = ApiClient(live_region.url("zj"), "jiashan.clerk", DEMO_PASSWORD)
     official = ApiClient(live_region.url("sh"), "qingpu.official", DEMO_PASSWORD)
     item = clerk.get(f"/items/{ESTABLISHMENT}").json()
-    org = next(
-        i["organization"] for i in item["implementations"] if i["organization_name"] == QINGPU
+    _, _, id_number, phone = PERSONS["sh"]  # 李娜, a 上海 resident
+    number = establishment_at_jiashan(
+        clerk, item, implementation_of(item, QINGPU), "上海青禾通知测试有限公司", applicant="sh"
     )
-    _, name, id_number, phone = PERSONS["sh"]  # 李娜, a 上海 resident
-    applicant = {"name": name, "id_number": id_number, "phone": phone}
-    response = clerk.post(
-        "/cases",
-        {
-            "window": "zj-330421-01",
-            "item": ESTABLISHMENT,
-            "organization": org,
-            "applicant": applicant,
-            "form": form_payload(item, applicant, "上海青禾通知测试有限公司"),
-            "materials": material_payload(item),
-        },
-    )
-    assert response.status_code == 201, response.text
-    number = response.json()["number"]
 
     rows = wait_for_titles(live_region, "sh", number, id_number, ["办件已提交"])
     assert rows[0]["origin_node"] == "zj" and rows[0]["for_her"]

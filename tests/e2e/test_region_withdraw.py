@@ -14,16 +14,19 @@ import json
 
 import pytest
 
-from tongban.demo_seed import ESTABLISHMENT, form_payload, material_payload
+from tongban.demo_seed import ESTABLISHMENT
 from tongban.identity.demo_accounts import DEMO_PASSWORD, PERSONS
 from tongban.region import ApiClient
 
-from .composite_steps import pdf_material, wait_for
+from .composite_steps import (
+    establishment_at_jiashan,
+    implementation_of,
+    pension_relay_at_huangpu,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 QINGPU = "上海市青浦区市场监督管理局"
-PENSION = "000520001000"
-SH_HRSS = "上海市人力资源和社会保障局"
 
 
 @pytest.fixture(scope="module")
@@ -31,29 +34,12 @@ def actors(live_region):
     clerk = ApiClient(live_region.url("zj"), "jiashan.clerk", DEMO_PASSWORD)
     official = ApiClient(live_region.url("sh"), "qingpu.official", DEMO_PASSWORD)
     item = clerk.get(f"/items/{ESTABLISHMENT}").json()
-    org = next(
-        i["organization"] for i in item["implementations"] if i["organization_name"] == QINGPU
-    )
-    return clerk, official, item, org
+    return clerk, official, item, implementation_of(item, QINGPU)
 
 
 def submit(actors, company: str) -> str:
     clerk, _, item, org = actors
-    _, name, id_number, phone = PERSONS["zj"]
-    applicant = {"name": name, "id_number": id_number, "phone": phone}
-    response = clerk.post(
-        "/cases",
-        {
-            "window": "zj-330421-01",
-            "item": ESTABLISHMENT,
-            "organization": org,
-            "applicant": applicant,
-            "form": form_payload(item, applicant, company),
-            "materials": material_payload(item),
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["number"]
+    return establishment_at_jiashan(clerk, item, org, company)
 
 
 def test_withdrawal_before_acceptance_reaches_the_deciding_node(live_region, actors):
@@ -124,28 +110,8 @@ def _hub_trace(region, number: str) -> dict | None:
 
 def test_a_composite_reaches_the_hub_without_the_applicant(live_region):
     clerk = ApiClient(live_region.url("sh"), "huangpu.clerk", DEMO_PASSWORD)
-    item = clerk.get(f"/items/{PENSION}").json()
-    org = next(
-        i["organization"] for i in item["implementations"] if i["organization_name"] == SH_HRSS
-    )
     _, name, applicant_id, phone = PERSONS["sh"]
-    r = clerk.post(
-        "/cases",
-        {
-            "window": "sh-310101-01",
-            "item": PENSION,
-            "organization": org,
-            "applicant": {"name": name, "id_number": applicant_id, "phone": phone},
-            "form": {
-                "applicant_name": name,
-                "applicant_id_number": applicant_id,
-                "contact_phone": phone,
-                "from_region": "330000",
-                "new_employer": "上海青禾数字科技有限公司",
-            },
-            "materials": [pdf_material("M01")],
-        },
-    )
+    r = pension_relay_at_huangpu(clerk, "330000")
     assert r.status_code == 201, r.text
     number = r.json()["number"]
     trace = wait_for(lambda: _hub_trace(live_region, number), timeout=90, what="the hub's trace")
