@@ -48,8 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     QINGPU,
     Intake,
-    bench_region,
     git_revision,
+    own_region,
     percentiles,
     ratio,
     require_postgres,
@@ -250,8 +250,9 @@ def http_samples(client, path: str, params: dict, *, samples: int, max_seconds: 
     return {**percentiles(times), "count": count}
 
 
+@own_region("list")
 def run(
-    region=None,
+    region,
     *,
     rows: int = 1_000_000,
     chunk: int = 100_000,
@@ -260,17 +261,6 @@ def run(
     seed_cases: int = 3,
     what_if_index: bool = True,
 ) -> dict:
-    if region is None:
-        with bench_region("list") as own:
-            return run(
-                own,
-                rows=rows,
-                chunk=chunk,
-                samples=samples,
-                max_seconds=max_seconds,
-                seed_cases=seed_cases,
-                what_if_index=what_if_index,
-            )
     import requests
 
     from tongban.identity.demo_accounts import DEMO_PASSWORD

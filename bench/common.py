@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -460,6 +461,24 @@ def measured_pass(region, measure, *, units: str, max_wait: float = 15) -> tuple
     p["cpu"] = cpu_delta(before, cpu_snapshot(region), units=p[units], wall=wall)
     p["machine"] = quiet
     return p, wall
+
+
+def own_region(label: str, **region_options):
+    """For a benchmark's ``run(region, **options)``: called without a region (or with
+    None), it runs in a fresh region of its own (``bench_region(label, …)``), stopped
+    afterwards; run_all passes the region it shares."""
+
+    def decorate(run):
+        @functools.wraps(run)
+        def with_region(region=None, **options):
+            if region is not None:
+                return run(region, **options)
+            with bench_region(label, **region_options) as own:
+                return run(own, **options)
+
+        return with_region
+
+    return decorate
 
 
 class Intake:

@@ -47,9 +47,9 @@ from common import (  # noqa: E402
     PHASES,
     add_phases,
     applicant_for,
-    bench_region,
     git_revision,
     measured_pass,
+    own_region,
     percentiles,
     ratio,
     require_postgres,
@@ -300,8 +300,9 @@ def measure(
     }
 
 
+@own_region("relay")
 def run(
-    region=None,
+    region,
     *,
     relays: int = 20,
     poll_ms: float = 10,
@@ -309,16 +310,6 @@ def run(
     max_seconds: float = 120,
     passes=("idle_default", "idle_fast"),
 ) -> dict:
-    if region is None:
-        with bench_region("relay") as own:
-            return run(
-                own,
-                relays=relays,
-                poll_ms=poll_ms,
-                fast_idle=fast_idle,
-                max_seconds=max_seconds,
-                passes=passes,
-            )
     from tongban.identity.demo_accounts import DEMO_PASSWORD
     from tongban.region import ApiClient
 

@@ -47,9 +47,9 @@ from common import (  # noqa: E402
     QINGPU,
     Intake,
     add_phases,
-    bench_region,
     git_revision,
     measured_pass,
+    own_region,
     percentiles,
     ratio,
     require_postgres,
@@ -181,8 +181,9 @@ def measure(
     }
 
 
+@own_region("delivery")
 def run(
-    region=None,
+    region,
     *,
     cases: int = 100,
     poll_ms: float = 10,
@@ -191,17 +192,6 @@ def run(
     max_seconds: float = 90,
     passes=("idle_default", "idle_fast", "idle_fast_loaded"),
 ) -> dict:
-    if region is None:
-        with bench_region("delivery") as own:
-            return run(
-                own,
-                cases=cases,
-                poll_ms=poll_ms,
-                fast_idle=fast_idle,
-                background_rate=background_rate,
-                max_seconds=max_seconds,
-                passes=passes,
-            )
     from tongban.identity.demo_accounts import DEMO_PASSWORD
     from tongban.region import ApiClient
 
