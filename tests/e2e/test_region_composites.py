@@ -22,11 +22,14 @@ from .composite_steps import (
     composite,
     decide,
     id_number,
+    implementation_of,
     member,
+    member_reaches,
     node_down,
     outputs,
     pdf_material,
     pending_for,
+    pension_relay_at_huangpu,
     required_inputs,
     statuses,
     wait_for,
@@ -49,12 +52,7 @@ def staff(full_region):
 
 
 def implementation(client, item_code: str, organization_name: str) -> str:
-    item = client.get(f"/items/{item_code}").json()
-    return next(
-        i["organization"]
-        for i in item["implementations"]
-        if i["organization_name"] == organization_name
-    )
+    return implementation_of(client.get(f"/items/{item_code}").json(), organization_name)
 
 
 # --- 接续办 ---------------------------------------------------------------------------
@@ -67,23 +65,7 @@ def test_pension_relay_from_jiangsu_to_shanghai_survives_jiangsu_down(full_regio
     sh_hrss = staff.official("sh", SH_HRSS)
     js_hrss = staff.official("js", JS_HRSS)
     _, name, applicant_id, phone = PERSONS["sh"]
-    response = clerk.post(
-        "/cases",
-        {
-            "window": WINDOW,
-            "item": PENSION,
-            "organization": implementation(clerk, PENSION, SH_HRSS),
-            "applicant": {"name": name, "id_number": applicant_id, "phone": phone},
-            "form": {
-                "applicant_name": name,
-                "applicant_id_number": applicant_id,
-                "contact_phone": phone,
-                "from_region": "320000",
-                "new_employer": "上海青禾数字科技有限公司",
-            },
-            "materials": [pdf_material("M01")],
-        },
-    )
+    response = pension_relay_at_huangpu(clerk, "320000")
     assert response.status_code == 201, response.text
     body = response.json()
     number = body["number"]
@@ -152,11 +134,12 @@ def test_pension_relay_from_jiangsu_to_shanghai_survives_jiangsu_down(full_regio
     decide(js_hrss, out["number"], transferred)
 
     # 4. sh sees the outputs and starts 确认接收 at its own 人社局
-    body = wait_for(
-        lambda: (
-            (b := composite(clerk, number)) and member(b, "receive")["status"] == "submitted" and b
-        ),
-        what="the 转出地 approval back at sh and the last stage started",
+    body = member_reaches(
+        clerk,
+        number,
+        "receive",
+        "submitted",
+        "the 转出地 approval back at sh and the last stage started",
     )
     assert member(body, "transfer_out")["status"] == "approved"
     assert transferred.items() <= outputs(member(body, "transfer_out")).items()
@@ -240,13 +223,8 @@ def approve_birth_certificate(staff, clerk, body: dict) -> dict:
     assert required_inputs(clerk, "000550002000") <= set(entries)
     arrived(health, part["number"])
     decide(health, part["number"], entries)
-    return wait_for(
-        lambda: (
-            (b := composite(clerk, body["number"]))
-            and member(b, "hukou")["status"] == "submitted"
-            and b
-        ),
-        what="户口登记 started after the 出生医学证明",
+    return member_reaches(
+        clerk, body["number"], "hukou", "submitted", "户口登记 started after the 出生医学证明"
     )
 
 
@@ -274,13 +252,8 @@ def test_newborn_bundle_born_in_shanghai_with_hukou_in_nanjing(full_region, staf
     entries = {"child_id_number": child_id, "registered_on": "2026-12-01"}
     assert required_inputs(clerk, "000501006000") <= set(entries)
     decide(police, hukou["number"], entries)
-    body = wait_for(
-        lambda: (
-            (b := composite(clerk, number))
-            and member(b, "medical_insurance")["status"] == "submitted"
-            and b
-        ),
-        what="医保参保登记 started after 户口登记",
+    body = member_reaches(
+        clerk, number, "medical_insurance", "submitted", "医保参保登记 started after 户口登记"
     )
     # 社保卡 needs both 户口 and 医保: it waits
     assert member(body, "social_card")["status"] == "waiting"
@@ -292,13 +265,8 @@ def test_newborn_bundle_born_in_shanghai_with_hukou_in_nanjing(full_region, staf
     entries = {"insured_from": "2026-11-20", "insurance_number": "NJ3201202611200001"}
     assert required_inputs(clerk, "000510004000") <= set(entries)
     decide(medical, insurance["number"], entries)
-    body = wait_for(
-        lambda: (
-            (b := composite(clerk, number))
-            and member(b, "social_card")["status"] == "submitted"
-            and b
-        ),
-        what="社保卡申领 started after 户口 and 医保",
+    body = member_reaches(
+        clerk, number, "social_card", "submitted", "社保卡申领 started after 户口 and 医保"
     )
 
     # 社会保障卡申领 at 江苏省人社厅
@@ -440,10 +408,7 @@ def test_business_start_in_suzhou_a_refused_part_leaves_the_others_standing(full
     reason = "印模样式未包含企业名称全称，请按规定重新设计后申请"
     refused = police.post(f"/cases/{seal['number']}/refuse", {"reason": reason})
     assert refused.status_code == 200, refused.text
-    body = wait_for(
-        lambda: (b := composite(clerk, number)) and member(b, "seal")["status"] == "refused" and b,
-        what="the refusal at sh",
-    )
+    body = member_reaches(clerk, number, "seal", "refused", what="the refusal at sh")
     # nothing depends on the seal: the bundle goes on
     assert body["status"] == "in_progress"
     assert statuses(body)["tax"] == "submitted"
