@@ -171,7 +171,9 @@ def test_another_persons_id_number_opens_nothing_at_any_node(live_region):
     """The outside probe's reproduction: the 嘉善 window takes a case for a 浙江 resident
     who has no account anywhere; someone registers with that name and 身份证号 and their
     own phone at another node (to follow SSO back) or at the home node (ADR 0010)."""
-    from .test_region_flow1 import ESTABLISHMENT, QINGPU, form_payload, material_payload
+    from tongban.demo_seed import ESTABLISHMENT, form_payload, material_payload
+
+    from .test_region_flow1 import QINGPU
 
     zj = live_region.url("zj")
     clerk = ApiClient(zj, "jiashan.clerk", DEMO_PASSWORD)
