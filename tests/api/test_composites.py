@@ -103,6 +103,10 @@ def test_relay_at_one_node_passes_each_stage_output_on(region, api, clerk, hrss_
         "letter_number"
     ] == "沪人社联〔2026〕001号"
     assert second["status"] == "submitted" and second["number"]
+    # the official's list marks each stage with its 联办件 and role
+    listed = {r["number"]: r for r in api.login(hrss_official).get("/cases").json()["results"]}
+    assert listed[second["number"]]["composite_number"] == number
+    assert listed[second["number"]]["member_role"] == "转出地"
 
     # the second stage's official sees what the first produced, without re-entering it
     detail = api.login(hrss_official).get(f"/cases/{second['number']}").json()

@@ -26,6 +26,24 @@ def test_case_list_query_count(official_with_cases, api, django_assert_num_queri
     assert body["count"] == 6
 
 
+def test_case_list_with_composite_members_query_count(region, api, django_assert_num_queries):
+    """Members of 联办件 in the worklist carry their 联办件 number and role at no cost."""
+    from tests.api.test_composites import SH_HRSS, pension_application
+
+    clerk = user_with("huangpu.clerk", role="clerk", window=region.window("sh-310101-01"))
+    api.login(clerk)
+    for _ in range(3):
+        assert api.post("/cases", pension_application(region)).status_code == 201
+    official = user_with("sh.hrss", role="official", organization=region.org(SH_HRSS))
+    api.login(official)
+    with django_assert_num_queries(5):
+        body = api.get("/cases", worklist="true").json()
+    assert body["count"] == 3
+    assert {(r["member_role"], bool(r["composite_number"])) for r in body["results"]} == {
+        ("转入地", True)
+    }
+
+
 def test_case_detail_query_count(official_with_cases, api, django_assert_num_queries):
     # token, token touch (first use), assignments (+org codes), case (+joins), history, materials,
     # the case's signed documents

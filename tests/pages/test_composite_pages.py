@@ -266,6 +266,11 @@ def test_window_intake_of_a_relay_and_the_stage_approval_form(client, region):
     first = composite.members.get(key="contact_letter").case_number
     services.case_accept(user=official, number=first, note="")
     client.force_login(official)
+    # 审批待办 marks the row of a 联办件's stage with its role
+    row = re.search(
+        rf"<tr[^>]*>(?:(?!</tr>).)*{first}(?:(?!</tr>).)*</tr>", html(client.get("/work/")), re.S
+    )
+    assert row and "联办件 · 转入地" in row.group(0)
     stage = client.get(f"/cases/{first}/")
     text = texts(stage)
     assert f"联办件 {composite.number} 的第 1 环节（转入地）" in text

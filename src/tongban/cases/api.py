@@ -172,6 +172,9 @@ class CaseSummary(Schema):
     received_at: dt.datetime | None
     deadline: dt.date | None
     deadline_provisional: bool
+    # a stage (接续办) or part (集成办) of a 联办件: its number and role ("" when none)
+    composite_number: str = ""
+    member_role: str = ""
 
 
 class CaseDocumentOut(Schema):

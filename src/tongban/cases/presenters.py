@@ -95,6 +95,9 @@ def case_summary_dict(case: Case) -> dict:
         "received_at": case.received_at,
         "deadline": case.deadline,
         "deadline_provisional": case.deadline_provisional,
+        # a stage/part of a 联办件: its number and the member's role ("" for a plain case)
+        "composite_number": case.composite_number,
+        "member_role": case.member_role,
     }
 
 
