@@ -274,3 +274,26 @@ def test_a_licence_file_is_issued_once_and_follows_its_licence(region):
     )
     verdict = document_verify(text)
     assert verdict.verdict == "licence_revoked" and not verdict.ok
+
+
+def test_a_pdf_is_read_coarsely_first_and_finely_when_that_finds_nothing(region, monkeypatch):
+    from tongban.documents import pdf_reading
+
+    document = _issue_all(region)["certificate"]
+    pdf = document_pdf(document)
+    rendered = []
+    real_run = subprocess.run
+
+    def run(args, **kwargs):
+        if args[0] == "pdftoppm":
+            rendered.append(int(args[args.index("-scale-to") + 1]))
+        return real_run(args, **kwargs)
+
+    monkeypatch.setattr(pdf_reading.subprocess, "run", run)
+    assert pdf_reading.pdf_qr_text(pdf) == document_qr_text(document)
+    assert rendered == [pdf_reading.RENDER_PIXELS[0]]  # the coarse look was enough
+    # a code too fine for the first look (rendered at 150 px) is found by the second
+    rendered.clear()
+    monkeypatch.setattr(pdf_reading, "RENDER_PIXELS", (150, pdf_reading.RENDER_PIXELS[1]))
+    assert pdf_reading.pdf_qr_text(pdf) == document_qr_text(document)
+    assert rendered == [150, pdf_reading.RENDER_PIXELS[1]]

@@ -25,7 +25,7 @@ from tongban.documents.official import SEAL_RED, record_layout
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PAGES = 20
-RENDER_PIXELS = 2400
+RENDER_PIXELS = (1200, 2400)  # the long side: ≈100 dpi, then ≈200 dpi on A4
 LINE_TOLERANCE_MM = 0.6
 
 
@@ -59,41 +59,58 @@ def pdf_qr_text(content: bytes) -> str | None:
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "document.pdf"
         source.write_bytes(content)
-        for number in range(pages, 0, -1):
-            prefix = Path(tmp) / f"p{number}"
-            try:
-                subprocess.run(
-                    [
-                        "pdftoppm",
-                        "-scale-to",  # the long side in pixels: 200 dpi on A4, bounded
-                        str(RENDER_PIXELS),  # for any page size a PDF may declare
-                        "-gray",
-                        "-png",
-                        "-singlefile",
-                        "-f",
-                        str(number),
-                        "-l",
-                        str(number),
-                        str(source),
-                        str(prefix),
-                    ],
-                    check=True,
-                    capture_output=True,
-                    timeout=60,
-                )
-            except FileNotFoundError as exc:
-                raise PdfUnreadable("pdftoppm (poppler-utils) is not installed") from exc
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-                raise PdfUnreadable("the PDF could not be rendered") from exc
-            with Image.open(prefix.with_suffix(".png")) as image:
-                results = zxingcpp.read_barcodes(image.convert("L"))
-            for found in results:
-                if found.format != zxingcpp.BarcodeFormat.QRCode or not found.text:
-                    continue
-                if found.text.startswith(formats.QR_PREFIX):
-                    return found.text
-                other = other or found.text
+        # a quick, coarse look first (a 30 mm code is ≈ 2.5 px a module at 1,200 px on
+        # A4), then the fine one: most documents are read at a quarter of the pixels
+        for pixels in RENDER_PIXELS:
+            found = _page_codes(source, Path(tmp), pages, pixels)
+            for text in found:
+                if text.startswith(formats.QR_PREFIX):
+                    return text
+            other = other or next(iter(found), None)
     return other
+
+
+def _page_codes(source: Path, tmp: Path, pages: int, pixels: int) -> list[str]:
+    """The QR texts found on the pages rendered ``pixels`` on their long side, last page
+    first (the code is printed at the end of a document); stops at a page with a
+    ``TBD1:`` code."""
+    texts: list[str] = []
+    for number in range(pages, 0, -1):
+        prefix = tmp / f"p{number}-{pixels}"
+        try:
+            subprocess.run(
+                [
+                    "pdftoppm",
+                    "-scale-to",  # the long side in pixels, bounded for any page size
+                    str(pixels),  # a PDF may declare
+                    "-gray",
+                    "-png",
+                    "-singlefile",
+                    "-f",
+                    str(number),
+                    "-l",
+                    str(number),
+                    str(source),
+                    str(prefix),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        except FileNotFoundError as exc:
+            raise PdfUnreadable("pdftoppm (poppler-utils) is not installed") from exc
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            raise PdfUnreadable("the PDF could not be rendered") from exc
+        with Image.open(prefix.with_suffix(".png")) as image:
+            results = zxingcpp.read_barcodes(image.convert("L"))
+        texts += [
+            found.text
+            for found in results
+            if found.format == zxingcpp.BarcodeFormat.QRCode and found.text
+        ]
+        if any(text.startswith(formats.QR_PREFIX) for text in texts):
+            break
+    return texts
 
 
 def _rgb_close(color, rgb: tuple[int, int, int]) -> bool:
