@@ -14,6 +14,7 @@ from ninja.parser import Parser
 
 import tongban
 from tongban.api_errors import ErrorOut
+from tongban.audit.api import router as audit_router
 from tongban.cases.api import oversight_router
 from tongban.cases.api import router as cases_router
 from tongban.catalog.api import router as catalog_router
@@ -25,6 +26,7 @@ from tongban.gm.strict_json import StrictJSONError, loads_strict
 from tongban.identity.api import router as identity_router
 from tongban.identity.authentication import BEARER_REFUSED_ATTR
 from tongban.licences.api import router as licences_router
+from tongban.sharing.api import router as sharing_router
 
 JSON_MAX_DEPTH = 64
 
@@ -113,6 +115,8 @@ api.add_router("/cases", cases_router)
 api.add_router("", oversight_router)
 api.add_router("", licences_router)
 api.add_router("", documents_router)
+api.add_router("", audit_router)
+api.add_router("", sharing_router)
 
 
 def _refuse_nul_in_path(run):

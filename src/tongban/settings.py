@@ -165,6 +165,7 @@ INSTALLED_APPS = [
     "tongban.documents",
     "tongban.cases",
     "tongban.licences",
+    "tongban.sharing",
     "tongban.notices",
     "tongban.portal",
 ]

@@ -211,6 +211,7 @@ def directory_load_seed() -> tuple[int, int]:
 def configuration_document(*, serial: int, issued_at: dt.datetime, expires_at: dt.datetime) -> dict:
     from tongban.catalog.models import Release
     from tongban.licences.services import licence_types_document
+    from tongban.sharing.services import sharing_catalog_document
 
     nodes = []
     for node in Node.objects.prefetch_related("keys").order_by("node_id"):
@@ -271,6 +272,8 @@ def configuration_document(*, serial: int, issued_at: dt.datetime, expires_at: d
             for w in Window.objects.select_related("node", "organization").order_by("code")
         ],
         "licence_types": licence_types_document(),
+        # 政务数据共享清单目录 (docs/data-sharing.md); None while the hub has none
+        "sharing": sharing_catalog_document(),
         "catalog": (
             {
                 "release": release.version,
@@ -450,6 +453,10 @@ def configuration_apply(*, wrapper: dict) -> CachedConfiguration | None:
     from tongban.licences.services import licence_types_apply
 
     licence_types_apply(document.get("licence_types") or [])
+
+    from tongban.sharing.services import sharing_catalog_apply
+
+    sharing_catalog_apply(document.get("sharing"))
 
     cached = CachedConfiguration.objects.create(
         serial=document["serial"],

@@ -11,6 +11,7 @@ from tongban.directory import services
 from tongban.directory.models import LocalSigningKey
 from tongban.directory.signing import signing_key_create
 from tongban.licences.services import licence_types_load_seed
+from tongban.sharing.services import sharing_catalog_load_seed
 
 PROVINCES = {
     "sh": ("上海", "随申办", "310000"),
@@ -57,6 +58,7 @@ class Command(BaseCommand):
             )
         orgs, windows = services.directory_load_seed()
         licence_types = licence_types_load_seed()
+        datasets, authorizations = sharing_catalog_load_seed()
         release = catalog_release_publish()
         self.stdout.write(
             json.dumps(
@@ -66,6 +68,8 @@ class Command(BaseCommand):
                     "organizations": orgs,
                     "windows": windows,
                     "licence_types": licence_types,
+                    "datasets": datasets,
+                    "sharing_authorizations": authorizations,
                     "catalog_release": release.version,
                     "items": release.items.count(),
                 },
