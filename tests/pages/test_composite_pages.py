@@ -277,3 +277,32 @@ def test_window_intake_of_a_relay_and_the_stage_approval_form(client, region):
     # the approval asks for the stage's outputs, titled by the stage's own document
     assert 'name="approve-result-letter_number"' in html(stage)
     assert "出具《基本养老保险关系转移接续联系函》所需的信息" in text
+
+
+def test_the_composite_lists_have_their_own_pager(client, api, region, monkeypatch):
+    """我的办件 and the window's list page the 联办件 (``composite_page``) apart from the
+    cases (``page``)."""
+    from tests.api.test_composites import pension_application
+    from tongban.portal import composite_views
+
+    monkeypatch.setattr(composite_views, "COMPOSITE_PAGE_SIZE", 2)
+    clerk = user_with("huangpu.clerk", role="clerk", window=region.window("sh-310101-01"))
+    api.login(clerk)
+    numbers = [api.post("/cases", pension_application(region)).json()["number"] for _ in range(3)]
+    applicant = resident("lina", assurance="L3")  # the same 身份证号: their 联办件 too
+
+    def cards(url, **query):
+        page = html(client.get(url, query))
+        return re.search(r'<section class="composite-list".*?</section>', page, re.S).group(0)
+
+    for user, url in ((clerk, "/window/"), (applicant, "/me/cases/")):
+        client.force_login(user)
+        first = cards(url)
+        assert numbers[2] in first and numbers[1] in first and numbers[0] not in first, url
+        assert "第 1 / 2 页" in first and "composite_page=2" in first
+        second = cards(url, composite_page="2", page="1")
+        assert numbers[0] in second and numbers[2] not in second, url
+        assert "composite_page=1" in second and "page=1" in second  # the cases' page kept
+        # a page past the end shows the last one; a bad number the first
+        assert numbers[0] in cards(url, composite_page="9")
+        assert numbers[2] in cards(url, composite_page="x")

@@ -327,13 +327,18 @@ def composite_exists(number: str) -> bool:
     return Composite.objects.filter(number=number).exists()
 
 
-def composite_list(access: Access, *, limit: int = 50) -> list:
+def composite_list(access: Access, *, limit: int = 50, offset: int = 0) -> list:
+    """A page of the 联办件 the caller sees, newest first (``composite_count`` for all)."""
     return list(
         composites_visible_to(access)
         .select_related("organization")
         .prefetch_related("members")
-        .order_by("-submitted_at", "-id")[:limit]
+        .order_by("-submitted_at", "-id")[offset : offset + limit]
     )
+
+
+def composite_count(access: Access) -> int:
+    return composites_visible_to(access).count()
 
 
 def member_cases(numbers: list[str]) -> dict:

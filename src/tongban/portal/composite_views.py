@@ -159,10 +159,39 @@ def composite_submitted_text(composite: Composite, *, window: bool) -> str:
 # --- in the lists ------------------------------------------------------------------------
 
 
-def composite_rows(access: Access, *, limit: int = 50) -> list[dict]:
+# 联办件 per page of a list (我的办件, the window's): cards, fewer than the cases' rows
+COMPOSITE_PAGE_SIZE = 10
+
+
+def composites_paged(request, access: Access) -> dict:
+    """One page of the (scoped) caller's 联办件 for a list page, with its pager; the page
+    number is ``composite_page`` so that it pages independently of the cases below."""
+    total = selectors.composite_count(access)
+    pages = max(1, -(-total // COMPOSITE_PAGE_SIZE))
+    try:
+        page = min(max(1, int(request.GET.get("composite_page", "1"))), pages)
+    except ValueError:
+        page = 1
+    return {
+        "composite_rows": composite_rows(
+            access, limit=COMPOSITE_PAGE_SIZE, offset=(page - 1) * COMPOSITE_PAGE_SIZE
+        )
+        if total
+        else [],
+        "composite_total": total,
+        "composite_pager": {
+            "page": page,
+            "pages": pages,
+            "has_previous": page > 1,
+            "has_next": page < pages,
+        },
+    }
+
+
+def composite_rows(access: Access, *, limit: int = 50, offset: int = 0) -> list[dict]:
     """The 联办件 the (scoped) caller sees, each with its progress: n of m steps done."""
     rows = []
-    for composite in selectors.composite_list(access, limit=limit):
+    for composite in selectors.composite_list(access, limit=limit, offset=offset):
         members = list(composite.members.all())
         rows.append(
             {

@@ -44,8 +44,8 @@ from tongban.identity.assurance import assurance_meaning
 from tongban.identity.models import ASSURANCE_CHOICES
 from tongban.identity.selectors import Access, access_for
 from tongban.portal.composite_views import (
-    composite_rows,
     composite_submitted_text,
+    composites_paged,
     without_licences,
 )
 from tongban.portal.context import node_app_name
@@ -228,7 +228,7 @@ def window_console(request):
             "status": status,
             "statuses": CaseStatus.choices,
             **_case_page(request, _scoped(access, windows=True), status=status),
-            "composite_rows": composite_rows(_scoped(access, windows=True)),
+            **composites_paged(request, _scoped(access, windows=True)),
         },
     )
 
@@ -383,7 +383,7 @@ def my_cases(request):
     context = _case_page(request, _scoped(access, person=True))
     context["identity_unproven"] = not access.identity_proven
     context["rows"] = [{"case": c, "result": case_result(c)} for c in context["cases"]]
-    context["composite_rows"] = composite_rows(_scoped(access, person=True))
+    context.update(composites_paged(request, _scoped(access, person=True)))
     return render(request, "portal/my_cases.html", context)
 
 
