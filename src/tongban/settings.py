@@ -162,6 +162,7 @@ INSTALLED_APPS = [
     "tongban.catalog",
     "tongban.identity",
     "tongban.exchange",
+    "tongban.audit",
     "tongban.documents",
     "tongban.cases",
     "tongban.licences",

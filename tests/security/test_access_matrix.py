@@ -166,6 +166,14 @@ RULES: dict[str, Rule] = {
     "api:health": Rule("get", lambda c: "/api/v1/health", everyone(OK)),
     "api:global_configuration": Rule("get", lambda c: "/api/v1/global-configuration", everyone(OK)),
     "api:trust_anchor": Rule("get", lambda c: "/api/v1/trust-anchor", everyone(OK)),
+    # the audit log: public, leaf hashes only (no checkpoint yet in this world: 404)
+    "api:audit_checkpoint": Rule("get", lambda c: "/api/v1/audit/checkpoint", everyone(HIDDEN)),
+    "api:audit_inclusion_proof": Rule(
+        "get", lambda c: "/api/v1/audit/proof/inclusion?index=0&size=0", everyone(VISIBLE)
+    ),
+    "api:audit_consistency_proof": Rule(
+        "get", lambda c: "/api/v1/audit/proof/consistency?first=0&second=0", everyone(OK)
+    ),
     "api:item_list": Rule("get", lambda c: "/api/v1/items", everyone(OK)),
     "api:item_get": Rule("get", lambda c: f"/api/v1/items/{ESTABLISHMENT}", everyone(OK)),
     "api:release_get": Rule("get", lambda c: "/api/v1/catalog/releases/2026Q4", everyone(OK)),

@@ -1,0 +1,88 @@
+"""/api/v1/audit/…: the latest signed checkpoint and proofs. Public: leaf hashes only."""
+
+from __future__ import annotations
+
+import base64
+
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+
+from tongban.api_errors import ErrorOut, errors
+from tongban.audit import selectors
+from tongban.errors import DomainError
+
+router = Router(tags=["audit"])
+
+
+class InclusionOut(Schema):
+    index: int
+    size: int
+    leaf_hash: str
+    proof: list[str]
+
+
+class ConsistencyOut(Schema):
+    first: int
+    second: int
+    proof: list[str]
+
+
+def _b64(items: list[bytes]) -> list[str]:
+    return [base64.b64encode(x).decode() for x in items]
+
+
+@router.get(
+    "/audit/checkpoint",
+    summary="审计日志最新检查点（签名的 tlog-checkpoint 文本）",
+    response={200: str, 404: ErrorOut},
+)
+def audit_checkpoint(request):
+    cp = selectors.latest_checkpoint()
+    if cp is None:
+        raise DomainError("no_checkpoint", _("审计日志尚无检查点"), status=404)
+    return HttpResponse(cp.note, content_type="text/plain; charset=utf-8")
+
+
+def _size_within(size: int, name: str) -> None:
+    if size > selectors.tree_size():
+        raise DomainError(
+            "beyond_tree_size",
+            _("请求的树大小超过审计日志当前大小"),
+            status=400,
+            details={"field": name},
+        )
+
+
+@router.get(
+    "/audit/proof/inclusion",
+    response={200: InclusionOut, **errors(400)},
+    summary="审计日志条目的包含证明",
+)
+def audit_inclusion_proof(request, index: int, size: int):
+    if not 0 <= index < size:
+        raise DomainError("invalid_range", _("须满足 0 ≤ index < size"), status=400)
+    _size_within(size, "size")
+    leaf = selectors.leaf_hash_at(index)
+    return {
+        "index": index,
+        "size": size,
+        "leaf_hash": base64.b64encode(leaf).decode(),
+        "proof": _b64(selectors.inclusion_proof(index, size)),
+    }
+
+
+@router.get(
+    "/audit/proof/consistency",
+    response={200: ConsistencyOut, **errors(400)},
+    summary="审计日志两个树大小之间的一致性证明",
+)
+def audit_consistency_proof(request, first: int, second: int):
+    if not 0 <= first <= second:
+        raise DomainError("invalid_range", _("须满足 0 ≤ first ≤ second"), status=400)
+    _size_within(second, "second")
+    return {
+        "first": first,
+        "second": second,
+        "proof": _b64(selectors.consistency_proof(first, second)),
+    }
