@@ -129,6 +129,7 @@ def test_samples_are_encrypted_at_rest(catalog):
 
 
 def test_datasets_api_for_staff_only(catalog, api):
+    assert api.get("/sharing/datasets").status_code == 401
     staff = user_with(
         "fund.official", role="official", organization=catalog.org("合肥住房公积金管理中心")
     )
