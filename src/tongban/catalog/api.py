@@ -20,6 +20,8 @@ class ItemMaterialOut(Schema):
     file_types: list[str]
     max_size_mb: int
     licence_type: str
+    # 可由数据共享核验替代: "<dataset code>.<field>[,<field>…]", "" when not
+    data_check: str
 
 
 class ImplementationOut(Schema):
@@ -152,6 +154,7 @@ def item_get(request, basic_code: str):
                 "file_types": m.file_types,
                 "max_size_mb": m.max_size_mb,
                 "licence_type": m.licence_type,
+                "data_check": m.data_check,
             }
             for m in item.materials.all()
         ],

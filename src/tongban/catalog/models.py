@@ -73,6 +73,8 @@ class Material(models.Model):
     file_types = models.JSONField(_("可接受的文件类型"), default=list)
     max_size_mb = models.PositiveSmallIntegerField(default=10)
     licence_type = models.CharField(_("可替代的电子证照"), max_length=64, blank=True)
+    # 可由数据共享核验替代: "<dataset code>.<field>[,<field>…]" (docs/data-sharing.md)
+    data_check = models.CharField(_("可由数据共享核验替代"), max_length=300, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import requests
@@ -50,6 +51,24 @@ def catalog_release_parse(content: bytes) -> dict:
     return document
 
 
+# a material replaceable by a data check: "<node>.<dataset>.<field>[,<field>…]"
+DATA_CHECK = re.compile(
+    r"^[a-z]{2,8}\.[a-z][a-z0-9_]{1,54}\.[a-z][a-z0-9_]{0,63}(,[a-z][a-z0-9_]{0,63})*$"
+)
+
+
+def material_data_check_clean(value: object, *, where: str) -> str:
+    """A material's ``data_check`` (可由数据共享核验替代), by shape: the dataset and its
+    fields are checked against the sharing catalog when a data check is made."""
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or len(value) > 300 or not DATA_CHECK.match(value):
+        raise CatalogError(
+            f"{where}: data_check must be '<dataset code>.<field>[,<field>…]', got {value!r}"
+        )
+    return value
+
+
 def implementation_code(organization_code: str, basic_code: str) -> str:
     return f"{organization_code}{IMPLEMENTING_BODY_STATUTORY}{basic_code}"
 
@@ -91,6 +110,14 @@ def catalog_release_import(*, document: dict, sm3: str) -> Release:
         }
     except ResultDeclarationError as exc:
         raise CatalogError(f"catalog release {version}: {exc}") from exc
+    data_checks = {
+        (item["basic_code"], m["code"]): material_data_check_clean(
+            m.get("data_check"),
+            where=f"catalog release {version}: item {item['basic_code']} material {m['code']}",
+        )
+        for item in document["items"]
+        for m in item.get("materials", [])
+    }
     codes = []
     for item in document["items"]:
         obj, _ = ServiceItem.objects.update_or_create(
@@ -128,6 +155,7 @@ def catalog_release_import(*, document: dict, sm3: str) -> Release:
                 file_types=m.get("file_types", ["pdf", "jpg", "png"]),
                 max_size_mb=m.get("max_size_mb", 10),
                 licence_type=m.get("licence_type") or "",
+                data_check=data_checks[(obj.basic_code, m["code"])],
                 position=i,
             )
             for i, m in enumerate(item.get("materials", []))
