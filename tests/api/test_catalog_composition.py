@@ -93,6 +93,23 @@ def test_every_region_a_form_offers_has_a_deciding_organization_in_the_directory
                 assert region_resolve(value, responsible), (code, target, value)
 
 
+def test_the_start_up_bundle_offers_every_province_and_zhejiang_decides_at_home(region):
+    """企业开办“一件事” in 嘉兴 or 杭州: every part is decided by a 浙江 organization."""
+    item = ServiceItem.objects.get(basic_code=START_UP)
+    field = next(f for f in item.form_schema if f["name"] == "company_region")
+    offered = choice_values(field)
+    assert {"330400", "330100"} <= set(offered)
+    assert {value[:2] for value in offered} == {"31", "32", "33", "34"}
+    for value in ("330400", "330100"):
+        for part in item.parts:
+            responsible = [
+                {"region": i.region, "organization": i.organization_id}
+                for i in Implementation.objects.filter(item__basic_code=part["item"])
+            ]
+            found = region_resolve(value, responsible)
+            assert found and found["organization"][2:4] == "33", (value, part["key"], found)
+
+
 def test_item_detail_shows_the_stages_and_parts_as_its_schema_says(region, api):
     spec = Client().get("/api/v1/openapi.json").json()
     schema = spec["paths"]["/api/v1/items/{basic_code}"]["get"]["responses"]["200"]["content"][
