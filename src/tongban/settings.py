@@ -55,6 +55,8 @@ TONGBAN_OTP_MAX_PER_HOUR = env_int("TONGBAN_OTP_MAX_PER_HOUR", 5)
 # the issuing nodes' status lists, and how often an issuer re-signs its own list.
 TONGBAN_PRESENTATION_TTL_SECONDS = env_int("TONGBAN_PRESENTATION_TTL_SECONDS", 180)
 TONGBAN_STATUS_LIST_REFRESH_SECONDS = env_int("TONGBAN_STATUS_LIST_REFRESH_SECONDS", 300)
+# the worker signs a checkpoint of the audit log this often (docs/exchange-protocol.md §16)
+TONGBAN_AUDIT_CHECKPOINT_SECONDS = env_int("TONGBAN_AUDIT_CHECKPOINT_SECONDS", 120)
 # a signed list's hard expiry; how stale a list may be for a licence type is the
 # type's own status_max_age_seconds (1 hour to 7 days), checked against its issue time
 TONGBAN_STATUS_LIST_TTL_SECONDS = env_int("TONGBAN_STATUS_LIST_TTL_SECONDS", 7 * 24 * 3600)

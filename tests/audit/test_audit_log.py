@@ -180,3 +180,17 @@ def test_verify_refuses_a_checkpoint_with_a_bad_signature(node_key):
     cp.save()
     with pytest.raises(CommandError, match="INCONSISTENT"):
         verify()
+
+
+def test_worker_signs_a_checkpoint_when_due(node_key, settings):
+    from tongban.audit.models import AuditCheckpoint
+    from tongban.audit.services import audit_checkpoint_if_due
+    from tongban.exchange.management.commands.worker import Command as Worker
+
+    append_all(entries(2))
+    Worker()._audit_checkpoint()  # the step of the worker's loop (its first pass runs it)
+    assert AuditCheckpoint.objects.get().size == 2
+    assert audit_checkpoint_if_due(max_age_seconds=3600) is None  # unchanged and fresh
+    append_all(entries(1, start=2))
+    assert audit_checkpoint_if_due(max_age_seconds=3600).size == 3
+    assert audit_checkpoint_if_due(max_age_seconds=0).size == 3  # stale: signed again

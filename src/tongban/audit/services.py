@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
+from django.utils import timezone
 
 from tongban.audit import merkle
 from tongban.audit.checkpoint import checkpoint_note
@@ -50,3 +53,17 @@ def audit_checkpoint_create() -> AuditCheckpoint:
         return AuditCheckpoint.objects.create(
             size=size, root_hash=root, note=checkpoint_note(size=size, root=root)
         )
+
+
+def audit_checkpoint_if_due(*, max_age_seconds: int) -> AuditCheckpoint | None:
+    """A new checkpoint when there is none, the log grew since the latest, or the latest
+    is older than ``max_age_seconds`` (the worker calls this every so often)."""
+    latest = AuditCheckpoint.objects.order_by("-id").only("size", "created_at").first()
+    size = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0
+    if (
+        latest is not None
+        and latest.size == size
+        and latest.created_at > timezone.now() - dt.timedelta(seconds=max_age_seconds)
+    ):
+        return None
+    return audit_checkpoint_create()

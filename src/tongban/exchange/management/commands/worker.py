@@ -30,7 +30,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        next_config = next_status_lists = 0.0
+        next_config = next_status_lists = next_checkpoint = 0.0
         session = requests.Session()  # keep-alive connections to the peers
         log.info("worker started")
         while not stopping:
@@ -43,6 +43,9 @@ class Command(BaseCommand):
                 next_status_lists = time.monotonic() + min(
                     60, settings.TONGBAN_STATUS_LIST_REFRESH_SECONDS
                 )
+            if time.monotonic() >= next_checkpoint:
+                self._audit_checkpoint()
+                next_checkpoint = time.monotonic() + settings.TONGBAN_AUDIT_CHECKPOINT_SECONDS
             try:
                 attempted = dispatch_once(session=session)
             except Exception:  # noqa: BLE001 — a worker must survive a failing pass
@@ -53,6 +56,15 @@ class Command(BaseCommand):
             if not attempted:
                 time.sleep(settings.TONGBAN_WORKER_IDLE_SECONDS)
         log.info("worker stopped")
+
+    def _audit_checkpoint(self) -> None:
+        """Sign a checkpoint of the audit log when it grew or the last one is stale."""
+        try:
+            from tongban.audit.services import audit_checkpoint_if_due
+
+            audit_checkpoint_if_due(max_age_seconds=settings.TONGBAN_AUDIT_CHECKPOINT_SECONDS)
+        except Exception as exc:  # noqa: BLE001 — e.g. no signing key yet; try again later
+            log.warning("audit checkpoint failed: %s", exc)
 
     def _configuration(self) -> None:
         try:
