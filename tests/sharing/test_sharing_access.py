@@ -154,3 +154,27 @@ def test_datasets_api_for_staff_only(catalog, api):
 def test_openapi_lists_the_datasets_endpoint(client, db):
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/sharing/datasets" in spec["paths"]
+
+
+def test_samples_follow_a_pii_key_rotation(catalog, settings):
+    from tongban.identity.pii import reset_key_cache
+    from tongban.identity.services import pii_reencrypt_all
+
+    sharing_samples_generate(node_id="js")
+    assert (
+        SampleRecord.objects.filter(dataset_code="js.marriage")
+        .first()
+        .data.startswith("sm4gcm:k1:")
+    )
+    settings.TONGBAN_PII_KEYS = "k2:" + "ab" * 16 + "," + settings.TONGBAN_PII_KEYS
+    reset_key_cache()
+    try:
+        assert pii_reencrypt_all()["sharing.SampleRecord.data"] >= 1
+        assert all(
+            r.data.startswith("sm4gcm:k2:")
+            for r in SampleRecord.objects.filter(dataset_code="js.marriage")
+        )
+        answer = SampleTableProvider("js.marriage").lookup(person_subject("zj"), ["spouse_name"])
+        assert answer == {"spouse_name": "王建国"}
+    finally:
+        reset_key_cache()

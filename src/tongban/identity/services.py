@@ -146,6 +146,8 @@ PII_FIELDS = [
     ("cases.Case", "applicant_phone_encrypted", None),
     ("exchange.OutboxMessage", "envelope", None),
     ("exchange.InboxMessage", "envelope", None),
+    # sample rows of the data-sharing provider (their subject index: `tongban sharing-samples`)
+    ("sharing.SampleRecord", "data", None),
 ]
 
 
