@@ -45,6 +45,9 @@ def test_the_shipped_release_imports_its_relays_and_bundles(region):
         item = ServiceItem.objects.get(basic_code=code)
         assert item.mode == "joint" and item.parts == []
         assert [s["sequence"] for s in item.stages] == [1, 2, 3]
+        # the item's limits are the whole relay's
+        total = sum(s["limit_days"] for s in item.stages)
+        assert item.legal_limit_days >= item.promised_limit_days >= total, code
         assert item.stages[0]["organization"] == {"from": "applied"}
         assert item.stages[1]["organization"] == {"region_field": "from_region"}
         assert item.stages[2]["organization"] == {"same_as": item.stages[0]["key"]}
@@ -222,6 +225,18 @@ BROKEN = {
     "zero days": (
         lambda d: _set(_stage(d, 0), limit_days=0),
         f"{PENSION} stage 'contact_letter': limit_days must be",
+    ),
+    "a relay promising less than its stages take": (
+        lambda d: _set(item_of(d, PENSION), promised_limit_days=15),
+        f"{PENSION}: promised_limit_days 15 is below the 45 working days its stages take",
+    ),
+    "a longer stage pushing the stages past the item limit": (
+        lambda d: _set(_stage(d, 2), limit_days=20),
+        f"{PENSION}: promised_limit_days 45 is below the 50 working days",
+    ),
+    "a relay's legal limit below its stages'": (
+        lambda d: _set(item_of(d, MEDICAL), legal_limit_days=14),
+        f"{MEDICAL}: legal_limit_days 14 is below the 15 working days",
     ),
     "an item with stages and parts": (
         lambda d: _set(item_of(d, PENSION), parts=copy.deepcopy(item_of(d, NEWBORN)["parts"])),

@@ -234,6 +234,15 @@ def stages_clean(item: dict, items_by_code: dict[str, dict]) -> list[dict]:
             }
         )
         outputs_so_far |= {f"{key}:{o['key']}" for o in outputs}
+    # the item's own limits are the whole relay's: at least its stages' one after another
+    total = sum(s["limit_days"] for s in stages)
+    for field in ("promised_limit_days", "legal_limit_days"):
+        days = item.get(field)
+        if isinstance(days, int) and not isinstance(days, bool) and days < total:
+            raise CompositionError(
+                f"{code}: {field} {days} is below the {total} working days its stages "
+                "take one after another (the item's limit is the whole relay's)"
+            )
     return stages
 
 
