@@ -11,6 +11,7 @@ import pytest
 from tests.api.test_identity_api import register, sms_outbox, token_for
 from tests.factories import PDF, id_number, materials_payload, user_with
 from tongban.cases.models import Case, Composite, CompositeMember
+from tongban.documents.models import IssuedDocument
 from tongban.exchange.models import OutboxMessage
 from tongban.identity.pii import decrypt_at_rest
 from tongban.notices.models import Notice
@@ -94,6 +95,9 @@ def test_relay_at_one_node_passes_each_stage_output_on(region, api, clerk, hrss_
     assert first["status"] == "submitted" and first["number"] and first["deadline"]
     assert [s["status"] for s in body["stages"][1:]] == ["waiting", "waiting"]
     assert "19880512" not in json.dumps(body, ensure_ascii=False)
+    # the window's 收件凭证 states the first stage's own limit, not the whole relay's
+    receipt = IssuedDocument.objects.get(case_number=first["number"], kind="intake_receipt")
+    assert {"label": "承诺时限", "value": "15个工作日（自受理之日起算）"} in receipt.record["facts"]
 
     approve(api, hrss_official, first["number"], {"letter_number": "沪人社联〔2026〕001号"})
     body = api.login(clerk).get(f"/cases/{number}").json()

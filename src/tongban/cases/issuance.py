@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from tongban.cases.application_form import answer_shown
 from tongban.cases.models import Case
-from tongban.cases.stages import input_value, member_inputs
+from tongban.cases.stages import input_value, limit_days_for, member_inputs
 from tongban.cases.stored_pii import form_masked
 from tongban.catalog.results import PLACEHOLDER
 from tongban.directory.models import Node, Organization, Window
@@ -204,7 +204,8 @@ def intake_receipt_issue(case: Case, *, window: Window, officer: str) -> IssuedD
         ("收件时间", f"{datetime_cn(case.submitted_at)}（北京时间）"),
         ("办理机构", case.handling_organization.name),
         ("已收材料", "\n".join(f"{i}. {text}" for i, text in enumerate(materials, 1)) or "—"),
-        ("承诺时限", f"{case.item.promised_limit_days}个工作日（自受理之日起算）"),
+        # a relay stage's own limit; the item's promise covers the whole relay
+        ("承诺时限", f"{limit_days_for(case)[0]}个工作日（自受理之日起算）"),
         (
             "进度查询",
             f"凭办件编号在{app}“我的办件”、本窗口或{case.handling_organization.name}查询办理进度",
