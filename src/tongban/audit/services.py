@@ -14,6 +14,12 @@ from tongban.audit.selectors import tree_root
 from tongban.gm.canonical import canonical_json
 
 
+def audit_lock() -> None:
+    """Take the audit log's head lock now (callers that lock another head before
+    appending take this one first, so locks are always taken in the same order)."""
+    AuditHead.objects.select_for_update().get_or_create(pk=1)
+
+
 def audit_append(*, kind: str, entry: dict) -> int:
     """Append ``entry`` (a JSON object, stored as its RFC 8785 canonical bytes) and return
     its index. Runs inside the caller's transaction; appends are serialized by a row lock

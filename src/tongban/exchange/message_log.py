@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from tongban.audit.services import audit_append, audit_lock
 from tongban.exchange.models import MessageLogEntry, MessageLogHead
 from tongban.gm.canonical import canonical_json
 from tongban.gm.sm3 import sm3_hex
@@ -41,6 +42,7 @@ def message_log_append(
     code: str = "",
 ) -> MessageLogEntry:
     with transaction.atomic():
+        audit_lock()  # the audit head before the message log's (one lock order)
         head, _ = MessageLogHead.objects.select_for_update().get_or_create(pk=1)
         entry = MessageLogEntry(
             position=head.position + 1,
@@ -58,6 +60,11 @@ def message_log_append(
         entry.save()
         head.position, head.entry_hash = entry.position, entry.entry_hash
         head.save()
+        # the chain hash covers the entry's fields (ids, peer, type, the content's SM3)
+        audit_append(
+            kind="message_log",
+            entry={"position": entry.position, "entry_hash": entry.entry_hash},
+        )
     return entry
 
 

@@ -21,7 +21,10 @@ import json
 import logging
 
 from django.conf import settings
+from django.db import transaction
 
+from tongban.gm.canonical import canonical_json
+from tongban.gm.sm3 import sm3_hex
 from tongban.identity.masking import mask_text
 from tongban.log_safety import escape_controls
 
@@ -54,7 +57,23 @@ def stored_text(value, limit: int) -> str:
     return _cap(escape_controls(str(value)), limit)
 
 
+def security_event_audit_entry(row) -> dict:
+    """The audit log's leaf for a stored event: its id, kind and the SM3 of what is stored
+    (the username and address stay out of the public log)."""
+    stored = {
+        "id": row.pk,
+        "kind": row.kind,
+        "user_id": row.user_id,
+        "username": row.username,
+        "ip": row.ip,
+        "details": row.details,
+        "at": row.at.isoformat(),
+    }
+    return {"id": row.pk, "kind": row.kind, "sm3": sm3_hex(canonical_json(stored))}
+
+
 def security_event(kind: str, *, request=None, user=None, username: str = "", **details) -> None:
+    from tongban.audit.services import audit_append  # models: not at logging setup
     from tongban.identity.models import SecurityEvent
 
     name = str(username or getattr(user, "username", "") or "")
@@ -63,16 +82,18 @@ def security_event(kind: str, *, request=None, user=None, username: str = "", **
         str(k)[:DETAIL_KEY_MAX]: _cap(mask_text(str(v)), LOG_VALUE_MAX)
         for k, v in list(details.items())[:DETAILS_MAX]
     }
-    SecurityEvent.objects.create(
-        kind=stored_text(kind, KIND_MAX),
-        user=user if getattr(user, "pk", None) else None,
-        username=stored_text(name, USERNAME_MAX),
-        ip=ip,
-        details={
-            stored_text(k, DETAIL_KEY_MAX): stored_text(v, DETAIL_VALUE_MAX)
-            for k, v in masked.items()
-        },
-    )
+    with transaction.atomic():
+        row = SecurityEvent.objects.create(
+            kind=stored_text(kind, KIND_MAX),
+            user=user if getattr(user, "pk", None) else None,
+            username=stored_text(name, USERNAME_MAX),
+            ip=ip,
+            details={
+                stored_text(k, DETAIL_KEY_MAX): stored_text(v, DETAIL_VALUE_MAX)
+                for k, v in masked.items()
+            },
+        )
+        audit_append(kind="security_event", entry=security_event_audit_entry(row))
     event = {
         "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "node": settings.TONGBAN_NODE,
