@@ -174,6 +174,17 @@ RULES: dict[str, Rule] = {
     "api:audit_consistency_proof": Rule(
         "get", lambda c: "/api/v1/audit/proof/consistency?first=0&second=0", everyone(OK)
     ),
+    # the sharing catalog this node holds: staff only
+    "api:sharing_datasets": Rule(
+        "get",
+        lambda c: "/api/v1/sharing/datasets",
+        {
+            **everyone(OK),
+            "anonymous": DENIED,
+            "applicant": DENIED,
+            "other_person": DENIED,
+        },
+    ),
     "api:item_list": Rule("get", lambda c: "/api/v1/items", everyone(OK)),
     "api:item_get": Rule("get", lambda c: f"/api/v1/items/{ESTABLISHMENT}", everyone(OK)),
     "api:release_get": Rule("get", lambda c: "/api/v1/catalog/releases/2026Q4", everyone(OK)),
