@@ -194,3 +194,16 @@ def test_worker_signs_a_checkpoint_when_due(node_key, settings):
     append_all(entries(1, start=2))
     assert audit_checkpoint_if_due(max_age_seconds=3600).size == 3
     assert audit_checkpoint_if_due(max_age_seconds=0).size == 3  # stale: signed again
+
+
+def test_proofs_over_a_damaged_log_answer_409_not_500(client):
+    append_all(entries(8))
+    with connection.cursor() as c:
+        c.execute('DELETE FROM audit_auditleaf WHERE "index" = 5')
+    r = client.get("/api/v1/audit/proof/inclusion", {"index": 5, "size": 8})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "audit_log_inconsistent"
+    r = client.get("/api/v1/audit/proof/inclusion", {"index": 4, "size": 6})  # sibling gone
+    assert r.status_code == 409
+    r = client.get("/api/v1/audit/proof/consistency", {"first": 5, "second": 6})
+    assert r.status_code == 409
+    assert client.get("/api/v1/audit/proof/inclusion", {"index": 1, "size": 4}).status_code == 200

@@ -44,6 +44,14 @@ def audit_checkpoint(request):
     return HttpResponse(cp.note, content_type="text/plain; charset=utf-8")
 
 
+def _damaged() -> DomainError:
+    return DomainError(
+        "audit_log_inconsistent",
+        _("审计日志不完整，无法给出证明（请运行 tongban audit verify）"),
+        status=409,
+    )
+
+
 def _size_within(size: int, name: str) -> None:
     if size > selectors.tree_size():
         raise DomainError(
@@ -56,7 +64,7 @@ def _size_within(size: int, name: str) -> None:
 
 @router.get(
     "/audit/proof/inclusion",
-    response={200: InclusionOut, **errors(400)},
+    response={200: InclusionOut, **errors(400, 409)},
     summary="审计日志条目的包含证明",
 )
 def audit_inclusion_proof(request, index: int, size: int):
@@ -64,25 +72,31 @@ def audit_inclusion_proof(request, index: int, size: int):
         raise DomainError("invalid_range", _("须满足 0 ≤ index < size"), status=400)
     _size_within(size, "size")
     leaf = selectors.leaf_hash_at(index)
+    try:
+        proof = selectors.inclusion_proof(index, size)
+    except LookupError:
+        proof = None
+    if leaf is None or proof is None:
+        raise _damaged()
     return {
         "index": index,
         "size": size,
         "leaf_hash": base64.b64encode(leaf).decode(),
-        "proof": _b64(selectors.inclusion_proof(index, size)),
+        "proof": _b64(proof),
     }
 
 
 @router.get(
     "/audit/proof/consistency",
-    response={200: ConsistencyOut, **errors(400)},
+    response={200: ConsistencyOut, **errors(400, 409)},
     summary="审计日志两个树大小之间的一致性证明",
 )
 def audit_consistency_proof(request, first: int, second: int):
     if not 0 <= first <= second:
         raise DomainError("invalid_range", _("须满足 0 ≤ first ≤ second"), status=400)
     _size_within(second, "second")
-    return {
-        "first": first,
-        "second": second,
-        "proof": _b64(selectors.consistency_proof(first, second)),
-    }
+    try:
+        proof = selectors.consistency_proof(first, second)
+    except LookupError:
+        raise _damaged() from None
+    return {"first": first, "second": second, "proof": _b64(proof)}
