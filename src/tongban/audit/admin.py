@@ -1,0 +1,29 @@
+from django.contrib import admin
+
+from tongban.audit.models import AuditCheckpoint, AuditLeaf
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The audit log changes only by appends through its services."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditLeaf)
+class AuditLeafAdmin(ReadOnlyAdmin):
+    list_display = ("index", "kind", "created_at")
+    list_filter = ("kind",)
+    exclude = ("entry", "leaf_hash")
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ("id", "size", "created_at")
+    exclude = ("root_hash",)
