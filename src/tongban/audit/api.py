@@ -35,7 +35,15 @@ def _b64(items: list[bytes]) -> list[str]:
 @router.get(
     "/audit/checkpoint",
     summary="审计日志最新检查点（签名的 tlog-checkpoint 文本）",
-    response={200: str, 404: ErrorOut},
+    response={404: ErrorOut},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "the signed note (C2SP tlog-checkpoint), exchange protocol §16",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        }
+    },
 )
 def audit_checkpoint(request):
     cp = selectors.latest_checkpoint()
