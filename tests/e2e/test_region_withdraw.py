@@ -85,11 +85,17 @@ def test_withdrawal_after_acceptance_keeps_the_true_status(live_region, actors):
         assert official.get(f"/cases/{number}").json()["status"] == "accepted"
     finally:
         live_region.start("sh", web=False)
+    # sh's outbox sends the acceptance, then its answer to the withdrawal, in that order:
+    # wait for the answer, not only for the status the acceptance already brings
     wait_for(
-        lambda: clerk.get(f"/cases/{number}").json()["status"] == "accepted",
-        what="the true status back at zj",
+        lambda: any(
+            e["details"].get("event") == "withdrawal_refused"
+            for e in clerk.get(f"/cases/{number}").json()["timeline"]
+        ),
+        what="the answer to the withdrawal back at zj",
     )
     body = clerk.get(f"/cases/{number}").json()
+    assert body["status"] == "accepted"
     assert body["concluded_at"] is None
     refused = [e for e in body["timeline"] if e["details"].get("event") == "withdrawal_refused"]
     assert refused and "撤回未生效" in refused[-1]["reason"]
