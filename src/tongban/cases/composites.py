@@ -44,6 +44,7 @@ from tongban.cases.models import (
     MemberStatus,
 )
 from tongban.cases.numbering import case_number_allocate
+from tongban.cases.oversight import composite_progress_report
 from tongban.cases.signals import member_case_changed
 from tongban.cases.stages import inputs_dump, inputs_load
 from tongban.catalog.models import Implementation, ServiceItem
@@ -665,8 +666,6 @@ def _notify_progress(composite: Composite, member: CompositeMember, started: lis
 
 def _report(composite: Composite) -> None:
     """The hub's region-wide view of multi-node cases (no personal data)."""
-    from tongban.cases.oversight import composite_progress_report
-
     composite_progress_report(composite)
 
 

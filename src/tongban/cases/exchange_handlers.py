@@ -11,6 +11,7 @@ from django.utils import timezone
 from tongban.cases.delivery import delivery_from_peer, delivery_received
 from tongban.cases.materials import CheckedFile, filename_normalize, sniff_media_type
 from tongban.cases.models import Case, CaseResult, CaseStatus
+from tongban.cases.oversight import composite_trace_store
 from tongban.cases.services import (
     WITHDRAWABLE,
     Actor,
@@ -651,8 +652,6 @@ def case_withdraw_delivered(message, receipt: dict) -> None:
 @inbox_handler("composite.progress")
 def composite_progress_received(envelope: VerifiedEnvelope) -> None:
     """Hub: a coordinating node's report on one 联办件 (no personal data)."""
-    from tongban.cases.oversight import composite_trace_store
-
     if settings.TONGBAN_ROLE != "hub":
         raise HandlerRefusal("composite.progress is for the hub", code="wrong_recipient")
     composite_trace_store(

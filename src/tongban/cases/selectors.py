@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -255,8 +256,6 @@ def oversight_by_organization(
 
 def hub_operator(user) -> bool:
     """The hub's operators: its administrators (枢纽管理员, 节点管理员, superusers)."""
-    from django.conf import settings
-
     if settings.TONGBAN_ROLE != "hub" or user is None or not user.is_authenticated:
         return False
     if not user.is_active:
