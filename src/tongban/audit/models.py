@@ -59,6 +59,9 @@ class AuditCheckpoint(models.Model):
     size = models.BigIntegerField()
     root_hash = models.BinaryField(max_length=32)
     note = models.TextField()  # the whole signed note, as served
+    # the note with the witnesses' cosignature lines added, once they cosigned
+    cosigned_note = models.TextField(blank=True)
+    witnesses = models.JSONField(default=list)  # names of the witnesses that cosigned
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -67,3 +70,20 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.size}"
+
+
+class WitnessedLog(models.Model):
+    """At a witness: the latest checkpoint of another node's log that it cosigned."""
+
+    origin = models.CharField(max_length=100, unique=True)
+    node_id = models.CharField(max_length=16)
+    size = models.BigIntegerField()
+    root_hash = models.BinaryField(max_length=32)
+    note = models.TextField()  # the log's checkpoint as cosigned
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("见证的审计日志")
+
+    def __str__(self) -> str:
+        return f"{self.origin} {self.size}"

@@ -112,3 +112,182 @@ class SampleRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset_code} (sample)"
+
+
+# --- data.query: purpose-bound queries to another node's dataset (docs/data-sharing.md §5) ---
+
+
+class DataQuery(models.Model):
+    """A query this node sent (or answers locally) about one subject of a dataset.
+
+    At the asking node it is the 数据核验 attached to a case (``use == "case"``) or the
+    registry check of an enterprise registration (``use == "enterprise_identity"``).
+    The subject and the answer are SM4-encrypted at rest."""
+
+    class Use(models.TextChoices):
+        CASE = "case", _("办件数据核验")
+        ENTERPRISE_IDENTITY = "enterprise_identity", _("法人身份核验")
+        AGENT_AUTHORIZATION = "agent_authorization", _("经办人授权核验")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("查询中")
+        ANSWERED = "answered", _("已核验")
+        NOT_FOUND = "not_found", _("无此记录")
+        REFUSED = "refused", _("被拒绝")
+        FAILED = "failed", _("查询失败")
+
+    query_id = models.CharField(max_length=40, unique=True)
+    use = models.CharField(_("用途"), max_length=24, choices=Use.choices, default=Use.CASE)
+    reference = models.CharField(max_length=64, blank=True)  # case number or claim id
+    case_number = models.CharField(_("办件编号"), max_length=40, blank=True, db_index=True)
+    material_code = models.CharField(_("替代材料"), max_length=64, blank=True)
+    dataset_code = models.CharField(_("数据集"), max_length=64)
+    dataset_name = models.CharField(_("数据集名称"), max_length=128)
+    source_node = models.CharField(_("数源节点"), max_length=16)
+    subject_encrypted = models.TextField()  # encrypted canonical JSON of the subject
+    subject_index = models.CharField(max_length=64, db_index=True)
+    fields = models.JSONField(_("字段"), default=list)
+    purpose = models.CharField(_("使用目的"), max_length=200)
+    item_code = models.CharField(_("事项基本编码"), max_length=32)
+    organization_code = models.CharField(_("使用部门"), max_length=18)
+    consent_id = models.CharField(max_length=40, blank=True)
+    requested_by = models.ForeignKey(
+        "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        _("状态"), max_length=12, choices=Status.choices, default=Status.PENDING
+    )
+    refusal_code = models.CharField(max_length=40, blank=True)
+    refusal_message = models.CharField(max_length=300, blank=True)
+    answer_encrypted = models.TextField(blank=True)  # encrypted {"record": …, "signature": …}
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("数据核验")
+        verbose_name_plural = _("数据核验")
+
+    def __str__(self) -> str:
+        return f"{self.query_id} {self.dataset_code}"
+
+
+# --- 我的数据使用记录: uses of a person's data, kept at the person's home node ---------------
+
+
+class DataUseRecord(models.Model):
+    """One use of a resident's data anywhere in the region, as reported to their home node
+    (``data.use``) or recorded here when this node used it itself."""
+
+    class Kind(models.TextChoices):
+        DATA_QUERY = "data_query", _("数据查询")
+        LICENCE_FETCH = "licence_fetch", _("调用电子证照")
+        LICENCE_VERIFICATION = "licence_verification", _("核验电子证照")
+        CASE = "case", _("办件使用")
+
+    class Flag(models.TextChoices):
+        NONE = "", _("无")
+        OPEN = "open", _("待答复")
+        ANSWERED = "answered", _("已答复")
+
+    use_id = models.CharField(max_length=40, unique=True)
+    kind = models.CharField(_("使用方式"), max_length=24, choices=Kind.choices)
+    person_index = models.CharField(max_length=64, db_index=True)  # blind index of 身份证号
+    used_at = models.DateTimeField(_("使用时间"))
+    user_node = models.CharField(_("使用节点"), max_length=16)
+    user_organization_code = models.CharField(max_length=18, blank=True)
+    user_organization_name = models.CharField(_("使用部门"), max_length=128)
+    dataset_code = models.CharField(max_length=64, blank=True)
+    dataset_name = models.CharField(_("数据"), max_length=128)
+    fields = models.JSONField(_("字段"), default=list)  # labels, e.g. ["婚姻状况"]
+    case_number = models.CharField(_("办件编号"), max_length=40, blank=True)
+    item_name = models.CharField(_("事项"), max_length=200, blank=True)
+    purpose = models.CharField(_("使用目的"), max_length=200)
+    legal_basis = models.CharField(_("法律依据"), max_length=300, blank=True)
+    consent_id = models.CharField(_("本人同意"), max_length=40, blank=True)
+    reporter_node = models.CharField(max_length=16)
+    audit_index = models.BigIntegerField(null=True, blank=True)  # leaf at reporter_node's log
+    audit_entry = models.BinaryField(null=True, blank=True)  # the leaf's canonical bytes
+    proof = models.JSONField(null=True, blank=True)  # {"size", "root", "hashes", "checkpoint", "witnesses"}
+    proof_checked_at = models.DateTimeField(null=True, blank=True)
+    flag = models.CharField(_("异议"), max_length=10, choices=Flag.choices, blank=True, default="")
+    flag_reason = models.CharField(_("异议理由"), max_length=500, blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    flag_deadline = models.DateField(_("答复期限"), null=True, blank=True)
+    flag_answer = models.TextField(_("答复"), blank=True)
+    flag_answered_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-used_at", "-id"]
+        indexes = [models.Index(fields=["person_index", "-used_at"], name="sharing_use_person")]
+        verbose_name = _("数据使用记录")
+        verbose_name_plural = _("数据使用记录")
+
+    def __str__(self) -> str:
+        return f"{self.use_id} {self.kind}"
+
+
+class DataUseFlag(models.Model):
+    """A resident's objection to a use by one of this node's organizations, for its
+    数据专员 (data_officer) to answer by ``deadline``; the answer goes back to the home node."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待答复")
+        ANSWERED = "answered", _("已答复")
+
+    flag_id = models.CharField(max_length=40, unique=True)
+    use_id = models.CharField(max_length=40, db_index=True)
+    home_node = models.CharField(max_length=16)
+    organization_code = models.CharField(_("使用部门"), max_length=18, db_index=True)
+    use_summary = models.JSONField(default=dict)  # kind, dataset, fields, case, purpose, used_at
+    reason = models.CharField(_("异议理由"), max_length=500)
+    raised_at = models.DateTimeField(_("提出时间"))
+    deadline = models.DateField(_("答复期限"))
+    status = models.CharField(
+        _("状态"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    answer = models.TextField(_("答复"), blank=True)
+    answered_by = models.ForeignKey(
+        "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["deadline", "id"]
+        verbose_name = _("数据使用异议")
+        verbose_name_plural = _("数据使用异议")
+
+    def __str__(self) -> str:
+        return f"{self.flag_id} {self.status}"
+
+
+class EnterpriseClaim(models.Model):
+    """A resident's claim to be the legal representative of an enterprise, confirmed
+    only by the registering authority's 企业登记信息 (a data check) or its 营业执照."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("核验中")
+        CONFIRMED = "confirmed", _("已核验")
+        REFUSED = "refused", _("未通过")
+
+    user = models.ForeignKey("identity.User", on_delete=models.CASCADE, related_name="+")
+    uscc = models.CharField(_("统一社会信用代码"), max_length=18)
+    registry_node = models.CharField(max_length=16)
+    method = models.CharField(max_length=16, default="data_check")  # data_check | licence
+    status = models.CharField(
+        _("状态"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    query = models.ForeignKey(
+        DataQuery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.uscc} {self.status}"
