@@ -37,6 +37,8 @@ MESSAGE_TYPES = {
     "case.delivery",
     "case.withdraw",
     "composite.progress",
+    "data.query",
+    "data.answer",
     "licence.issued",
     "licence.status",
     "licence.used",
