@@ -77,7 +77,8 @@ class SharingAuthorization(models.Model):
     fields of a dataset, for what purpose, on what legal basis (or with consent)."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="authorizations")
-    item_code = models.CharField(_("事项基本编码"), max_length=12)
+    # a 12-digit basic code, or a platform use ("platform:enterprise_identity" …)
+    item_code = models.CharField(_("事项基本编码"), max_length=32)
     organization_code = models.CharField(_("使用部门"), max_length=18)
     fields = models.JSONField(_("授权字段"), default=list)
     purpose = models.CharField(_("使用目的"), max_length=200)

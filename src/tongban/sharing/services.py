@@ -28,6 +28,8 @@ SHARING_FORMAT = "tongban-sharing-catalog/1"
 _CODE = re.compile(r"^[a-z]{2,8}\.[a-z][a-z0-9_]{1,54}$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ITEM = re.compile(r"^\d{12}$")
+# uses of the platform itself, not of a 事项 (docs/data-sharing.md §7)
+PLATFORM_USES = ("platform:enterprise_identity", "platform:agent_authorization")
 
 
 class SharingCatalogError(ConfigurationError):
@@ -130,8 +132,11 @@ def sharing_catalog_clean(section: object, *, organizations: dict[str, str]) -> 
         where = f"authorization #{i + 1} ({code} ← {a.get('item')!r} @ {a.get('organization')!r})"
         if sharing_type[code] == "不予共享":
             raise SharingCatalogError(f"{where}: dataset {code} is 不予共享")
-        if not isinstance(a.get("item"), str) or not _ITEM.match(a["item"]):
-            raise SharingCatalogError(f"{where}: item must be a 12-digit basic code")
+        item = a.get("item")
+        if not isinstance(item, str) or not (_ITEM.match(item) or item in PLATFORM_USES):
+            raise SharingCatalogError(
+                f"{where}: item must be a 12-digit basic code or one of {', '.join(PLATFORM_USES)}"
+            )
         org = a.get("organization")
         if org != ANY_ORGANIZATION and org not in organizations:
             raise SharingCatalogError(f"{where}: unknown organization {org!r}")
