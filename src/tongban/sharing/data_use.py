@@ -201,3 +201,486 @@ def _parse(value: str) -> dt.datetime:
     from tongban.exchange.envelopes import parse_time
 
     return parse_time(value)
+
+
+# --- receiving a use at the home node ---------------------------------------------------
+
+
+class DataUseRefused(ValueError):
+    """A data.* message that cannot apply here (answered ``not_applicable``)."""
+
+
+def _text(value: object, name: str, limit: int, *, required: bool = False) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise DataUseRefused(f"{name} must be a string of at most {limit} characters")
+    if required and not value.strip():
+        raise DataUseRefused(f"{name} is required")
+    return value
+
+
+def _use_clean(use: object) -> dict:
+    from tongban.sharing.models import DataUseRecord
+
+    if not isinstance(use, dict) or set(use) != set(USE_MEMBERS):
+        raise DataUseRefused(f"use must have exactly the members {', '.join(USE_MEMBERS)}")
+    _text(use["use_id"], "use_id", 40, required=True)
+    if use["kind"] not in DataUseRecord.Kind.values:
+        raise DataUseRefused(f"unknown kind {use['kind']!r}")
+    try:
+        _parse(use["used_at"])
+    except ValueError as exc:
+        raise DataUseRefused(f"used_at: {exc}") from exc
+    _text(use["user_node"], "user_node", 16, required=True)
+    for key, limit in LIMITS.items():
+        _text(use[key], key, limit, required=key in ("user_organization_name", "purpose"))
+    fields = use["fields"]
+    if not isinstance(fields, list) or not all(isinstance(f, str) and len(f) <= 64 for f in fields):
+        raise DataUseRefused("fields must be a list of labels")
+    return use
+
+
+def data_use_receive(*, sender: str, body: dict):
+    """Home node: a ``data.use`` from the node that used a resident's data. The leaf entry
+    it carries must be exactly the use with the subject's digest; stored once per use id."""
+    from tongban.identity.residence import home_node_of, id_number_is_valid
+
+    if not isinstance(body, dict):
+        raise DataUseRefused("body must be an object")
+    use = _use_clean(body.get("use"))
+    subject = body.get("subject")
+    audit = body.get("audit")
+    if not isinstance(subject, dict) or subject.get("id_type") != "111":
+        raise DataUseRefused("subject must be {id_type: '111', id_number}")
+    id_number = compact_id_number(_text(subject.get("id_number"), "id_number", 18, required=True))
+    if not id_number_is_valid(id_number) or home_node_of(id_number) != settings.TONGBAN_NODE:
+        raise DataUseRefused("the subject is not a resident of this node")
+    if not isinstance(audit, dict):
+        raise DataUseRefused("audit must be {index, entry}")
+    index = audit.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise DataUseRefused("audit.index must be a non-negative integer")
+    try:
+        entry = base64.b64decode(str(audit.get("entry", "")), validate=True)
+    except ValueError as exc:
+        raise DataUseRefused("audit.entry must be standard base64") from exc
+    expected = use_entry(
+        use=use,
+        subject=subject_digest(use_id=use["use_id"], id_number=id_number),
+        reporter_node=sender,
+    )
+    if canonical_json(expected) != entry:
+        raise DataUseRefused("audit.entry is not the canonical entry of this use")
+    return data_use_record_store(
+        use=use, id_number=id_number, reporter_node=sender, audit_index=index, entry=entry
+    )
+
+
+# --- flags (异议) -------------------------------------------------------------------------
+
+FLAG_WORKING_DAYS = 15
+REASON_MAX = 500
+ANSWER_MAX = 2000
+
+
+def flag_deadline(raised_at: dt.datetime) -> dt.date:
+    """15 working days (工作日, chinesecalendar's holidays and 调休) after the day the flag
+    was raised (local date); weekends only for a year the calendar does not know."""
+    import chinese_calendar
+    from django.utils import timezone
+
+    day = timezone.localdate(raised_at)
+    counted = 0
+    while counted < FLAG_WORKING_DAYS:
+        day += dt.timedelta(days=1)
+        try:
+            working = chinese_calendar.is_workday(day)
+        except NotImplementedError:
+            working = day.weekday() < 5
+        counted += working
+    return day
+
+
+def use_summary(record) -> dict:
+    return {
+        "kind": record.kind,
+        "used_at": _iso(record.used_at),
+        "user_organization_name": record.user_organization_name,
+        "dataset_name": record.dataset_name,
+        "fields": list(record.fields),
+        "case_number": record.case_number,
+        "item_name": record.item_name,
+        "purpose": record.purpose,
+    }
+
+
+def data_use_flag_raise(*, user, use_id: str, reason: str):
+    """The person questions one of their uses (提出异议); the flag goes to the data officer
+    of the using organization's node. Returns the record."""
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from tongban.errors import DomainError, NotFound
+    from tongban.identity.selectors import access_for
+    from tongban.sharing.data_use_selectors import data_uses_visible_to
+
+    reason = reason.strip() if isinstance(reason, str) else ""
+    errors = {}
+    if not reason:
+        errors["reason"] = _("请填写异议理由")
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = _("异议理由不超过 %(n)s 个字") % {"n": REASON_MAX}
+    if errors:
+        raise DomainError("invalid_flag", _("异议填写有误"), details={"fields": errors})
+    with transaction.atomic():
+        record = (
+            data_uses_visible_to(access_for(user))
+            .select_for_update()
+            .filter(use_id=str(use_id)[:40])
+            .first()
+        )
+        if record is None:
+            raise NotFound(_("数据使用记录不存在"))
+        if record.flag:
+            raise DomainError("already_flagged", _("已对这条记录提出过异议"), status=409)
+        now = timezone.now()
+        record.flag = record.Flag.OPEN
+        record.flag_reason = reason
+        record.flagged_at = now
+        record.flag_deadline = flag_deadline(now)
+        record.save(update_fields=["flag", "flag_reason", "flagged_at", "flag_deadline"])
+        flag = {
+            "flag_id": str(uuid7()),
+            "use_id": record.use_id,
+            "organization_code": record.user_organization_code,
+            "use": use_summary(record),
+            "reason": reason,
+            "raised_at": _iso(now),
+        }
+        if record.user_node == settings.TONGBAN_NODE:
+            data_use_flag_store(home_node=settings.TONGBAN_NODE, flag=flag)
+        else:
+            from tongban.exchange.services import outbox_enqueue
+
+            outbox_enqueue(
+                type="data.flag",
+                recipient=record.user_node,
+                correlation=correlation_of(record.use_id),
+                purpose=ENVELOPE_PURPOSE,
+                body=flag,
+            )
+    return record
+
+
+def data_use_flag_store(*, home_node: str, flag: dict):
+    """Using node: keep a flag for the using organization's 数据专员 (once per flag id)."""
+    from tongban.sharing.models import DataUseFlag
+
+    raised_at = _parse(flag["raised_at"])
+    row, _ = DataUseFlag.objects.get_or_create(
+        flag_id=flag["flag_id"],
+        defaults={
+            "use_id": flag["use_id"],
+            "home_node": home_node,
+            "organization_code": flag["organization_code"],
+            "use_summary": flag["use"],
+            "reason": flag["reason"],
+            "raised_at": raised_at,
+            "deadline": flag_deadline(raised_at),
+        },
+    )
+    return row
+
+
+def data_use_flag_receive(*, sender: str, body: dict):
+    """Using node: a ``data.flag`` from the person's home node."""
+    from tongban.directory.models import Organization
+    from tongban.sharing.models import DataUseFlag
+
+    if not isinstance(body, dict) or set(body) != {
+        "flag_id",
+        "use_id",
+        "organization_code",
+        "use",
+        "reason",
+        "raised_at",
+    }:
+        raise DataUseRefused(
+            "body must be {flag_id, use_id, organization_code, use, reason, raised_at}"
+        )
+    _text(body["flag_id"], "flag_id", 40, required=True)
+    _text(body["use_id"], "use_id", 40, required=True)
+    _text(body["reason"], "reason", REASON_MAX, required=True)
+    code = _text(body["organization_code"], "organization_code", 18)
+    if not isinstance(body["use"], dict):
+        raise DataUseRefused("use must be an object")
+    try:
+        _parse(body["raised_at"])
+    except ValueError as exc:
+        raise DataUseRefused(f"raised_at: {exc}") from exc
+    if (
+        code
+        and not Organization.objects.filter(code=code, node__node_id=settings.TONGBAN_NODE).exists()
+    ):
+        raise DataUseRefused("the organization is not one of this node's")
+    existing = DataUseFlag.objects.filter(use_id=body["use_id"]).first()
+    if existing is not None and existing.flag_id != body["flag_id"]:
+        raise DataUseRefused("this use was already flagged")
+    return data_use_flag_store(home_node=sender, flag=body)
+
+
+def data_use_flag_answer(*, user, flag_id: str, answer: str):
+    """The 数据专员 of the using organization answers a flag; the answer goes to the
+    person's home node. Returns the flag."""
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from tongban.errors import DomainError, NotFound
+    from tongban.sharing.data_use_selectors import flags_visible_to
+
+    answer = answer.strip() if isinstance(answer, str) else ""
+    errors = {}
+    if not answer:
+        errors["answer"] = _("请填写答复")
+    elif len(answer) > ANSWER_MAX:
+        errors["answer"] = _("答复不超过 %(n)s 个字") % {"n": ANSWER_MAX}
+    if errors:
+        raise DomainError("invalid_answer", _("答复填写有误"), details={"fields": errors})
+    with transaction.atomic():
+        flag = flags_visible_to(user).select_for_update().filter(flag_id=str(flag_id)[:40]).first()
+        if flag is None:
+            raise NotFound(_("异议不存在"))
+        if flag.status != flag.Status.OPEN:
+            raise DomainError("already_answered", _("这条异议已经答复"), status=409)
+        now = timezone.now()
+        flag.status = flag.Status.ANSWERED
+        flag.answer = answer
+        flag.answered_by = user
+        flag.answered_at = now
+        flag.save(update_fields=["status", "answer", "answered_by", "answered_at"])
+        message = {
+            "flag_id": flag.flag_id,
+            "use_id": flag.use_id,
+            "answer": answer,
+            "answered_at": _iso(now),
+        }
+        if flag.home_node == settings.TONGBAN_NODE:
+            data_use_answer_store(sender=settings.TONGBAN_NODE, body=message)
+        else:
+            from tongban.exchange.services import outbox_enqueue
+
+            outbox_enqueue(
+                type="data.flag_answer",
+                recipient=flag.home_node,
+                correlation=correlation_of(flag.use_id),
+                purpose=ENVELOPE_PURPOSE,
+                body=message,
+            )
+    return flag
+
+
+def data_use_answer_store(*, sender: str, body: dict):
+    """Home node: the using node's answer to a flag goes on the person's record and into
+    their 消息中心. ``sender`` must be the node that used the data."""
+    from tongban.sharing.models import DataUseRecord
+
+    if not isinstance(body, dict) or set(body) != {"flag_id", "use_id", "answer", "answered_at"}:
+        raise DataUseRefused("body must be {flag_id, use_id, answer, answered_at}")
+    _text(body["use_id"], "use_id", 40, required=True)
+    _text(body["flag_id"], "flag_id", 40, required=True)
+    answer = _text(body["answer"], "answer", ANSWER_MAX, required=True)
+    try:
+        answered_at = _parse(body["answered_at"])
+    except ValueError as exc:
+        raise DataUseRefused(f"answered_at: {exc}") from exc
+    record = DataUseRecord.objects.select_for_update().filter(use_id=body["use_id"]).first()
+    if record is None or record.user_node != sender:
+        raise DataUseRefused("no use of this node is kept here under that use id")
+    if record.flag == record.Flag.ANSWERED:
+        return record
+    if record.flag != record.Flag.OPEN:
+        raise DataUseRefused("that use was not flagged")
+    record.flag = record.Flag.ANSWERED
+    record.flag_answer = answer
+    record.flag_answered_at = answered_at
+    record.save(update_fields=["flag", "flag_answer", "flag_answered_at"])
+    _notify_answer(record)
+    return record
+
+
+def _notify_answer(record) -> None:
+    """A notice in the person's 消息中心 (addressed by the blind index, as notice_store
+    does; the 身份证号 is not kept here to call it with)."""
+    from django.utils.translation import gettext as _
+
+    from tongban.notices.models import Notice
+
+    Notice.objects.create(
+        recipient_index=record.person_index,
+        title=_("数据使用异议已答复")[:128],
+        text=(
+            _("%(org)s 已答复您对 %(data)s 使用的异议：%(answer)s")
+            % {
+                "org": record.user_organization_name,
+                "data": record.dataset_name,
+                "answer": record.flag_answer,
+            }
+        )[:2000],
+        link="/me/data-use/",
+        case_number=record.case_number[:64],
+        origin_node=record.user_node,
+    )
+
+
+# --- inclusion proofs (home node, worker) ------------------------------------------------
+
+PROOF_BATCH = 200
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+class _ProofSource:
+    """The reporting node's log: this node's own tables, or a peer over HTTP."""
+
+    def __init__(self, node_id: str, session=None):
+        self.node_id = node_id
+        self.local = node_id == settings.TONGBAN_NODE
+        self.session = session
+
+    def _get(self, path: str, **params):
+        import requests
+
+        from tongban.directory.models import Node
+
+        node = Node.objects.filter(node_id=self.node_id, active=True).first()
+        if node is None:
+            raise LookupError(f"{self.node_id} is not in the directory")
+        http = self.session or requests
+        response = http.get(
+            f"{node.base_url}/api/v1{path}",
+            params=params,
+            timeout=settings.TONGBAN_EXCHANGE_TIMEOUT_SECONDS,
+        )
+        if response.status_code != 200:
+            raise LookupError(f"{path}: HTTP {response.status_code}")
+        return response
+
+    def checkpoint_note(self) -> str | None:
+        if self.local:
+            from tongban.audit.selectors import latest_checkpoint
+
+            cp = latest_checkpoint()
+            return (cp.cosigned_note or cp.note) if cp is not None else None
+        return self._get("/audit/checkpoint").content.decode("utf-8")
+
+    def inclusion(self, index: int, size: int) -> list[bytes]:
+        if self.local:
+            from tongban.audit.selectors import inclusion_proof
+
+            return inclusion_proof(index, size)
+        data = self._get("/audit/proof/inclusion", index=index, size=size).json()
+        return [base64.b64decode(h, validate=True) for h in data["proof"]]
+
+
+def checkpoint_verify(node_id: str, note: str):
+    """The checkpoint of ``node_id``'s log in ``note`` if a key of that node in this node's
+    directory signed it (tongban.audit.checkpoint.checkpoint_open), else CheckpointError."""
+    from tongban.audit.checkpoint import CheckpointError, checkpoint_open, log_origin
+    from tongban.audit.witness import node_public_keys
+
+    last: Exception = CheckpointError(f"no key of {node_id} in the directory")
+    for key in node_public_keys(node_id):
+        try:
+            return checkpoint_open(note, public_key_hex=key, origin=log_origin(node_id))
+        except CheckpointError as exc:
+            last = exc
+    raise last
+
+
+def data_use_proofs_collect(*, session=None, limit: int = PROOF_BATCH) -> int:
+    """For records without an inclusion proof: fetch the reporting node's latest checkpoint,
+    verify its signature (and which witnesses cosigned it), and — when it covers the leaf —
+    the inclusion proof of SM3(0x00 || entry) against its root. Returns how many got one."""
+    import logging
+
+    from django.utils import timezone
+
+    from tongban.audit import merkle
+    from tongban.audit.witness import checkpoint_witnesses
+    from tongban.sharing.models import DataUseRecord
+
+    log = logging.getLogger("tongban.sharing.data_use")
+    pending = list(
+        DataUseRecord.objects.filter(proof__isnull=True, audit_index__isnull=False)
+        .order_by("reporter_node", "audit_index")
+        .only("pk", "reporter_node", "audit_index", "audit_entry")[:limit]
+    )
+    proved = 0
+    by_node: dict[str, list] = {}
+    for record in pending:
+        by_node.setdefault(record.reporter_node, []).append(record)
+    for node_id, records in by_node.items():
+        source = _ProofSource(node_id, session)
+        try:
+            note = source.checkpoint_note()
+            if note is None:
+                continue
+            checkpoint = checkpoint_verify(node_id, note)
+        except Exception as exc:  # noqa: BLE001 — a peer down or a bad note: try again later
+            log.warning("checkpoint of %s not usable for data-use proofs: %s", node_id, exc)
+            continue
+        witnesses = checkpoint_witnesses(note)
+        for record in records:
+            if record.audit_index >= checkpoint.size:
+                continue
+            try:
+                hashes = source.inclusion(record.audit_index, checkpoint.size)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("inclusion proof from %s failed: %s", node_id, exc)
+                break
+            leaf = merkle.leaf_hash(bytes(record.audit_entry))
+            now = timezone.now()
+            if not merkle.verify_inclusion(
+                record.audit_index, checkpoint.size, leaf, hashes, checkpoint.root
+            ):
+                log.error(
+                    "data-use leaf %s of %s is NOT in its checkpoint of size %s",
+                    record.audit_index,
+                    node_id,
+                    checkpoint.size,
+                )
+                DataUseRecord.objects.filter(pk=record.pk).update(proof_checked_at=now)
+                continue
+            proof = {
+                "size": checkpoint.size,
+                "root": _b64(checkpoint.root),
+                "hashes": [_b64(h) for h in hashes],
+                "checkpoint": note,
+                "witnesses": witnesses,
+            }
+            DataUseRecord.objects.filter(pk=record.pk, proof__isnull=True).update(
+                proof=proof, proof_checked_at=now
+            )
+            proved += 1
+    return proved
+
+
+def proof_verify(record) -> bool:
+    """Re-check a stored proof: the checkpoint's signature and the leaf's inclusion."""
+    from tongban.audit import merkle
+
+    if not record.proof or record.audit_index is None:
+        return False
+    try:
+        checkpoint = checkpoint_verify(record.reporter_node, record.proof["checkpoint"])
+        hashes = [base64.b64decode(h, validate=True) for h in record.proof["hashes"]]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return checkpoint.size == record.proof["size"] and merkle.verify_inclusion(
+        record.audit_index,
+        checkpoint.size,
+        merkle.leaf_hash(bytes(record.audit_entry)),
+        hashes,
+        checkpoint.root,
+    )
