@@ -7,4 +7,7 @@ class SharingConfig(AppConfig):
     verbose_name = "数据共享"
 
     def ready(self) -> None:
-        from tongban.sharing import data_use_handlers  # noqa: F401  (registers inbox handlers)
+        from tongban.sharing import (  # noqa: F401  (register inbox handlers)
+            data_use_handlers,
+            exchange_handlers,
+        )

@@ -1,0 +1,336 @@
+"""Purpose-bound data queries (data.query → data.answer, docs/data-sharing.md §5): the
+asking node refuses what its catalog does not authorize, the source answers only the
+authorized fields in a signed record and records the use, the asker verifies it.
+
+In-process the node is sh: sh's datasets are answered locally through the same code,
+other nodes' are asked over the exchange (their envelopes signed with their real keys)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.factories import id_number, user_with
+from tongban.audit.models import AuditLeaf
+from tongban.exchange.models import InboxMessage, OutboxMessage
+from tongban.exchange.services import inbox_receive
+from tongban.gm import sm2
+from tongban.gm.canonical import canonical_json
+from tongban.identity.pii import decrypt_at_rest
+from tongban.identity.services import person_upsert
+from tongban.sharing import query as dq
+from tongban.sharing.consent import data_consent_sign
+from tongban.sharing.models import DataQuery
+from tongban.sharing.providers import sample_record_put
+from tongban.sharing.selectors import SharingRefused
+from tongban.sharing.services import SEED_FILE, sharing_catalog_store
+
+FUND = "000530001000"  # 异地购房提取住房公积金
+SH_FUND = "11310000956166603H"  # 上海市公积金管理中心 (sh)
+HZ_FUND = "11330100719311328D"  # 杭州住房公积金管理中心 (zj)
+PURPOSE = "核验购房提取条件"
+PERSON_ID = id_number("33042119900307123")
+ESTATE = {
+    "has_property": True,
+    "property_address": "上海市青浦区示例苑1号楼101室（示例）",
+    "certificate_number": "沪（2026）青字不动产权第1000001号（示例）",
+    "area_m2": "89.50",
+    "registered_on": "2026-10-18",
+}
+
+
+def catalog_with(*extra: dict) -> dict:
+    section = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    section["authorizations"] += list(extra)
+    return section
+
+
+def authorization(dataset: str, organization: str, fields: list[str], **kw) -> dict:
+    return {
+        "dataset": dataset,
+        "item": FUND,
+        "organization": organization,
+        "fields": fields,
+        "purpose": kw.get("purpose", PURPOSE),
+        "legal_basis": kw.get("legal_basis", "《住房公积金管理条例》第二十四条"),
+        "consent_required": kw.get("consent_required", False),
+        "sample": True,
+    }
+
+
+@pytest.fixture
+def sharing(region):
+    """The shipped sample catalog plus authorizations for sh's and zj's 公积金中心, and
+    the person's sample row in sh's 不动产登记信息."""
+    sharing_catalog_store(
+        section=catalog_with(
+            authorization("sh.real_estate", SH_FUND, ["has_property", "property_address"]),
+            authorization("js.marriage", SH_FUND, ["marital_status", "spouse_name"]),
+            authorization(
+                "sh.household",
+                SH_FUND,
+                ["name", "address"],
+                purpose="核验户籍信息",
+                legal_basis="",
+                consent_required=True,
+            ),
+            authorization("sh.real_estate", HZ_FUND, ["has_property", "property_address"]),
+        )
+    )
+    person_upsert(name="张伟", id_number=PERSON_ID, home_node="zj")
+    subject = {"id_type": "111", "id_number": PERSON_ID}
+    sample_record_put(dataset_code="sh.real_estate", subject=subject, data=ESTATE)
+    sample_record_put(
+        dataset_code="sh.household",
+        subject=subject,
+        data={"name": "张伟", "address": "上海市青浦区示例路1号（示例）", "gender": "男"},
+    )
+    return region
+
+
+def subject() -> dict:
+    return {"id_type": "111", "id_number": PERSON_ID}
+
+
+def send(**kw):
+    args = {
+        "dataset_code": "sh.real_estate",
+        "subject": subject(),
+        "fields": ["has_property", "property_address"],
+        "purpose": PURPOSE,
+        "item_code": FUND,
+        "organization_code": SH_FUND,
+        "case_number": "TEST-CASE-1",
+    }
+    return dq.data_query_send(**{**args, **kw})
+
+
+def verifies(answer: dict, public_key: str) -> bool:
+    return sm2.verify_b64(
+        public_key, canonical_json(answer["record"]), answer["signature"]["value"]
+    )
+
+
+def sh_public_key() -> str:
+    from tongban.directory.models import LocalSigningKey
+
+    return LocalSigningKey.objects.get(active=True).public_key
+
+
+# --- asked and answered here --------------------------------------------------------------
+
+
+def test_a_local_dataset_is_answered_with_only_the_authorized_fields_signed(sharing):
+    leaves = AuditLeaf.objects.filter(kind="data_use").count()
+    query = send()
+    query.refresh_from_db()
+    assert query.status == "answered" and query.answered_at is not None
+    answer = dq.data_query_answer_of(query)
+    record = answer["record"]
+    assert record["found"] is True and record["source"]["node"] == "sh"
+    assert {f["key"]: f["value"] for f in record["fields"]} == {
+        "has_property": True,
+        "property_address": ESTATE["property_address"],
+    }
+    assert "certificate_number" not in json.dumps(answer, ensure_ascii=False)
+    assert record["legal_basis"] and record["purpose"] == PURPOSE
+    assert verifies(answer, sh_public_key())
+    # stored encrypted; the use is in this node's audit log without the 身份证号
+    assert PERSON_ID not in query.subject_encrypted + query.answer_encrypted
+    assert AuditLeaf.objects.filter(kind="data_use").count() > leaves
+    entries = b"".join(bytes(e) for e in AuditLeaf.objects.values_list("entry", flat=True))
+    assert PERSON_ID.encode() not in entries
+    assert b"data.query" in entries
+
+
+def test_a_subject_not_in_the_dataset_is_not_found(sharing):
+    query = send(subject={"id_type": "111", "id_number": id_number("31010119800101001")})
+    query.refresh_from_db()
+    assert query.status == "not_found"
+    assert dq.data_query_answer_of(query)["record"]["fields"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"fields": ["has_property", "certificate_number"]}, "fields_not_authorized"),
+        ({"purpose": "随便看看"}, "purpose_mismatch"),
+        ({"item_code": "000301001000"}, "item_not_authorized"),
+        ({"dataset_code": "sh.nothing"}, "unknown_dataset"),
+    ],
+)
+def test_what_the_catalog_does_not_authorize_is_refused_at_once(sharing, change, code):
+    with pytest.raises(SharingRefused) as refused:
+        send(**change)
+    assert refused.value.code == code and refused.value.status == 403
+    if code == "fields_not_authorized":
+        assert refused.value.details["fields"] == ["certificate_number"]
+    assert not DataQuery.objects.exists()
+    assert not OutboxMessage.objects.filter(type="data.query").exists()
+
+
+def test_a_consent_required_dataset_needs_the_persons_consent(sharing):
+    ask = {"dataset_code": "sh.household", "fields": ["name", "address"], "purpose": "核验户籍信息"}
+    with pytest.raises(SharingRefused) as refused:
+        send(**ask)
+    assert refused.value.code == "consent_required"
+    assert not DataQuery.objects.exists()
+
+    def consent(**kw):
+        return data_consent_sign(
+            case_number=kw.get("case_number", "TEST-CASE-1"),
+            dataset="sh.household",
+            fields=["name", "address"],
+            purpose="核验户籍信息",
+            item={"code": FUND, "name": "异地购房提取住房公积金"},
+            requester={"node": "sh", "organization": SH_FUND, "organization_name": "公积金"},
+            subject=subject(),
+            channel="online",
+        )
+
+    with pytest.raises(SharingRefused) as refused:
+        send(**ask, consent=consent(case_number="ANOTHER-CASE"))
+    assert refused.value.code == "consent_invalid"
+    given = consent()
+    query = send(**ask, consent=given)
+    query.refresh_from_db()
+    assert query.status == "answered" and query.consent_id == given["document"]["id"]
+    assert dq.data_query_answer_of(query)["record"]["consent_id"] == query.consent_id
+    with pytest.raises(SharingRefused) as refused:  # a consent answers one query
+        send(**ask, consent=given)
+    assert refused.value.code == "consent_invalid"
+
+
+# --- asked of another node ------------------------------------------------------------------
+
+
+def test_a_query_to_another_node_goes_out_and_its_signed_answer_is_recorded(sharing):
+    official = user_with(
+        "fund.official", role="official", organization=sharing.org("上海市公积金管理中心")
+    )
+    query = send(
+        dataset_code="js.marriage",
+        fields=["marital_status", "spouse_name"],
+        requested_by=official,
+    )
+    assert query.status == "pending" and query.source_node == "js"
+    message = OutboxMessage.objects.get(type="data.query", recipient="js")
+    signed = json.loads(decrypt_at_rest(message.envelope))["signed"]
+    assert signed["body"]["query_id"] == query.query_id
+    assert signed["body"]["subject"] == subject()
+    assert PERSON_ID not in json.dumps(signed["subject"]) + json.dumps(signed["purpose"])
+
+    record = {
+        "format": dq.ANSWER_FORMAT,
+        "query_id": query.query_id,
+        "dataset": "js.marriage",
+        "dataset_name": "婚姻登记信息",
+        "sample": True,
+        "source": {"node": "js", "organization": "11320509640048643Q", "organization_name": "x"},
+        "requester": {"node": "sh", "organization": SH_FUND},
+        "item": FUND,
+        "case": "TEST-CASE-1",
+        "purpose": PURPOSE,
+        "legal_basis": "《住房公积金管理条例》第二十四条",
+        "consent_id": "",
+        "subject_sm3": dq.subject_digest(subject()),
+        "found": True,
+        "fields": [
+            {"key": "marital_status", "label": "婚姻状况", "value": "已婚"},
+            {"key": "spouse_name", "label": "配偶姓名", "value": "王建国"},
+        ],
+        "answered_at": "2026-12-01T10:00:00.000Z",
+    }
+
+    def answer(record):
+        signature = sharing.signer("js")(canonical_json(record))
+        envelope = sharing.envelope(
+            sender="js",
+            type="data.answer",
+            correlation=record["query_id"],
+            seq=1,
+            body={"query_id": record["query_id"], "record": record, "signature": signature},
+        )
+        return inbox_receive(envelope=envelope)
+
+    # an answer carrying a field that was not asked for is not trusted
+    extra = {"key": "spouse_id_number", "label": "配偶身份号码", "value": "x"}
+    result = answer({**record, "fields": [*record["fields"], extra]})
+    assert result.body["signed"]["status"] == "accepted"
+    query.refresh_from_db()
+    assert query.status == "failed" and query.refusal_code == "answer_invalid"
+
+    query = send(dataset_code="js.marriage", fields=["marital_status", "spouse_name"])
+    result = answer({**record, "query_id": query.query_id})
+    assert result.body["signed"]["status"] == "accepted", result.body
+    query.refresh_from_db()
+    assert query.status == "answered"
+    stored = dq.data_query_answer_of(query)
+    assert stored["record"]["fields"][0]["value"] == "已婚"
+
+
+def test_a_refusal_by_the_source_settles_the_query_with_its_code(sharing):
+    from tongban.exchange.handlers import run_delivery_hooks
+
+    query = send(dataset_code="js.marriage", fields=["marital_status", "spouse_name"])
+    message = OutboxMessage.objects.get(type="data.query")
+    run_delivery_hooks(
+        message, {"status": "refused", "code": "purpose_mismatch", "message": "目的不符"}
+    )
+    query.refresh_from_db()
+    assert query.status == "refused" and query.refusal_code == "purpose_mismatch"
+    assert "目的" in dq.refusal_label(query.refusal_code)
+
+
+# --- answered here for another node -----------------------------------------------------------
+
+
+def incoming_query(sharing, *, fields, seq=1, organization=HZ_FUND, purpose=PURPOSE) -> dict:
+    body = {
+        "query_id": f"q-{seq}",
+        "dataset": "sh.real_estate",
+        "fields": fields,
+        "purpose": purpose,
+        "item": FUND,
+        "organization": organization,
+        "use": "case",
+        "case": "ZJ-CASE-1",
+        "subject": subject(),
+        "consent": None,
+        "asked_at": "2026-12-01T10:00:00.000Z",
+    }
+    return sharing.envelope(
+        sender="zj", type="data.query", correlation=f"q-{seq}", seq=1, body=body
+    )
+
+
+def test_the_source_answers_another_node_with_a_signed_record(sharing):
+    result = inbox_receive(
+        envelope=incoming_query(sharing, fields=["has_property", "property_address"])
+    )
+    assert result.body["signed"]["status"] == "accepted", result.body
+    message = OutboxMessage.objects.get(type="data.answer", recipient="zj")
+    body = json.loads(decrypt_at_rest(message.envelope))["signed"]["body"]
+    assert body["record"]["requester"] == {"node": "zj", "organization": HZ_FUND}
+    assert [f["key"] for f in body["record"]["fields"]] == ["has_property", "property_address"]
+    assert verifies(body, sh_public_key())
+
+
+@pytest.mark.parametrize(
+    ("kw", "code"),
+    [
+        ({"fields": ["has_property", "area_m2"]}, "fields_not_authorized"),
+        ({"fields": ["has_property"], "purpose": "别的目的"}, "purpose_mismatch"),
+        ({"fields": ["has_property"], "organization": SH_FUND}, "item_not_authorized"),
+    ],
+)
+def test_the_source_refuses_an_unauthorized_query_with_its_code(sharing, kw, code):
+    leaves = AuditLeaf.objects.filter(kind="data_use").count()
+    result = inbox_receive(envelope=incoming_query(sharing, **kw))
+    assert result.http_status == 409
+    assert result.body["signed"]["status"] == "refused"
+    assert result.body["signed"]["code"] == code
+    assert not OutboxMessage.objects.filter(type="data.answer").exists()
+    assert AuditLeaf.objects.filter(kind="data_use").count() == leaves
+    assert InboxMessage.objects.get(type="data.query").status == "refused"
