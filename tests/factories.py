@@ -32,6 +32,16 @@ PNG = base64.b64decode(
 )
 
 
+def enterprise_registry_seed(node_id: str = "sh") -> int:
+    """The sharing catalog and the sample rows of ``node_id``'s datasets, among them its
+    企业登记信息 (the register that confirms who represents an enterprise)."""
+    from tongban.sharing.samples import sharing_samples_generate
+    from tongban.sharing.services import sharing_catalog_load_seed
+
+    sharing_catalog_load_seed()
+    return sharing_samples_generate(node_id=node_id)
+
+
 def id_number(prefix17: str = "33042119900307123") -> str:
     return prefix17 + ric.calc_check_digit(prefix17 + "0")
 

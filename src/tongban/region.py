@@ -122,6 +122,8 @@ class Region:
             for node in self.nodes:
                 log(f"· {node}: global configuration, catalog, demo accounts")
                 self.manage(node, "config-sync")
+                # sample rows of the node's datasets, e.g. its 企业登记信息 (data-sharing.md §7)
+                self.manage(node, "sharing-samples")
                 self.manage(node, "demo-accounts")
         finally:
             self.stop("hub")

@@ -241,6 +241,9 @@ RULES: dict[str, Rule] = {
         "delete", lambda c: "/api/v1/auth/tokens/999999", staff_and_people(VISIBLE)
     ),
     "api:enterprise_list": Rule("get", lambda c: "/api/v1/enterprises", staff_and_people(OK)),
+    "api:enterprise_claims": Rule(
+        "get", lambda c: "/api/v1/enterprises/claims", staff_and_people(OK)
+    ),
     "api:enterprise_create": Rule(
         "post",
         lambda c: "/api/v1/enterprises",

@@ -40,6 +40,7 @@ from tongban.identity.residence import home_node_of
 from tongban.identity.services import assurance_at_least, person_upsert
 from tongban.licences.models import LicenceType
 from tongban.licences.sharing import PURPOSE, fetch_request
+from tongban.sharing.enterprise_registry import AgentAuthorizationInvalid, agent_authorization_check
 
 
 def _actor(raw: dict, sender: str) -> Actor:
@@ -102,7 +103,15 @@ def _refuse_assertion(reason: str, *, sender: str) -> None:
 
 
 def _check_assertion(
-    assertion, *, sender: str, channel: str, item, window, applicant: dict
+    assertion,
+    *,
+    sender: str,
+    channel: str,
+    item,
+    window,
+    applicant: dict,
+    case_number: str = "",
+    organization_code: str = "",
 ) -> None:
     """The sending node may only vouch for what it can know: its own residents online,
     or a person verified in person at one of its own windows."""
@@ -129,6 +138,19 @@ def _check_assertion(
             _refuse_assertion("window is not one of the sender's windows", sender=sender)
     else:
         _refuse_assertion(f"unknown channel {channel}", sender=sender)
+    try:  # an agent's signed authorization, checked against the registry (§10.1)
+        agent_authorization_check(
+            assertion.get("acting_for"),
+            sender=sender,
+            applicant_id_number=str(applicant.get("id_number", "")),
+            item_code=item.basic_code,
+            case_number=case_number,
+            organization_code=organization_code,
+        )
+    except AgentAuthorizationInvalid as exc:
+        raise HandlerRefusal(
+            f"agent authorization refused: {exc}", code=AgentAuthorizationInvalid.code
+        ) from exc
 
 
 def _vouched_by(assertion: dict, sender: str) -> str:
@@ -186,6 +208,8 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         item=item,
         window=data.get("window"),
         applicant=applicant,
+        case_number=number,
+        organization_code=implementation.organization_id,
     )
     enterprise = data.get("enterprise") if isinstance(data.get("enterprise"), dict) else {}
     form = data.get("form") if isinstance(data.get("form"), dict) else {}

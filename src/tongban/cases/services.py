@@ -47,6 +47,7 @@ from tongban.identity.selectors import access_for, identity_proven
 from tongban.identity.services import (
     account_raise_in_person,
     agent_authorization_for,
+    agent_authorization_sign,
     assurance_at_least,
     person_fields_clean,
     person_upsert,
@@ -638,6 +639,8 @@ def case_submit_online(
                     "id": authorization.pk,
                     "items": authorization.item_codes,
                     "expires_at": iso(authorization.expires_at),
+                    # signed by this node, checked by the deciding node (protocol §10.1)
+                    **agent_authorization_sign(authorization),
                 }
                 if authorization and enterprise["role"] == "agent"
                 else None

@@ -145,7 +145,36 @@ def register_verify(request, payload: RegisterVerifyIn):
 
 class EnterpriseIn(Schema):
     code: str
-    name: str
+    name: str = ""  # ignored: the name is the registering authority's (data-sharing.md §7)
+
+
+class EnterpriseClaimOut(Schema):
+    id: int
+    code: str
+    registry_node: str
+    status: str  # pending | confirmed | refused
+    reason: str
+    name: str = ""  # the registered name, once confirmed
+    created_at: dt.datetime
+    decided_at: dt.datetime | None = None
+
+
+def _claim(c) -> dict:
+    from tongban.identity.models import Enterprise
+
+    name = ""
+    if c.status == "confirmed":
+        name = Enterprise.objects.filter(code=c.uscc).values_list("name", flat=True).first() or ""
+    return {
+        "id": c.pk,
+        "code": c.uscc,
+        "registry_node": c.registry_node,
+        "status": c.status,
+        "reason": c.reason,
+        "name": name,
+        "created_at": c.created_at,
+        "decided_at": c.decided_at,
+    }
 
 
 class AgentIn(Schema):
@@ -218,17 +247,33 @@ def enterprise_list(request):
 @router.post(
     "/enterprises",
     auth=api_auth,
-    response={201: EnterpriseOut, **errors(400, 403, 409)},
-    summary="法定代表人登记企业",
+    response={202: EnterpriseClaimOut, **errors(400, 403, 409)},
+    summary="法定代表人登记企业（经登记机关企业登记信息核验）",
+    description=(
+        "Starts a claim checked against the registering authority's 企业登记信息; "
+        "the claim is pending until the registry answers (GET /enterprises/claims), "
+        "then confirmed (the enterprise is listed, named as registered) or refused."
+    ),
 )
 @requires_scope("identity:manage")
 def enterprise_create(request, payload: EnterpriseIn):
-    e = services.enterprise_register(
-        user=request.user, code=payload.code, name=payload.name, request=request
-    )
-    return Status(
-        201, {"code": e.code, "name": e.name, "role": "legal_representative", "agents": []}
-    )
+    from tongban.sharing.enterprise_registry import enterprise_claim_start
+
+    claim = enterprise_claim_start(user=request.user, uscc=payload.code, request=request)
+    return Status(202, _claim(claim))
+
+
+@router.get(
+    "/enterprises/claims",
+    auth=api_auth,
+    response=list[EnterpriseClaimOut],
+    summary="我的企业登记核验",
+)
+@requires_scope("identity:manage")
+def enterprise_claims(request):
+    from tongban.sharing.enterprise_registry import enterprise_claims_of
+
+    return [_claim(c) for c in enterprise_claims_of(request.user)]
 
 
 @router.post(

@@ -52,6 +52,9 @@ ENTERPRISES = {
     "js": ("苏州松陵网络科技有限公司", _credit_code("91320509MA1W0001")),
     "ah": ("合肥庐州生物医药有限公司", _credit_code("91340100MA2R0001")),
 }
+# a 温州 resident (zj) who is the legal representative of a company registered in 上海青浦
+# (sh): the registry that confirms him is another province's (issue 11 §4)
+WENZHOU_RESIDENT = ("linxiao", "林晓", _id_number("33030219850614231"), "13905771234")
 AGENTS = {
     "zj": ("shenjia", "沈佳", _id_number("33042119950716242"), "13905739876"),
     "sh": ("gujun", "顾俊", _id_number("31010119910304531"), "13801769876"),

@@ -171,6 +171,9 @@ class AgentAuthorization(models.Model):
     granted_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(_("有效期至"))
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # {"document": tongban-agent-authorization/1, "signature": SM2 of this node}
+    # (docs/exchange-protocol.md §10.1); {} until signed
+    signed = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-granted_at"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -491,16 +492,39 @@ def assurance_at_least(level: str, required: str) -> bool:
 # --- enterprises and their agents (法人 / 经办人) ------------------------------------------
 
 
-def enterprise_register(*, user: User, code: str, name: str, request=None) -> Enterprise:
-    """The signed-in legal representative registers their enterprise (sample: no registry check)."""
+@dataclass(frozen=True)
+class RegistryRecord:
+    """The registering authority's record of an enterprise (企业登记信息), as its registry
+    answered a data check (docs/data-sharing.md §7): the only input an Enterprise is
+    created from."""
+
+    uscc: str
+    name: str
+    legal_representative_id: str
+    status: str
+    source: str  # the dataset and query that answered, e.g. "sh.enterprise:<query id>"
+
+
+def enterprise_register(*, user: User, registry: RegistryRecord, request=None) -> Enterprise:
+    """The signed-in legal representative's enterprise, as its registry confirmed it.
+
+    Called by ``tongban.sharing.enterprise_registry`` once the registering authority's
+    record names this user as the legal representative; a typed code or name is never
+    enough (issue 11 §4)."""
+    if not isinstance(registry, RegistryRecord):
+        raise TypeError("enterprise_register needs the registry's record")
     if not user.person_id or not assurance_at_least(user.assurance, "L2"):
         raise PermissionDenied(_("法定代表人须为实名核验（L2 及以上）的个人用户"))
-    code = (code or "").strip().upper()
+    code = (registry.uscc or "").strip().upper()
     if not uscc.is_valid(code):
         raise DomainError("invalid_uscc", _("统一社会信用代码无效"))
-    name = (name or "").strip()
-    if not name or len(name) > 128:
-        raise DomainError("invalid_name", _("请填写企业名称"))
+    if id_number_compact(registry.legal_representative_id) != id_number_compact(
+        user.person.id_number
+    ):
+        raise PermissionDenied(_("登记机关记录的法定代表人不是您"))
+    name = (registry.name or "").strip()[:128]
+    if not name:
+        raise DomainError("invalid_name", _("登记机关的记录缺少企业名称"))
     with transaction.atomic():
         if Enterprise.objects.filter(code=code).exists():
             raise DomainError("enterprise_exists", _("该企业已登记"), status=409)
@@ -511,7 +535,13 @@ def enterprise_register(*, user: User, code: str, name: str, request=None) -> En
             home_node=settings.TONGBAN_NODE,
             registered_by=user,
         )
-        security_event("enterprise_registered", request=request, user=user, enterprise=code)
+        security_event(
+            "enterprise_registered",
+            request=request,
+            user=user,
+            enterprise=code,
+            registry=registry.source[:64],
+        )
     return enterprise
 
 
@@ -573,6 +603,7 @@ def agent_authorize(
             granted_by=user,
             expires_at=expires_at,
         )
+        agent_authorization_sign(authorization)
         security_event(
             "agent_authorized",
             request=request,
@@ -582,6 +613,59 @@ def agent_authorize(
             items=",".join(codes) or "*",
         )
     return authorization
+
+
+AGENT_AUTHORIZATION_FORMAT = "tongban-agent-authorization/1"
+
+
+def person_id_digest(enterprise_code: str, id_number: str) -> str:
+    """SM3 of ``<USCC>:<身份证号>`` (upper case, no spaces): how an agent authorization
+    names a person without carrying the number (docs/exchange-protocol.md §10.1)."""
+    return sm3_hex(f"{enterprise_code.strip().upper()}:{id_number_compact(id_number)}".encode())
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def agent_authorization_document(authorization: AgentAuthorization) -> dict:
+    """The ``tongban-agent-authorization/1`` document of an authorization granted here."""
+    enterprise = authorization.enterprise
+    representative = enterprise.legal_representative
+    return {
+        "format": AGENT_AUTHORIZATION_FORMAT,
+        "id": authorization.pk,
+        "enterprise": {"uscc": enterprise.code, "name": enterprise.name},
+        "legal_representative": {
+            "name": representative.name,
+            "id_sm3": person_id_digest(enterprise.code, representative.id_number),
+        },
+        "agent": {
+            "name": authorization.agent.name,
+            "id_sm3": person_id_digest(enterprise.code, authorization.agent.id_number),
+        },
+        "items": list(authorization.item_codes),
+        "expires_at": _iso(authorization.expires_at),
+        "issued_by": settings.TONGBAN_NODE,
+        "issued_at": _iso(authorization.granted_at),
+    }
+
+
+def agent_authorization_sign(authorization: AgentAuthorization) -> dict:
+    """``{document, signature}``: the document signed with this node's SM2 key, stored with
+    the authorization (signed once; an authorization stored unsigned is signed now)."""
+    from tongban.directory.signing import sign_detached
+    from tongban.gm.canonical import canonical_json
+
+    if authorization.signed.get("document") and authorization.signed.get("signature"):
+        return authorization.signed
+    document = agent_authorization_document(authorization)
+    authorization.signed = {
+        "document": document,
+        "signature": sign_detached(canonical_json(document)),
+    }
+    AgentAuthorization.objects.filter(pk=authorization.pk).update(signed=authorization.signed)
+    return authorization.signed
 
 
 def agent_authorization_revoke(*, user: User, authorization_id: int, request=None) -> None:

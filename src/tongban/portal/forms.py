@@ -938,7 +938,7 @@ class EnterpriseRegisterForm(PortalForm):
         max_length=18,
         widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono", "maxlength": "18"}),
     )
-    name = forms.CharField(label=_("企业名称"), max_length=128)
+    # the name comes from the registering authority's 企业登记信息, never from this form
 
     def clean_code(self):
         code = self.cleaned_data["code"].strip().upper()
@@ -947,7 +947,7 @@ class EnterpriseRegisterForm(PortalForm):
         return uscc.compact(code)
 
     def apply_register_error(self, error: DomainError) -> None:
-        target = {"invalid_uscc": "code", "enterprise_exists": "code", "invalid_name": "name"}
+        target = {"invalid_uscc": "code", "enterprise_exists": "code", "registry_unknown": "code"}
         if error.code in target:
             self.add_error(target[error.code], error.message)
         else:

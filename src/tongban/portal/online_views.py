@@ -34,6 +34,7 @@ from tongban.licences.selectors import wallet_entries_for
 from tongban.portal.composite_views import composite_submitted_text, without_licences
 from tongban.portal.context import node_name
 from tongban.portal.forms import AgentAuthorizeForm, EnterpriseRegisterForm, OnlineApplyForm
+from tongban.sharing.enterprise_registry import enterprise_claim_start, enterprise_claims_of
 
 
 def _require_person(user) -> None:
@@ -262,6 +263,7 @@ def _enterprises_page(request, *, register_form=None, bound: dict | None = None,
             "represented": represented,
             "agent_for": agent_for,
             "register_form": register_form or EnterpriseRegisterForm(prefix="reg"),
+            "claims": enterprise_claims_of(user),
             "home": _is_home(user),
             "home_node_name": node_name(user.person.home_node),
             "identity_unproven": not access_for(user).identity_proven,
@@ -284,19 +286,19 @@ def enterprise_register(request):
     form = EnterpriseRegisterForm(request.POST, prefix="reg")
     if not form.is_valid():
         return _enterprises_page(request, register_form=form, status=400)
-    try:
-        enterprise = identity_services.enterprise_register(
-            user=request.user,
-            code=form.cleaned_data["code"],
-            name=form.cleaned_data["name"],
-            request=request,
+    try:  # confirmed only by the registering authority's 企业登记信息 (data-sharing.md §7)
+        claim = enterprise_claim_start(
+            user=request.user, uscc=form.cleaned_data["code"], request=request
         )
     except DomainError as error:
         form.apply_register_error(error)
         return _enterprises_page(request, register_form=form, status=_status(error))
-    messages.success(
-        request, _("企业 %(name)s 已登记，您是其法定代表人") % {"name": enterprise.name}
-    )
+    if claim.status == claim.Status.CONFIRMED:
+        messages.success(request, _("登记机关已核验：您是该企业的法定代表人，企业已登记"))
+    elif claim.status == claim.Status.REFUSED:
+        messages.error(request, _("未通过登记机关核验：%(reason)s") % {"reason": claim.reason})
+    else:
+        messages.info(request, _("已向登记机关查询企业登记信息，核验结果将显示在本页"))
     return redirect("portal:enterprises")
 
 

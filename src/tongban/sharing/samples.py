@@ -5,14 +5,36 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from tongban.identity.demo_accounts import ENTERPRISES, PERSONS
+from tongban.identity.demo_accounts import ENTERPRISES, PERSONS, WENZHOU_RESIDENT, _credit_code
+from tongban.sharing.enterprise_registry import registry_node_for
 from tongban.sharing.models import Dataset
 from tongban.sharing.providers import sample_record_put
 
+# in the registers but not created by the demo accounts: 林晓 of 温州 (zj) registers the
+# first one himself at zj, confirmed by sh's register; the second is deregistered
+REGISTRY_ONLY = [
+    (
+        "上海淀湖智能装备有限公司",
+        _credit_code("91310118MA1K0002"),
+        WENZHOU_RESIDENT[1:3],
+        "存续（在营、开业、在册）",
+    ),
+    ("上海朱家角示例贸易有限公司", _credit_code("91310118MA1K0003"), PERSONS["sh"][1:3], "注销"),
+]
 ID_TYPE = "111"  # 居民身份证, as in case.submit subjects
 PROVINCE = {"sh": "上海市", "zj": "浙江省", "js": "江苏省", "ah": "安徽省"}
 CITY = {"sh": "上海市青浦区", "zj": "嘉兴市嘉善县", "js": "苏州市吴江区", "ah": "合肥市蜀山区"}
 SPOUSE = {"zj": "王建国", "sh": "陈明", "js": "刘洋", "ah": "周斌"}
+ACTIVE = "存续（在营、开业、在册）"
+
+
+def registry_enterprises() -> list[tuple[str, str, tuple[str, str], str]]:
+    """(name, USCC, (legal representative's name, 身份证号), status)
+    of every sample enterprise in the registers: the demo enterprises, the company
+    registered in 上海青浦 whose legal representative lives in 浙江 (issue 11 §4), and a
+    deregistered one."""
+    rows = [(name, uscc, PERSONS[home][1:3], ACTIVE) for home, (name, uscc) in ENTERPRISES.items()]
+    return rows + list(REGISTRY_ONLY)
 
 
 def _birth(id_number: str) -> str:
@@ -83,13 +105,15 @@ def sharing_samples_generate(*, node_id: str | None = None) -> int:
         base = dataset.code.split(".", 1)[1]
         keys = [f.key for f in dataset.fields.all()]
         if dataset.subject == "enterprise":
-            for home, (name, uscc) in ENTERPRISES.items():
-                person = PERSONS[home]
+            for name, uscc, representative, status in registry_enterprises():
+                if registry_node_for(uscc) != dataset.node_id:
+                    continue  # 企业登记信息: each registering authority holds its own
                 row = {
                     "name": name,
                     "uscc": uscc,
-                    "legal_representative": person[1],
-                    "status": "存续（在营、开业、在册）",
+                    "legal_representative": representative[0],
+                    "legal_representative_id": representative[1],
+                    "status": status,
                     "registered_on": "2023-03-15",
                     "business_scope": "技术开发、技术咨询（示例）",
                 }

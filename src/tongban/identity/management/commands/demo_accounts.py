@@ -15,6 +15,7 @@ from tongban.identity.demo_accounts import (
     ENTERPRISES,
     NAMED_OFFICIALS,
     PERSONS,
+    WENZHOU_RESIDENT,
     WINDOW_CLERKS,
 )
 from tongban.identity.models import AgentAuthorization, Enterprise, StaffAssignment, User
@@ -102,6 +103,15 @@ class Command(BaseCommand):
                 lines.append((resident.username, f"法定代表人 · {name}（{code}）"))
                 lines.append(
                     (agent.username, f"企业经办人（L3，已当面核验；全部事项，一年）· {name}")
+                )
+            if node == "zj":
+                wenzhou = self._resident(*WENZHOU_RESIDENT, node=node, assurance="L3")
+                lines.append(
+                    (
+                        wenzhou.username,
+                        f"个人用户（L3，温州）· {wenzhou.display_name}；"
+                        "上海青浦登记企业的法定代表人（在“我的企业”经登记机关核验后登记）",
+                    )
                 )
         for username, what in lines:
             self.stdout.write(f"{username:28} {what}")
