@@ -57,6 +57,11 @@ TONGBAN_PRESENTATION_TTL_SECONDS = env_int("TONGBAN_PRESENTATION_TTL_SECONDS", 1
 TONGBAN_STATUS_LIST_REFRESH_SECONDS = env_int("TONGBAN_STATUS_LIST_REFRESH_SECONDS", 300)
 # the worker signs a checkpoint of the audit log this often (docs/exchange-protocol.md §16)
 TONGBAN_AUDIT_CHECKPOINT_SECONDS = env_int("TONGBAN_AUDIT_CHECKPOINT_SECONDS", 120)
+# the nodes asked to cosign this node's checkpoints (comma-separated; §16.5): by default the
+# hub and the next province (sh→js→zj→ah→sh); the hub's own log by sh and js
+_WITNESSES = {"hub": "sh,js", "sh": "hub,js", "js": "hub,zj", "zj": "hub,ah", "ah": "hub,sh"}
+_witnesses = env("TONGBAN_AUDIT_WITNESSES", _WITNESSES.get(TONGBAN_NODE, "hub")) or ""
+TONGBAN_AUDIT_WITNESSES = [w.strip() for w in _witnesses.split(",") if w.strip()]
 # a signed list's hard expiry; how stale a list may be for a licence type is the
 # type's own status_max_age_seconds (1 hour to 7 days), checked against its issue time
 TONGBAN_STATUS_LIST_TTL_SECONDS = env_int("TONGBAN_STATUS_LIST_TTL_SECONDS", 7 * 24 * 3600)

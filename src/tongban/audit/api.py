@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
 from tongban.api_errors import ErrorOut, errors
-from tongban.audit import selectors
+from tongban.audit import selectors, witness
 from tongban.errors import DomainError
 
 router = Router(tags=["audit"])
@@ -34,22 +34,76 @@ def _b64(items: list[bytes]) -> list[str]:
 
 @router.get(
     "/audit/checkpoint",
-    summary="审计日志最新检查点（签名的 tlog-checkpoint 文本）",
+    summary="审计日志最新的已副署检查点（签名的 tlog-checkpoint 文本及见证方副署）",
     response={404: ErrorOut},
     openapi_extra={
         "responses": {
             200: {
-                "description": "the signed note (C2SP tlog-checkpoint), exchange protocol §16",
+                "description": (
+                    "the latest checkpoint cosigned by at least one witness: the signed note "
+                    "(C2SP tlog-checkpoint) with the witnesses' cosignature lines "
+                    "(tlog-cosignature), exchange protocol §16.5; with uncosigned=1 the latest "
+                    "signed checkpoint, cosigned or not"
+                ),
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             }
         }
     },
 )
-def audit_checkpoint(request):
-    cp = selectors.latest_checkpoint()
+def audit_checkpoint(request, uncosigned: bool = False):
+    if uncosigned:
+        cp = selectors.latest_checkpoint()
+        if cp is None:
+            raise DomainError("no_checkpoint", _("审计日志尚无检查点"), status=404)
+        return HttpResponse(cp.cosigned_note or cp.note, content_type="text/plain; charset=utf-8")
+    cp = selectors.latest_cosigned_checkpoint()
     if cp is None:
-        raise DomainError("no_checkpoint", _("审计日志尚无检查点"), status=404)
-    return HttpResponse(cp.note, content_type="text/plain; charset=utf-8")
+        raise DomainError(
+            "no_cosigned_checkpoint", _("审计日志尚无经见证方副署的检查点"), status=404
+        )
+    response = HttpResponse(cp.cosigned_note, content_type="text/plain; charset=utf-8")
+    response["Tongban-Witnesses"] = ",".join(cp.witnesses or [])
+    return response
+
+
+@router.post(
+    "/audit/witness/add-checkpoint",
+    auth=None,
+    summary="见证方：副署另一节点审计日志的检查点（C2SP tlog-witness add-checkpoint）",
+    response={**errors(400, 403, 404, 413, 422)},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": (
+                "old <size>, consistency proof lines (base64), an empty line, the signed "
+                "checkpoint note (exchange protocol §16.5)"
+            ),
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        "responses": {
+            200: {
+                "description": "the witness's cosignature line(s) (C2SP tlog-cosignature)",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            409: {
+                "description": (
+                    "old is not the size this witness last cosigned (or that size with another "
+                    "root): that size in decimal and a newline"
+                ),
+                "content": {"text/x.tlog.size": {"schema": {"type": "string"}}},
+            },
+        },
+    },
+)
+def audit_witness_add_checkpoint(request):
+    """Unauthenticated: the log's signature on the checkpoint authenticates the request."""
+    try:
+        line = witness.witness_add_checkpoint(body=request.body, request=request)
+    except witness.WitnessConflict as exc:
+        response = HttpResponse(f"{exc.size}\n", status=409, content_type=witness.SIZE_CONTENT_TYPE)
+        response["Tongban-Error"] = exc.code
+        return response
+    return HttpResponse(line, content_type="text/plain; charset=utf-8")
 
 
 def _damaged() -> DomainError:

@@ -58,3 +58,8 @@ def leaf_hash_at(index: int) -> bytes | None:
 
 def latest_checkpoint() -> AuditCheckpoint | None:
     return AuditCheckpoint.objects.order_by("-id").first()
+
+
+def latest_cosigned_checkpoint() -> AuditCheckpoint | None:
+    """The latest checkpoint at least one witness cosigned (docs/exchange-protocol.md §16.5)."""
+    return AuditCheckpoint.objects.exclude(cosigned_note="").order_by("-id").first()
