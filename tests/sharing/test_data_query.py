@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.factories import id_number, user_with
+from tests.factories import QINGPU_AMR, id_number, materials_payload, user_with
 from tongban.audit.models import AuditLeaf
 from tongban.exchange.models import InboxMessage, OutboxMessage
 from tongban.exchange.services import inbox_receive
@@ -334,3 +334,123 @@ def test_the_source_refuses_an_unauthorized_query_with_its_code(sharing, kw, cod
     assert not OutboxMessage.objects.filter(type="data.answer").exists()
     assert AuditLeaf.objects.filter(kind="data_use").count() == leaves
     assert InboxMessage.objects.get(type="data.query").status == "refused"
+
+
+# --- 数据核验 on a case: automatic at arrival, and by the official (API) -----------------------
+
+SH_ID = id_number("31010419850612001")
+
+
+@pytest.fixture
+def applicant(sharing):
+    person = person_upsert(name="陈静", id_number=SH_ID, home_node="sh", phone="13801761234")
+    user = user_with("chenjing", person=person, assurance="L3")
+    sample_record_put(
+        dataset_code="sh.real_estate",
+        subject={"id_type": "111", "id_number": SH_ID},
+        data=ESTATE,
+    )
+    sample_record_put(
+        dataset_code="sh.household",
+        subject={"id_type": "111", "id_number": SH_ID},
+        data={"name": "陈静", "address": "上海市青浦区示例路2号（示例）"},
+    )
+    return user
+
+
+def apply_fund(api, user, **extra):
+    return api.login(user).post(
+        "/cases/online",
+        {
+            "item": FUND,
+            "organization": SH_FUND,
+            "form": {
+                "applicant_name": "陈静",
+                "applicant_id_number": SH_ID,
+                "contact_phone": "13801761234",
+                "house_region": "310118",
+                "amount": "120000",
+                "bank_account": "6222020000000000001",
+            },
+            "materials": materials_payload(("M01", "M03")),
+            **extra,
+        },
+    )
+
+
+def test_a_case_without_the_deed_is_checked_by_itself_and_the_official_sees_it(
+    sharing, applicant, api
+):
+    r = apply_fund(api, applicant, data_consents=["sh.household"])
+    assert r.status_code == 201, r.text
+    number = r.json()["number"]
+    queries = {q.dataset_code: q for q in DataQuery.objects.filter(reference=number)}
+    assert set(queries) == {"sh.real_estate", "js.marriage", "sh.household"}
+    assert queries["sh.real_estate"].material_code == "M02"
+    assert queries["sh.real_estate"].status == "answered"  # sh's own dataset: at once
+    assert (
+        queries["js.marriage"].status == "pending" and queries["js.marriage"].material_code == "M04"
+    )
+    assert queries["sh.household"].status == "answered" and queries["sh.household"].consent_id
+    assert OutboxMessage.objects.filter(type="data.query", recipient="js").count() == 1
+
+    official = user_with(
+        "sh.fund.official", role="official", organization=sharing.org("上海市公积金管理中心")
+    )
+    body = api.login(official).get(f"/cases/{number}/data-checks").json()
+    assert body["can_start"] is True
+    checks = {c["dataset"]: c for c in body["checks"]}
+    estate = checks["sh.real_estate"]
+    assert estate["signature_verified"] is True and estate["source_node"] == "sh"
+    assert estate["source_organization_name"] == "上海市不动产登记局"
+    assert {f["label"]: f["value"] for f in estate["fields"]} == {
+        "是否登记有房产": True,
+        "不动产坐落": ESTATE["property_address"],
+    } or {f["key"] for f in estate["fields"]} == {"has_property", "property_address"}
+    assert {m["material_code"]: m["replaced"] for m in body["materials"]} == {
+        "M02": True,
+        "M04": False,
+    }
+    assert {o["dataset"] for o in body["options"]} >= {"sh.real_estate", "js.marriage"}
+
+
+def test_the_official_starts_a_check_and_an_unauthorized_one_is_refused(sharing, applicant, api):
+    number = apply_fund(api, applicant).json()["number"]
+    before = DataQuery.objects.count()
+    official = user_with(
+        "sh.fund.official", role="official", organization=sharing.org("上海市公积金管理中心")
+    )
+    api.login(official)
+    path = f"/cases/{number}/data-checks"
+    r = api.post(
+        path,
+        {"dataset": "sh.real_estate", "fields": ["has_property", "area_m2"], "purpose": PURPOSE},
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "fields_not_authorized"
+    assert r.json()["error"]["details"]["fields"] == ["area_m2"]
+    r = api.post(
+        path, {"dataset": "sh.real_estate", "fields": ["has_property"], "purpose": "了解一下"}
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "purpose_mismatch"
+    r = api.post(path, {"dataset": "sh.household", "fields": ["name"], "purpose": "核验户籍信息"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "consent_required"
+    assert DataQuery.objects.count() == before
+    r = api.post(
+        path, {"dataset": "sh.real_estate", "fields": ["has_property"], "purpose": PURPOSE}
+    )
+    assert r.status_code == 201, r.text
+    check = r.json()
+    assert check["status"] == "answered" and check["signature_verified"] is True
+    assert [f["key"] for f in check["fields"]] == ["has_property"]
+    assert check["requested_by"] == "sh.fund.official"
+
+
+def test_only_staff_handling_the_case_see_or_start_its_checks(sharing, applicant, api):
+    number = apply_fund(api, applicant).json()["number"]
+    path = f"/cases/{number}/data-checks"
+    assert api.login(applicant).get(path).status_code == 404
+    other = user_with("amr.official", role="official", organization=sharing.org(QINGPU_AMR))
+    assert api.login(other).get(path).status_code == 404
+    body = {"dataset": "sh.real_estate", "fields": ["has_property"], "purpose": PURPOSE}
+    assert api.login(other).post(path, body).status_code == 404
+    assert api.login(applicant).post(path, body).status_code == 404

@@ -73,6 +73,9 @@ class CaseCreateIn(Schema):
     licences: list[LicenceUseIn] = []
     licence_consent: bool = False
     delivery: DeliveryIn | None = None
+    # 本人授权同意: dataset codes of the item's consent-required authorizations at the
+    # organization that the applicant consents to (docs/data-sharing.md §5)
+    data_consents: list[str] = []
 
 
 class OnlineCaseIn(Schema):
@@ -84,6 +87,9 @@ class OnlineCaseIn(Schema):
     licences: list[LicenceUseIn] = []
     licence_consent: bool = False
     delivery: DeliveryIn | None = None
+    # 本人授权同意: dataset codes of the item's consent-required authorizations at the
+    # organization that the applicant consents to (docs/data-sharing.md §5)
+    data_consents: list[str] = []
 
 
 class NoteIn(Schema):
@@ -290,6 +296,7 @@ def case_create(request, payload: CaseCreateIn):
         licences=[lic.dict() for lic in payload.licences],
         licence_consent=payload.licence_consent,
         delivery=payload.delivery.dict() if payload.delivery else None,
+        data_consents=payload.data_consents,
     )
     return _created(request, case)
 
@@ -319,6 +326,7 @@ def case_create_online(request, payload: OnlineCaseIn):
         licences=[lic.dict() for lic in payload.licences],
         licence_consent=payload.licence_consent,
         delivery=payload.delivery.dict() if payload.delivery else None,
+        data_consents=payload.data_consents,
     )
     return _created(request, case)
 

@@ -9,5 +9,6 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         from tongban.cases import (  # noqa: F401  (register inbox handlers, signal receivers)
             composites,
+            data_checks,
             exchange_handlers,
         )

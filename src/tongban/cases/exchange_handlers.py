@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from tongban.cases.data_checks import case_data_checks_start
 from tongban.cases.delivery import delivery_from_peer, delivery_received
 from tongban.cases.materials import CheckedFile, filename_normalize, sniff_media_type
 from tongban.cases.models import Case, CaseResult, CaseStatus
@@ -31,6 +32,7 @@ from tongban.catalog.models import Implementation
 from tongban.directory.models import Window
 from tongban.directory.signing import peer_public_key
 from tongban.documents.services import DocumentRejected, document_copy_store
+from tongban.errors import DomainError
 from tongban.exchange.envelopes import VerifiedEnvelope, parse_time
 from tongban.exchange.handlers import HandlerRefusal, inbox_handler, on_delivered
 from tongban.gm import sm2
@@ -263,6 +265,11 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         at=submitted_at,
     )
     licences = _licence_materials(case, data.get("licences") or [], at=submitted_at)
+    try:  # 数据核验: the materials a data check replaces, the datasets consented to
+        consents = data_consents_clean(data.get("data_consents"))
+    except DomainError as exc:
+        raise HandlerRefusal(f"malformed data_consents: {exc.message}") from exc
+    case_data_checks_start(case, consents=consents)
     _documents_store(envelope.signed["body"].get("documents"), number=number, sender=sender)
     _input_documents_store(member, sender=sender)
     status_record(

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tongban.cases import issuance
+from tongban.cases import data_checks, issuance
 from tongban.cases.application_form import application_form_clean
 from tongban.cases.deadlines import add_working_days
 from tongban.cases.delivery import delivery_case_fields, delivery_choice_clean, delivery_wire
@@ -329,6 +329,7 @@ def _case_create(
     licence_choices: list[LicenceChoice] | None = None,
     composite: dict | None = None,
     delivery: dict | None = None,
+    data_consents: list[str] | None = None,
 ) -> Case:
     """Record a new case here and, if another node decides it, send it there — atomically.
 
@@ -386,6 +387,14 @@ def _case_create(
         licence_refs = _licence_materials_attach(
             case, licence_choices or [], actor=actor, window=window, at=now
         )
+        # 本人授权同意 for the data checks that need it, signed here (docs/data-sharing.md §5)
+        consents = data_checks.data_consents_sign(
+            case,
+            datasets=data_consents or [],
+            applicant_id=person["id_number"],
+            window=window,
+            officer=actor.name if window else "",
+        )
         status_record(
             case,
             to_status=CaseStatus.SUBMITTED,
@@ -407,6 +416,7 @@ def _case_create(
                 fetch_request(
                     case_number=number, material_code=ref["material_code"], consent=ref["consent"]
                 )
+            data_checks.case_data_checks_start(case, consents=consents)
         if case.perspective == "origin":
             submitted = {
                 "case": {
@@ -431,6 +441,8 @@ def _case_create(
                 },
                 "documents": signed_documents(receipts),
             }
+            if consents:
+                submitted["case"]["data_consents"] = consents
             if member:
                 # a stage/part of a 联办件: what it is and what came before (exchange §15)
                 submitted["case"]["composite"] = {
@@ -465,6 +477,7 @@ def case_submit_at_window(
     licence_consent: bool = False,
     create=None,
     delivery: dict | None = None,
+    data_consents: list[str] | None = None,
 ) -> Case:
     """A clerk records an in-person application and sends it to the deciding authority.
 
@@ -493,8 +506,17 @@ def case_submit_at_window(
         choices=licences or [],
         consent=licence_consent,
     )
+    consented = data_checks.data_consents_clean(
+        data_consents, item_code=item.basic_code, organization_code=implementation.organization_id
+    )
     checked = _check_uploads(
-        item, files, require_all=True, provided=frozenset(c.material_code for c in choices)
+        item,
+        files,
+        require_all=True,
+        provided=frozenset(c.material_code for c in choices)
+        | data_checks.replaceable_materials(
+            item, implementation.organization_id, consented=consented
+        ),
     )
     here = settings.TONGBAN_NODE
     actor = Actor(name=user.display_name or user.username, place=window.name, node=here)
@@ -522,6 +544,7 @@ def case_submit_at_window(
         checked=checked,
         licence_choices=choices,
         delivery=delivery_choice_clean(delivery, receiving_node=here),
+        data_consents=consented,
     )
 
 
@@ -539,6 +562,7 @@ def case_submit_online(
     licence_consent: bool = False,
     create=None,
     delivery: dict | None = None,
+    data_consents: list[str] | None = None,
 ) -> Case:
     """全程网办: a signed-in resident (or an enterprise's agent) applies from their home node.
 
@@ -614,8 +638,21 @@ def case_submit_online(
         choices=licences or [],
         consent=licence_consent,
     )
+    consented = data_checks.data_consents_clean(
+        data_consents, item_code=item.basic_code, organization_code=implementation.organization_id
+    )
     checked = _check_uploads(
-        item, files, require_all=True, provided=frozenset(c.material_code for c in choices)
+        item,
+        files,
+        require_all=True,
+        provided=frozenset(c.material_code for c in choices)
+        | (
+            frozenset()
+            if enterprise
+            else data_checks.replaceable_materials(
+                item, implementation.organization_id, consented=consented
+            )
+        ),
     )
     here = settings.TONGBAN_NODE
     actor = Actor(name=user.display_name or user.username, place=_("网上申请"), node=here)
@@ -660,6 +697,7 @@ def case_submit_online(
         enterprise=enterprise,
         licence_choices=choices,
         delivery=delivery_choice_clean(delivery, receiving_node=here),
+        data_consents=consented,
     )
 
 

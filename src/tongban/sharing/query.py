@@ -231,6 +231,10 @@ def data_query_send(
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise DomainError("invalid_fields", _("字段须为字段编码的列表"))
     item_code, purpose = str(item_code)[:32], str(purpose).strip()
+    # a case number is up to 64 characters; DataQuery.case_number holds 40, so the full
+    # number is also the query's reference (what the case's checks are looked up by)
+    case_number = str(case_number)[:64]
+    reference = str(reference or case_number)[:64]
     fields = list(dict.fromkeys(fields))
     organization = Organization.objects.filter(
         code=organization_code, node__node_id=settings.TONGBAN_NODE, active=True
@@ -260,8 +264,8 @@ def data_query_send(
         query = DataQuery.objects.create(
             query_id=str(uuid7()),
             use=use,
-            reference=str(reference)[:64],
-            case_number=str(case_number)[:40],
+            reference=reference,
+            case_number=case_number[:40],
             material_code=str(material_code)[:64],
             dataset_code=dataset.code,
             dataset_name=dataset.name,
@@ -283,7 +287,7 @@ def data_query_send(
             "item": item_code,
             "organization": organization_code,
             "use": use,
-            "case": query.case_number,
+            "case": case_number,
             "subject": subject,
             "consent": consent if consent_id else None,
             "asked_at": iso(query.created_at),
@@ -299,7 +303,7 @@ def data_query_send(
                 purpose={
                     "code": "data_query",
                     "purpose": purpose,
-                    "case": query.case_number,
+                    "case": case_number,
                     "consent": consent_id or None,
                 },
                 body=body,
@@ -578,9 +582,90 @@ def _use_report(query: DataQuery, record: dict) -> None:
         dataset_code=query.dataset_code,
         dataset_name=query.dataset_name,
         fields=[labels.get(k, k) for k in query.fields],
-        case_number=query.case_number,
+        case_number=query.reference if query.use == DataQuery.Use.CASE else "",
         item_name=_item_name(query.item_code),
         purpose=query.purpose,
         legal_basis=str(record.get("legal_basis", "")),
         consent_id=query.consent_id,
     )
+
+
+# --- the case a 数据核验 belongs to ---------------------------------------------------------
+# The cases app registers how to start and list the checks of a case it holds (scoped to
+# the staff who may handle it): sharing's API serves them without importing cases.
+
+_case_checks: dict[str, object] = {}
+
+
+def case_checks_register(*, start, listing) -> None:
+    """``start(*, user, number, dataset, fields, purpose) -> DataQuery`` and
+    ``listing(*, user, number) -> dict`` (the case's checks and their options)."""
+    _case_checks.update(start=start, listing=listing)
+
+
+def case_checks():
+    if not _case_checks:
+        raise RuntimeError("the cases app has not registered its data checks")
+    return _case_checks["start"], _case_checks["listing"]
+
+
+# --- how a query is shown (the official's 数据核验 panel, the API) -----------------------------
+
+
+def _signature_verifies(query: DataQuery, answer: dict) -> bool:
+    """The stored record's signature, checked again with the source's key valid when it
+    was received."""
+    signature = answer.get("signature") or {}
+    public_key = peer_public_key(
+        query.source_node, str(signature.get("kid", "")), at=query.answered_at
+    )
+    try:
+        signed = canonical_json(answer.get("record"))
+    except CanonicalizationError:
+        return False
+    return bool(public_key) and sm2.verify_b64(public_key, signed, str(signature.get("value", "")))
+
+
+def data_query_view(query: DataQuery) -> dict:
+    """A query as the official reads it: the source, the fields with their values (when
+    answered), the times, whether the signature verifies, or why it was refused."""
+    dataset = Dataset.objects.select_related("organization").filter(code=query.dataset_code).first()
+    labels = _labels(dataset) if dataset else {}
+    answer = data_query_answer_of(query) or {}
+    record = answer.get("record") or {}
+    values = {f.get("key"): f.get("value") for f in record.get("fields") or []}
+    source = record.get("source") or {}
+    return {
+        "query_id": query.query_id,
+        "use": query.use,
+        "case_number": query.reference if query.use == DataQuery.Use.CASE else query.case_number,
+        "material_code": query.material_code,
+        "dataset": query.dataset_code,
+        "dataset_name": query.dataset_name,
+        "source_node": query.source_node,
+        "source_organization": source.get("organization")
+        or (dataset.organization_id if dataset else ""),
+        "source_organization_name": source.get("organization_name")
+        or (dataset.organization.name if dataset else ""),
+        "fields": [
+            {"key": key, "label": labels.get(key, key), "value": values.get(key)}
+            for key in query.fields
+        ],
+        "purpose": query.purpose,
+        "legal_basis": str(record.get("legal_basis", "")),
+        "consent_id": query.consent_id,
+        "status": query.status,
+        "status_label": str(query.get_status_display()),
+        "asked_at": query.created_at,
+        "answered_at": query.answered_at,
+        "signature_verified": _signature_verifies(query, answer) if answer else False,
+        "sample": bool(record.get("sample", dataset.sample if dataset else False)),
+        "refusal_code": query.refusal_code,
+        "refusal_label": refusal_label(query.refusal_code) if query.refusal_code else "",
+        "refusal_message": query.refusal_message,
+        "requested_by": (
+            (query.requested_by.display_name or query.requested_by.username)
+            if query.requested_by_id
+            else ""
+        ),
+    }
