@@ -42,6 +42,7 @@ from tongban.identity.residence import home_node_of
 from tongban.identity.services import assurance_at_least, person_upsert
 from tongban.licences.models import LicenceType
 from tongban.licences.sharing import PURPOSE, fetch_request
+from tongban.sharing.consent import data_consents_clean
 from tongban.sharing.enterprise_registry import AgentAuthorizationInvalid, agent_authorization_check
 
 
