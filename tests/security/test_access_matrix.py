@@ -400,6 +400,18 @@ RULES: dict[str, Rule] = {
     ),
     # --- cases: one case ---------------------------------------------------------------------
     "api:case_get": case_rule("get", "", HANDLING, allowed=SEES_HANDLING),
+    # 数据核验: the staff of the handling organization see them, its officials start one
+    "api:case_data_checks": case_rule(
+        "get", "/data-checks", HANDLING, allowed={"official", "supervisor"}
+    ),
+    "api:case_data_check_start": case_rule(
+        "post",
+        "/data-checks",
+        HANDLING,
+        allowed={"official"},
+        denied={"supervisor"},
+        body=lambda c: {"dataset": "none.none", "fields": ["x"], "purpose": "x"},
+    ),
     "api:case_material_download": case_rule(
         "get", "/materials/MATERIAL", HANDLING, allowed=SEES_HANDLING
     ),

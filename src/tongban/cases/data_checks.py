@@ -243,9 +243,9 @@ def case_data_check_start(*, user, number: str, dataset: str, fields: list, purp
         raise DomainError("not_a_person_case", _("法人办件的数据核验请通过企业登记信息核验"))
     if not Dataset.objects.filter(code=dataset, active=True, subject="person").exists():
         raise DomainError(
-            "unknown_dataset",
+            "invalid_dataset",
             _("共享目录中没有可按自然人查询的数据集 %(code)s") % {"code": dataset},
-            status=403,
+            status=400,
         )
     return data_query.data_query_send(
         dataset_code=dataset,
