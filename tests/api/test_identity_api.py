@@ -9,7 +9,7 @@ import pytest
 from stdnum.cn import uscc
 
 from tests.conftest import utc
-from tests.factories import PDF, id_number, materials_payload
+from tests.factories import PDF, enterprise_registry_seed, id_number, materials_payload
 from tongban.cases.models import Case
 from tongban.exchange.models import InboxMessage, OutboxMessage
 from tongban.identity import sms
@@ -261,16 +261,15 @@ def enterprise_code() -> str:
 
 
 def test_enterprise_agents_act_within_their_authorization(region, api, sms_outbox):
-    register(api, sms_outbox, "rep", "顾俊", id_number("31010119910304531"), "13801769876")
+    enterprise_registry_seed()  # sh's 企业登记信息: 李娜 represents 上海青禾
+    register(api, sms_outbox, "rep")  # 李娜
     code = enterprise_code()
     assert uscc.is_valid(code)
     token_for(api, sms_outbox, "rep")
     r = api.post("/enterprises", {"code": "91310118MA1K00010X", "name": "x"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_uscc"
-    assert (
-        api.post("/enterprises", {"code": code, "name": "上海青禾数字科技有限公司"}).status_code
-        == 201
-    )
+    r = api.post("/enterprises", {"code": code})
+    assert r.status_code == 202 and r.json()["status"] == "confirmed", r.content
     agent_id = id_number("31011019900307123")
     r = api.post(
         f"/enterprises/{code}/agents",

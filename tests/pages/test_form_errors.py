@@ -25,6 +25,7 @@ from tests.factories import (
     PDF,
     PNG,
     QINGPU_AMR,
+    enterprise_registry_seed,
     establishment_form,
     id_number,
     user_with,
@@ -33,7 +34,6 @@ from tests.pages.test_identity_pages import (
     HOUSEHOLD_PROOF,
     ZJ_POLICE,
     application,
-    enterprise_code,
     outbox,  # noqa: F401 — the SMS fixture
     register_data,
     resident,
@@ -43,6 +43,7 @@ from tests.pages.test_pages import receive_from_zj
 from tongban.cases import drafts
 from tongban.cases.models import ApplicationDraft, Case, CaseMaterial, CaseStatus, DraftFile
 from tongban.gm.sm3 import sm3_hex
+from tongban.identity.demo_accounts import ENTERPRISES
 from tongban.identity.models import Enterprise
 
 pytestmark = pytest.mark.django_db
@@ -309,18 +310,15 @@ def test_registration_reports_every_error_at_once(client, region):
 
 
 def test_enterprise_forms_report_every_error_at_once(client, region, outbox):  # noqa: F811
-    user = resident("zhangwei", name="张伟", id_prefix="31011519850101123", assurance="L3")
+    user = resident("lina", assurance="L3")  # the register's legal representative
+    enterprise_registry_seed()
     sign_in(client, user, outbox)
-    bad = client.post(
-        "/me/enterprises/register/", {"reg-code": "91310115MA1K4LXR0X", "reg-name": ""}
-    )
+    bad = client.post("/me/enterprises/register/", {"reg-code": "91310115MA1K4LXR0X"})
     assert bad.status_code == 400
-    assert invalid(bad, "id_reg-code") and invalid(bad, "id_reg-name")
+    assert invalid(bad, "id_reg-code")
 
-    code = enterprise_code()
-    ok = client.post(
-        "/me/enterprises/register/", {"reg-code": code, "reg-name": "上海禾丰科技有限公司"}
-    )
+    code = ENTERPRISES["sh"][1]  # in the sample register
+    ok = client.post("/me/enterprises/register/", {"reg-code": code})
     assert ok.status_code == 302
     enterprise = Enterprise.objects.get(code=code)
     prefix = f"a{enterprise.pk}"

@@ -23,12 +23,13 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from stdnum.cn import uscc
 
-from tests.factories import PASSWORD, PDF, id_number, user_with
+from tests.factories import PASSWORD, PDF, enterprise_registry_seed, id_number, user_with
 from tongban.cases.models import Case
 from tongban.catalog.models import ServiceItem
 from tongban.directory.models import Node
 from tongban.exchange.models import OutboxMessage
 from tongban.identity import sms
+from tongban.identity.demo_accounts import ENTERPRISES
 from tongban.identity.models import AgentAuthorization, Enterprise, Person, SecurityEvent, User
 from tongban.identity.pii import decrypt_at_rest
 from tongban.identity.services import person_upsert
@@ -429,21 +430,16 @@ def test_enterprise_agent_applies_until_the_authorization_ends(client, region, o
         phone="13913551234",
         assurance="L3",  # verified in person at a window earlier
     )
-    code = enterprise_code()
+    code = ENTERPRISES["sh"][1]  # in the sample register
+    enterprise_registry_seed()  # sh's 企业登记信息 names 李娜 as its legal representative
 
     # the legal representative registers the enterprise and authorizes the agent
     sign_in(client, boss, outbox)
     page = client.get("/me/enterprises/")
     assert page.status_code == 200 and "我可代办的企业" in texts(page)
-    bad = client.post(
-        "/me/enterprises/register/", {"reg-code": code[:-1] + "0", "reg-name": "上海青禾"}
-    )
+    bad = client.post("/me/enterprises/register/", {"reg-code": code[:-1] + "0"})
     assert bad.status_code == 400 and "统一社会信用代码无效" in texts(bad)
-    response = client.post(
-        "/me/enterprises/register/",
-        {"reg-code": code, "reg-name": "上海青禾数字科技有限公司"},
-        follow=True,
-    )
+    response = client.post("/me/enterprises/register/", {"reg-code": code}, follow=True)
     assert "已登记" in " ".join(messages_of(response))
     enterprise = Enterprise.objects.get(code=code)
 
