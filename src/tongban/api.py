@@ -27,6 +27,7 @@ from tongban.identity.api import router as identity_router
 from tongban.identity.authentication import BEARER_REFUSED_ATTR
 from tongban.licences.api import router as licences_router
 from tongban.sharing.api import router as sharing_router
+from tongban.sharing.data_use_api import router as data_use_router
 
 JSON_MAX_DEPTH = 64
 
@@ -117,6 +118,7 @@ api.add_router("", licences_router)
 api.add_router("", documents_router)
 api.add_router("", audit_router)
 api.add_router("", sharing_router)
+api.add_router("", data_use_router)
 
 
 def _refuse_nul_in_path(run):

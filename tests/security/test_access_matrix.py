@@ -60,6 +60,24 @@ def _notice_of(case_number: str) -> int:
     return Notice.objects.filter(case_number=case_number).values_list("pk", flat=True).first()
 
 
+def _use_of(case_number: str) -> str:
+    from tongban.sharing.models import DataUseRecord
+
+    return (
+        DataUseRecord.objects.filter(case_number=case_number)
+        .values_list("use_id", flat=True)
+        .first()
+    )
+
+
+def _use_pk(case_number: str) -> int | None:
+    from tongban.sharing.models import DataUseRecord
+
+    return (
+        DataUseRecord.objects.filter(case_number=case_number).values_list("pk", flat=True).first()
+    )
+
+
 def walk(patterns, ns=""):
     for p in patterns:
         if isinstance(p, URLResolver):
@@ -173,6 +191,13 @@ RULES: dict[str, Rule] = {
     ),
     "api:audit_consistency_proof": Rule(
         "get", lambda c: "/api/v1/audit/proof/consistency?first=0&second=0", everyone(OK)
+    ),
+    # a witness: unauthenticated, the log's signature on the checkpoint authenticates
+    "api:audit_witness_add_checkpoint": Rule(
+        "post",
+        lambda c: "/api/v1/audit/witness/add-checkpoint",
+        everyone(VISIBLE),
+        body=lambda c: {},
     ),
     # the sharing catalog this node holds: staff only
     "api:sharing_datasets": Rule(
@@ -384,6 +409,59 @@ RULES: dict[str, Rule] = {
         lambda c: f"/messages/{_notice_of(c[ORIGIN])}/read/",
         {**everyone(DENIED), "applicant": OK, "other_person": HIDDEN},
         api=False,
+    ),
+    # 我的数据使用记录: people read their own (the applicant: the use of the handling case)
+    "portal:data_use": Rule(
+        "get",
+        lambda c: "/me/data-use/?kind=case",
+        {**everyone(DENIED), "applicant": OK, "other_person": OK},
+        api=False,
+    ),
+    "portal:data_use_csv": Rule(
+        "get",
+        lambda c: "/me/data-use/export.csv",
+        {**everyone(DENIED), "applicant": OK, "other_person": OK},
+        api=False,
+    ),
+    "portal:data_use_pdf": Rule(
+        "get",
+        lambda c: "/me/data-use/export.pdf",
+        {**everyone(DENIED), "applicant": OK, "other_person": OK},
+        api=False,
+    ),
+    "portal:data_use_flag": Rule(
+        "post",
+        lambda c: f"/me/data-use/{_use_of(c[HANDLING])}/flag/",
+        {**everyone(DENIED), "applicant": OK, "other_person": HIDDEN},
+        api=False,
+        body=lambda c: {f"u{_use_pk(c[HANDLING])}-reason": "不清楚为何使用"},
+    ),
+    "api:my_data_uses": Rule(
+        "get",
+        lambda c: "/api/v1/me/data-uses",
+        {**everyone(DENIED), "applicant": OK, "other_person": OK},
+    ),
+    "api:my_data_use_flag": Rule(
+        "post",
+        lambda c: f"/api/v1/me/data-uses/{_use_of(c[HANDLING])}/flag",
+        {**everyone(DENIED), "applicant": OK, "other_person": HIDDEN},
+        body=lambda c: {"reason": "不清楚为何使用"},
+    ),
+    # the 数据专员's flags: none of these roles is a data officer
+    "portal:data_officer": Rule("get", lambda c: "/data-officer/", everyone(DENIED), api=False),
+    "portal:data_officer_answer": Rule(
+        "post",
+        lambda c: "/data-officer/flags/x/answer/",
+        everyone(DENIED),
+        api=False,
+        body=lambda c: {"answer": "已核实"},
+    ),
+    "api:officer_flags": Rule("get", lambda c: "/api/v1/data-officer/flags", everyone(DENIED)),
+    "api:officer_flag_answer": Rule(
+        "post",
+        lambda c: "/api/v1/data-officer/flags/x/answer",
+        everyone(DENIED),
+        body=lambda c: {"answer": "已核实"},
     ),
     "portal:online_apply": Rule(
         "get",

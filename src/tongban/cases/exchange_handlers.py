@@ -42,6 +42,7 @@ from tongban.identity.residence import home_node_of
 from tongban.identity.services import assurance_at_least, person_upsert
 from tongban.licences.models import LicenceType
 from tongban.licences.sharing import PURPOSE, fetch_request
+from tongban.sharing.data_use import data_use_report
 from tongban.sharing.consent import data_consents_clean
 from tongban.sharing.enterprise_registry import AgentAuthorizationInvalid, agent_authorization_check
 
@@ -286,6 +287,22 @@ def case_submit_received(envelope: VerifiedEnvelope) -> None:
         },
     )
     _announce_clock(case, "received")
+    if applicant.get("id_number"):  # 我的数据使用记录: the applicant's data, used to handle it
+        data_use_report(
+            kind="case",
+            subject_id_number=str(applicant["id_number"]),
+            used_at=now,
+            user_node=settings.TONGBAN_NODE,
+            user_organization_code=implementation.organization_id,
+            user_organization_name=implementation.organization.name,
+            dataset_code="",
+            dataset_name="办件申请信息",
+            fields=["姓名", "身份证号", "联系电话", "申请表", "申请材料"],
+            case_number=number,
+            item_name=item.name,
+            purpose=f"办理{item.name}",
+            legal_basis="本人申请",
+        )
 
 
 def _member_clean(raw: object, *, item) -> dict:

@@ -59,4 +59,12 @@ def node_context(request) -> dict:
         "access": access,
         # 消息中心 in the menu: counted only when a page shows it (a callable is lazy)
         "unread_notices": lambda: notices_unread_count(access),
+        # 数据专员 in the menu (a callable: asked only when a page shows the menu)
+        "data_officer": lambda: _is_data_officer(request),
     }
+
+
+def _is_data_officer(request) -> bool:
+    from tongban.sharing.data_use_selectors import officer_organizations
+
+    return officer_organizations(getattr(request, "user", None)) is not None

@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from tongban.portal import (
     account_views,
     composite_views,
+    data_use_views,
     delivery_views,
     document_views,
     licence_views,
@@ -62,6 +63,17 @@ urlpatterns = [
         "me/authorizations/<int:authorization_id>/revoke/",
         online_views.agent_revoke,
         name="agent_revoke",
+    ),
+    # 我的数据使用记录 (at the person's home node) and the 数据专员's flags
+    path("me/data-use/", data_use_views.data_use_log, name="data_use"),
+    path("me/data-use/export.csv", data_use_views.data_use_csv, name="data_use_csv"),
+    path("me/data-use/export.pdf", data_use_views.data_use_pdf, name="data_use_pdf"),
+    path("me/data-use/<str:use_id>/flag/", data_use_views.data_use_flag, name="data_use_flag"),
+    path("data-officer/", data_use_views.officer_flags, name="data_officer"),
+    path(
+        "data-officer/flags/<str:flag_id>/answer/",
+        data_use_views.officer_answer,
+        name="data_officer_answer",
     ),
     # 电子证照: the holder's wallet and 亮证
     path("me/licences/", licence_views.wallet, name="wallet"),
