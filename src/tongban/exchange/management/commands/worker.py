@@ -47,7 +47,6 @@ class Command(BaseCommand):
                 self._audit_checkpoint()
                 self._audit_witness(session)
                 self._data_use_proofs(session)
-                self._data_use_proofs(session)
                 next_checkpoint = time.monotonic() + settings.TONGBAN_AUDIT_CHECKPOINT_SECONDS
             try:
                 attempted = dispatch_once(session=session)
@@ -77,17 +76,6 @@ class Command(BaseCommand):
             audit_checkpoint_witness(session=session)
         except Exception as exc:  # noqa: BLE001 — a witness failure never stops the worker
             log.warning("audit checkpoint witnessing failed: %s", exc)
-
-    def _data_use_proofs(self, session) -> None:
-        """Inclusion proofs of the data uses kept here (docs/data-sharing.md §6)."""
-        if settings.TONGBAN_ROLE == "hub":
-            return
-        try:
-            from tongban.sharing.data_use import data_use_proofs_collect
-
-            data_use_proofs_collect(session=session)
-        except Exception as exc:  # noqa: BLE001 — a peer down: try again next round
-            log.warning("data-use proofs failed: %s", exc)
 
     def _data_use_proofs(self, session) -> None:
         """Inclusion proofs of the data uses kept here (docs/data-sharing.md §6)."""
