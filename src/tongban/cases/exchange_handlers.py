@@ -42,8 +42,8 @@ from tongban.identity.residence import home_node_of
 from tongban.identity.services import assurance_at_least, person_upsert
 from tongban.licences.models import LicenceType
 from tongban.licences.sharing import PURPOSE, fetch_request
-from tongban.sharing.data_use import data_use_report
 from tongban.sharing.consent import data_consents_clean
+from tongban.sharing.data_use import data_use_report
 from tongban.sharing.enterprise_registry import AgentAuthorizationInvalid, agent_authorization_check
 
 
