@@ -561,6 +561,15 @@ RULES: dict[str, Rule] = {
         },
     ),
     "portal:case": case_rule("get", "/", HANDLING, allowed=SEES_HANDLING, api=False),
+    "portal:case_data_check": case_rule(
+        "post",
+        "/data-checks/",
+        HANDLING,
+        allowed={"official"},
+        denied={"supervisor"},
+        api=False,
+        body=lambda c: {"dataset": "none.none", "fields": ["x"], "purpose": "x"},
+    ),
     "portal:case_material": case_rule(
         "get", "/materials/MATERIAL/", HANDLING, allowed=SEES_HANDLING, api=False
     ),
