@@ -311,3 +311,30 @@ def test_a_data_use_envelope_is_checked_and_stored_once(region):
     record = DataUseRecord.objects.get()
     assert record.reporter_node == "zj" and record.audit_index == 7
     assert record.person_index == blind_index(SH_ID)
+
+
+def test_a_licence_served_to_another_nodes_case_is_a_use_with_the_consent(region, api, client):
+    from tests.api.test_licence_use_api import consent_from, issue_at_sh, send_fetch
+    from tongban.licences.models import LicenceUse
+
+    holder_id = id_number("31010419850612001")
+    identifier = issue_at_sh(
+        api,
+        region,
+        type_name="不动产权证书",
+        org_name="上海市黄浦区行政服务中心",
+        holder_id=holder_id,
+    )
+    consent = consent_from(
+        region, signer="zj", identifier=identifier, holder_id=holder_id, requester="zj", case="C7"
+    )
+    r = send_fetch(region, client, sender="zj", consent=consent, identifier=identifier, case="C7")
+    assert r.status_code == 200, r.content
+    use = LicenceUse.objects.get()  # the wallet's 用证记录 is kept as before
+    record = DataUseRecord.objects.get(kind="licence_fetch")
+    assert record.person_index == blind_index(holder_id)
+    assert record.user_node == "zj" and record.case_number == "C7"
+    assert record.consent_id == use.consent_id and record.dataset_name == "不动产权证书"
+    assert record.purpose and "持证人" in record.fields
+    leaf = AuditLeaf.objects.get(index=record.audit_index)
+    assert leaf.kind == "data_use" and holder_id.encode() not in bytes(leaf.entry)

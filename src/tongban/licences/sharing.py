@@ -33,7 +33,7 @@ from tongban.exchange.handlers import HandlerRefusal
 from tongban.exchange.services import outbox_enqueue
 from tongban.gm import sm2
 from tongban.gm.canonical import canonical_json
-from tongban.identity.pii import blind_index, encrypt_at_rest
+from tongban.identity.pii import blind_index, decrypt_identifier, encrypt_at_rest
 from tongban.licences import formats
 from tongban.licences.models import (
     CaseLicenceStatus,
@@ -44,6 +44,7 @@ from tongban.licences.models import (
     WalletEntry,
 )
 from tongban.licences.services import counter_add, licence_disclosures
+from tongban.sharing.data_use import data_use_report
 
 PURPOSE = "government_service"
 
@@ -342,6 +343,22 @@ def fetch_serve(*, requester: str, body: dict) -> dict:
         used_at=now,
         consent_id=document["id"],
     )
+    if licence.licence_type.holder_type == "person":  # 我的数据使用记录, beside the 用证记录
+        data_use_report(
+            kind="licence_fetch",
+            subject_id_number=decrypt_identifier(licence.holder_id_encrypted),
+            used_at=now,
+            user_node=requester,
+            user_organization_code=use["requester_code"],
+            user_organization_name=use["requester_name"] or requester,
+            dataset_code=licence.licence_type.code,
+            dataset_name=licence.licence_type.name,
+            fields=list(licence.licence_type.claim_labels().values()),
+            case_number=use["case_number"],
+            item_name=use["item_name"],
+            purpose=f"办理{use['item_name']}" if use["item_name"] else "政务服务用证",
+            consent_id=document["id"],
+        )
     if licence.holder_home_node != settings.TONGBAN_NODE:
         outbox_enqueue(
             type="licence.used",
