@@ -327,3 +327,94 @@ def test_agent_authorize_signs_the_document_with_this_nodes_key(registry):
 
     key = peer_public_key("sh", signed["signature"]["kid"])
     assert sm2.verify_b64(key, canonical_json(document), signed["signature"]["value"])
+
+
+# --- over a live region: the 温州 / 青浦 chain ---------------------------------------------
+
+
+@pytest.mark.e2e
+def test_a_wenzhou_legal_representative_of_a_qingpu_company_authorizes_an_agent(live_region):
+    """林晓 (温州, zj) registers his 青浦 (sh) company at zj — sh's register confirms him —
+    and authorizes 沈佳 at zj; 沈佳 applies online at zj for the sh item changing the
+    company's 经营范围; sh verifies the signed authorization and its own register."""
+    from tests.e2e.test_region_flow1 import wait_for
+    from tests.e2e.test_region_identity import org, pdfs
+    from tongban.identity.demo_accounts import DEMO_PASSWORD
+    from tongban.region import ApiClient
+
+    scope_change = "000302001000"  # 内资有限公司经营范围变更登记 (青浦区市场监管局)
+    zj = live_region.url("zj")
+    sms = lambda: live_region.last_sms_code("zj")  # noqa: E731
+    owner = ApiClient(zj, WENZHOU_RESIDENT[0], DEMO_PASSWORD, otp=sms)
+    # a code he does not represent (the demo sh company) is refused by sh's register
+    r = owner.post("/enterprises", {"code": ENTERPRISES["sh"][1]})
+    assert r.status_code == 202 and r.json()["registry_node"] == "sh", r.text
+
+    def claim(code):
+        return next((c for c in owner.get("/enterprises/claims").json() if c["code"] == code), {})
+
+    refused = wait_for(
+        lambda: (
+            claim(ENTERPRISES["sh"][1]).get("status") not in (None, "pending")
+            and claim(ENTERPRISES["sh"][1])
+        ),
+        what="sh's answer to the claim",
+    )
+    assert (refused["status"], refused["reason"]) == ("refused", "登记机关记录的法定代表人不是您")
+    # his own company: confirmed, named as sh registered it
+    r = owner.post("/enterprises", {"code": QINGPU_CODE, "name": "随便"})
+    assert r.status_code == 202, r.text
+    confirmed = wait_for(
+        lambda: claim(QINGPU_CODE).get("status") == "confirmed" and claim(QINGPU_CODE),
+        what="sh's confirmation",
+    )
+    assert confirmed["name"] == QINGPU_COMPANY
+    assert [e["name"] for e in owner.get("/enterprises").json()] == [QINGPU_COMPANY]
+    # he authorizes 沈佳 (L3 at zj) for the 经营范围 change
+    r = owner.post(
+        f"/enterprises/{QINGPU_CODE}/agents",
+        {
+            "name": AGENTS["zj"][1],
+            "id_number": AGENTS["zj"][2],
+            "items": [scope_change],
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+        },
+    )
+    assert r.status_code == 201, r.text
+    agent = ApiClient(zj, AGENTS["zj"][0], DEMO_PASSWORD, otp=sms)
+    item = agent.get(f"/items/{scope_change}").json()
+    values = {
+        "text": QINGPU_COMPANY,
+        "uscc": QINGPU_CODE,
+        "phone": AGENTS["zj"][3],
+        "textarea": "智能装备研发、销售",
+        "date": "2026-11-20",
+        "decimal": "100",
+        "integer": "1",
+    }
+    form = {
+        f["name"]: (f["choices"][0] if f["type"] == "select" else values[f["type"]])
+        for f in item["form"]
+        if f["type"] in values or f["type"] == "select"
+    }
+    r = agent.post(
+        "/cases/online",
+        {
+            "item": scope_change,
+            "organization": org(agent, scope_change, "上海市青浦区市场监督管理局"),
+            "form": form,
+            "materials": pdfs(*[m["code"] for m in item["materials"] if m["required"]]),
+            "enterprise": QINGPU_CODE,
+        },
+    )
+    assert r.status_code == 201, r.text
+    number = r.json()["number"]
+    official = ApiClient(live_region.url("sh"), "qingpu.official", DEMO_PASSWORD)
+    wait_for(lambda: official.get(f"/cases/{number}").status_code == 200, what="the case at sh")
+    acting = official.get(f"/cases/{number}").json()["identity_assertion"]["acting_for"]
+    assert acting["code"] == QINGPU_CODE and acting["role"] == "agent"
+    document = acting["authorization"]["document"]
+    assert document["issued_by"] == "zj" and document["items"] == [scope_change]
+    assert AGENTS["zj"][2] not in json.dumps(acting) and WENZHOU_RESIDENT[2] not in json.dumps(
+        acting
+    )
