@@ -454,3 +454,33 @@ def test_only_staff_handling_the_case_see_or_start_its_checks(sharing, applicant
     body = {"dataset": "sh.real_estate", "fields": ["has_property"], "purpose": PURPOSE}
     assert api.login(other).post(path, body).status_code == 404
     assert api.login(applicant).post(path, body).status_code == 404
+
+
+def test_the_case_page_shows_the_checks_and_starts_one(sharing, applicant, api, client):
+    number = apply_fund(api, applicant).json()["number"]
+    official = user_with(
+        "sh.fund.official", role="official", organization=sharing.org("上海市公积金管理中心")
+    )
+    client.force_login(official)
+    page = client.get(f"/cases/{number}/").content.decode()
+    assert "数据核验" in page and "不动产登记信息" in page and "上海市不动产登记局" in page
+    assert ESTATE["property_address"] in page and "数源签名已核验" in page
+    assert "免交（数据核验）" in page and "查询中" in page  # M04 asked of js, pending
+    assert SH_ID not in page
+    before = DataQuery.objects.count()
+    r = client.post(
+        f"/cases/{number}/data-checks/",
+        {"dataset": "sh.real_estate", "fields": ["has_property"], "purpose": PURPOSE},
+    )
+    assert r.status_code == 302 and r["Location"].endswith("#data-checks")
+    assert DataQuery.objects.count() == before + 1
+    r = client.post(
+        f"/cases/{number}/data-checks/",
+        {"dataset": "sh.real_estate", "fields": ["area_m2"], "purpose": PURPOSE},
+        follow=True,
+    )
+    assert "未获授权使用字段" in r.content.decode()
+    assert DataQuery.objects.count() == before + 1
+    # the applicant's own page has no such panel
+    client.force_login(applicant)
+    assert "发起数据核验" not in client.get(f"/cases/{number}/").content.decode()

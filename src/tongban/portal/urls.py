@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from tongban.portal import (
     account_views,
     composite_views,
+    data_check_views,
     data_use_views,
     delivery_views,
     document_views,
@@ -111,6 +112,9 @@ urlpatterns = [
     # one case
     path("cases/<str:number>/", views.case_page, name="case"),
     path("cases/<str:number>/actions/<slug:action>/", views.case_action, name="case_action"),
+    path(
+        "cases/<str:number>/data-checks/", data_check_views.case_data_check, name="case_data_check"
+    ),
     path(
         "cases/<str:number>/delivery/<slug:action>/",
         delivery_views.case_delivery_action,

@@ -49,6 +49,7 @@ from tongban.portal.composite_views import (
     without_licences,
 )
 from tongban.portal.context import node_app_name
+from tongban.portal.data_check_views import data_checks_context
 from tongban.portal.delivery_views import delivery_context
 from tongban.portal.forms import (
     ApplyForm,
@@ -621,6 +622,7 @@ def _render_case(request, case, *, bound: dict | None = None, status: int = 200)
             "supplement_request": case.supplement_request or {},
             "supplement_missing": missing,
             "delivery": delivery_context(request, case, bound),  # 送达
+            "data_checks": data_checks_context(request, case),  # 数据核验
         },
         status=status,
     )
