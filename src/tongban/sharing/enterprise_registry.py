@@ -194,7 +194,7 @@ def enterprise_claim_settle(*, query: DataQuery) -> EnterpriseClaim | None:
         return None
     with transaction.atomic():
         claim = (
-            EnterpriseClaim.objects.select_for_update()
+            EnterpriseClaim.objects.select_for_update(of=("self",))
             .select_related("user__person")
             .filter(pk=int(query.reference))
             .first()
