@@ -338,3 +338,36 @@ def test_a_licence_served_to_another_nodes_case_is_a_use_with_the_consent(region
     assert record.purpose and "持证人" in record.fields
     leaf = AuditLeaf.objects.get(index=record.audit_index)
     assert leaf.kind == "data_use" and holder_id.encode() not in bytes(leaf.entry)
+
+
+def test_verifying_a_presentation_is_a_use_once_per_code(region, api, client):
+    from tests.api.test_licences_api import SH_ID as HOLDER_PREFIX
+    from tests.api.test_licences_api import issue, show
+    from tests.factories import user_with
+    from tongban.identity.services import person_upsert
+
+    holder_id = id_number(HOLDER_PREFIX)
+    holder = user_with(
+        "chenjing",
+        person=person_upsert(name="陈静", id_number=holder_id, home_node="sh"),
+        assurance="L3",
+    )
+    police = user_with("police.official", role="official", organization=region.org("上海市公安局"))
+    identifier = issue(api, police, region)["identifier"]
+    text = show(api, holder, identifier)
+    api.headers = {}
+    assert api.post("/licences/verifications", {"qr_text": text}).status_code == 200
+    assert api.post("/licences/verifications", {"qr_text": text}).status_code == 200
+    record = DataUseRecord.objects.get(kind="licence_verification")
+    assert record.person_index == blind_index(holder_id)
+    assert record.user_organization_name.endswith("公众核验") and record.purpose
+    assert record.fields and "身份证" not in "".join(record.fields)
+    entry = json.loads(bytes(AuditLeaf.objects.get(index=record.audit_index).entry))
+    assert entry["subject_by"] == "licence" and holder_id not in json.dumps(entry)
+    # a staff member verifying on the page: their organization is the user
+    client.force_login(police)
+    text = show(api, holder, identifier)
+    r = client.post("/verify/", {"qr_text": text})
+    assert r.status_code == 200
+    uses = DataUseRecord.objects.filter(kind="licence_verification").order_by("-used_at")
+    assert uses.count() == 2 and uses[0].user_organization_name == "上海市公安局"

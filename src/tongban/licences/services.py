@@ -909,8 +909,18 @@ def presentation_create(
     }
 
 
-def verification_record(*, verdict, channel: str, online: bool = False) -> None:
-    """Count a verification at this node, by result and type."""
+def verification_record(*, verdict, channel: str, online: bool = False, user=None) -> None:
+    """Count a verification at this node, by result and type; the first of a 亮证 code
+    here is a use in the holder's data-use log (``user``: the verifying account, if any)."""
+    from tongban.licences.models import VerificationRecord
+    from tongban.sharing.data_use import licence_verification_report
+
+    if verdict.nonce and not VerificationRecord.objects.filter(nonce=verdict.nonce).exists():
+        licence_verification_report(verdict=verdict, user=user)
+    _verification_count(verdict=verdict, channel=channel, online=online)
+
+
+def _verification_count(*, verdict, channel: str, online: bool) -> None:
     from tongban.licences.models import VerificationRecord
 
     VerificationRecord.objects.create(

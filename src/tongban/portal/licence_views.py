@@ -365,7 +365,7 @@ def licence_code_result(request, text: str, *, online: bool):
         )
         return None, (message, link)
     verdict = presentation_verify(text, online=online)
-    services.verification_record(verdict=verdict, channel="page", online=online)
+    services.verification_record(verdict=verdict, channel="page", online=online, user=request.user)
     page = render(
         request,
         "portal/licences/verify_result.html",

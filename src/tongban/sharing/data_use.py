@@ -67,6 +67,15 @@ def subject_digest(*, use_id: str, id_number: str) -> str:
     return sm3_hex(data)
 
 
+LICENCE_SUBJECT_PREFIX = b"tongban-data-use-licence/1\n"
+
+
+def licence_subject_digest(*, use_id: str, identifier: str) -> str:
+    """The person as a verification names them: by the licence they showed (the verifier
+    does not see the 身份证号); the holder's home node finds it in their wallet."""
+    return sm3_hex(LICENCE_SUBJECT_PREFIX + use_id.encode() + b"\n" + identifier.encode())
+
+
 def correlation_of(use_id: str) -> str:
     return f"data-use-{use_id}"
 
@@ -77,9 +86,16 @@ def _iso(value: dt.datetime) -> str:
     return iso(value)
 
 
-def use_entry(*, use: dict, subject: str, reporter_node: str) -> dict:
+def use_entry(
+    *, use: dict, subject: str, reporter_node: str, subject_by: str = "id_number"
+) -> dict:
     """The audit leaf's entry for a use (its canonical JSON is the leaf's data)."""
-    entry = {"format": ENTRY_FORMAT, "reporter_node": reporter_node, "subject": subject}
+    entry = {
+        "format": ENTRY_FORMAT,
+        "reporter_node": reporter_node,
+        "subject": subject,
+        "subject_by": subject_by,
+    }
     entry.update({key: use[key] for key in USE_MEMBERS})
     return entry
 
@@ -106,15 +122,64 @@ def data_use_report(
     Runs inside the caller's transaction at the node that used the data. ``fields`` are
     the Chinese labels the person will read; ``purpose`` is required."""
     from tongban.identity.residence import home_node_of
+
+    id_number = compact_id_number(subject_id_number)
+    if not id_number:
+        raise ValueError("a data use needs its subject")
+    return _report(
+        subject={"id_type": "111", "id_number": id_number},
+        home=home_node_of(id_number),
+        use=_use_build(
+            kind=kind,
+            used_at=used_at,
+            user_node=user_node,
+            user_organization_code=user_organization_code,
+            user_organization_name=user_organization_name,
+            dataset_code=dataset_code,
+            dataset_name=dataset_name,
+            fields=fields,
+            case_number=case_number,
+            item_name=item_name,
+            purpose=purpose,
+            legal_basis=legal_basis,
+            consent_id=consent_id,
+        ),
+    )
+
+
+def data_use_report_licence(*, licence_identifier: str, holder_node: str, **use) -> str:
+    """As :func:`data_use_report`, for a use that names the person only by a licence they
+    showed (an online verification of a 亮证 code): reported to the licence's holder node,
+    which finds the holder in its wallet."""
+    return _report(
+        subject={"licence": str(licence_identifier)},
+        home=holder_node,
+        use=_use_build(**use),
+    )
+
+
+def _use_build(
+    *,
+    kind,
+    used_at,
+    user_node,
+    user_organization_code,
+    user_organization_name,
+    dataset_code,
+    dataset_name,
+    fields,
+    case_number="",
+    item_name="",
+    purpose,
+    legal_basis="",
+    consent_id="",
+) -> dict:
     from tongban.sharing.models import DataUseRecord
 
     if kind not in DataUseRecord.Kind.values:
         raise ValueError(f"unknown data use kind {kind!r}")
     if not str(purpose).strip():
         raise ValueError("a data use needs its purpose")
-    id_number = compact_id_number(subject_id_number)
-    if not id_number:
-        raise ValueError("a data use needs its subject")
     use_id = str(uuid7())
     use = {
         "use_id": use_id,
@@ -134,20 +199,53 @@ def data_use_report(
     }
     for key, limit in LIMITS.items():
         use[key] = str(use[key] or "")[:limit]
+    return use
+
+
+def _subject_entry(use_id: str, subject: dict) -> tuple[str, str]:
+    """(digest, subject_by) of a data.use subject."""
+    if "licence" in subject:
+        return licence_subject_digest(use_id=use_id, identifier=subject["licence"]), "licence"
+    return subject_digest(use_id=use_id, id_number=subject["id_number"]), "id_number"
+
+
+def _person_index_of(subject: dict) -> str:
+    """The blind index of the person a subject names here ("" when this node does not
+    know them: a licence not in any wallet here, or one of an enterprise)."""
+    from tongban.identity.pii import blind_index
+
+    if "licence" in subject:
+        from tongban.licences.models import WalletEntry
+
+        return (
+            WalletEntry.objects.filter(identifier=subject["licence"], holder_type="person")
+            .values_list("holder_id_index", flat=True)
+            .first()
+            or ""
+        )
+    return blind_index(compact_id_number(subject["id_number"]))
+
+
+def _report(*, subject: dict, home: str, use: dict) -> str:
     node = settings.TONGBAN_NODE
-    entry = use_entry(
-        use=use, subject=subject_digest(use_id=use_id, id_number=id_number), reporter_node=node
-    )
+    use_id = use["use_id"]
+    digest, subject_by = _subject_entry(use_id, subject)
+    entry = use_entry(use=use, subject=digest, reporter_node=node, subject_by=subject_by)
     with transaction.atomic():
         index = audit_append(kind="data_use", entry=entry)
-        home = home_node_of(id_number)
         if not home:
             return use_id
         data = canonical_json(entry)
         if home == node:
-            data_use_record_store(
-                use=use, id_number=id_number, reporter_node=node, audit_index=index, entry=data
-            )
+            person_index = _person_index_of(subject)
+            if person_index:
+                data_use_record_store(
+                    use=use,
+                    person_index=person_index,
+                    reporter_node=node,
+                    audit_index=index,
+                    entry=data,
+                )
         else:
             from tongban.exchange.services import outbox_enqueue
 
@@ -158,7 +256,7 @@ def data_use_report(
                 purpose=ENVELOPE_PURPOSE,
                 body={
                     "use": use,
-                    "subject": {"id_type": "111", "id_number": id_number},
+                    "subject": subject,
                     "audit": {"index": index, "entry": base64.b64encode(data).decode()},
                 },
             )
@@ -166,17 +264,16 @@ def data_use_report(
 
 
 def data_use_record_store(
-    *, use: dict, id_number: str, reporter_node: str, audit_index: int, entry: bytes
+    *, use: dict, person_index: str, reporter_node: str, audit_index: int, entry: bytes
 ):
     """Home node: keep the use for the person (once per use id); returns the record."""
-    from tongban.identity.pii import blind_index
     from tongban.sharing.models import DataUseRecord
 
     record, _ = DataUseRecord.objects.get_or_create(
         use_id=use["use_id"],
         defaults={
             "kind": use["kind"],
-            "person_index": blind_index(compact_id_number(id_number)),
+            "person_index": person_index,
             "used_at": _parse(use["used_at"]),
             "user_node": use["user_node"],
             "user_organization_code": use["user_organization_code"],
@@ -249,11 +346,22 @@ def data_use_receive(*, sender: str, body: dict):
     use = _use_clean(body.get("use"))
     subject = body.get("subject")
     audit = body.get("audit")
-    if not isinstance(subject, dict) or subject.get("id_type") != "111":
-        raise DataUseRefused("subject must be {id_type: '111', id_number}")
-    id_number = compact_id_number(_text(subject.get("id_number"), "id_number", 18, required=True))
-    if not id_number_is_valid(id_number) or home_node_of(id_number) != settings.TONGBAN_NODE:
-        raise DataUseRefused("the subject is not a resident of this node")
+    if isinstance(subject, dict) and set(subject) == {"licence"}:
+        _text(subject["licence"], "subject.licence", 96, required=True)
+    elif isinstance(subject, dict) and set(subject) == {"id_type", "id_number"}:
+        if subject["id_type"] != "111":
+            raise DataUseRefused("subject.id_type must be '111'")
+        number = _text(subject["id_number"], "id_number", 18, required=True)
+        subject = {"id_type": "111", "id_number": compact_id_number(number)}
+        if not id_number_is_valid(subject["id_number"]) or (
+            home_node_of(subject["id_number"]) != settings.TONGBAN_NODE
+        ):
+            raise DataUseRefused("the subject is not a resident of this node")
+    else:
+        raise DataUseRefused("subject must be {id_type: '111', id_number} or {licence}")
+    person_index = _person_index_of(subject)
+    if not person_index:
+        raise DataUseRefused("no wallet here holds that licence of a person")
     if not isinstance(audit, dict):
         raise DataUseRefused("audit must be {index, entry}")
     index = audit.get("index")
@@ -263,15 +371,12 @@ def data_use_receive(*, sender: str, body: dict):
         entry = base64.b64decode(str(audit.get("entry", "")), validate=True)
     except ValueError as exc:
         raise DataUseRefused("audit.entry must be standard base64") from exc
-    expected = use_entry(
-        use=use,
-        subject=subject_digest(use_id=use["use_id"], id_number=id_number),
-        reporter_node=sender,
-    )
+    digest, subject_by = _subject_entry(use["use_id"], subject)
+    expected = use_entry(use=use, subject=digest, reporter_node=sender, subject_by=subject_by)
     if canonical_json(expected) != entry:
         raise DataUseRefused("audit.entry is not the canonical entry of this use")
     return data_use_record_store(
-        use=use, id_number=id_number, reporter_node=sender, audit_index=index, entry=entry
+        use=use, person_index=person_index, reporter_node=sender, audit_index=index, entry=entry
     )
 
 
@@ -683,4 +788,70 @@ def proof_verify(record) -> bool:
         merkle.leaf_hash(bytes(record.audit_entry)),
         hashes,
         checkpoint.root,
+    )
+
+
+# --- online verifications of a 亮证 code -----------------------------------------------------
+
+
+def licence_verification_report(*, verdict, user=None) -> str | None:
+    """An online verification at this node of a person's 亮证 code (the verdict of
+    tongban.licences.verification.presentation_verify) is a use of their licence: by the
+    verifying staff member's organization, else by the public ("<node> 公众核验"). A code
+    whose licence did not verify (tampered, unknown issuer) names nobody and is not one."""
+    from django.utils import timezone
+
+    from tongban.directory.models import Node
+    from tongban.identity.models import StaffAssignment
+
+    licence_type = getattr(verdict, "licence_type", None)
+    if (
+        verdict.verdict in ("tampered", "unknown_issuer")
+        or licence_type is None
+        or licence_type.holder_type != "person"
+        or not verdict.identifier
+        or not verdict.holder_node
+    ):
+        return None
+    node = settings.TONGBAN_NODE
+    organization = None
+    if user is not None and getattr(user, "is_authenticated", False) and user.kind == "staff":
+        assignment = (
+            StaffAssignment.objects.filter(user=user)
+            .exclude(organization=None)
+            .select_related("organization")
+            .order_by("id")
+            .first()
+        )
+        if assignment is None:
+            assignment = (
+                StaffAssignment.objects.filter(user=user)
+                .exclude(window=None)
+                .select_related("window__organization")
+                .order_by("id")
+                .first()
+            )
+            organization = getattr(assignment.window, "organization", None) if assignment else None
+        else:
+            organization = assignment.organization
+    if organization is not None:
+        code, name = organization.code, organization.name
+        purpose = "工作人员核验持证人出示的电子证照"
+    else:
+        node_name = Node.objects.filter(node_id=node).values_list("name", flat=True).first()
+        code, name = "", f"{node_name or node} 公众核验"
+        purpose = "核验持证人出示的电子证照（亮证）"
+    return data_use_report_licence(
+        licence_identifier=verdict.identifier,
+        holder_node=verdict.holder_node,
+        kind="licence_verification",
+        used_at=timezone.now(),
+        user_node=node,
+        user_organization_code=code,
+        user_organization_name=name,
+        dataset_code=verdict.type_code,
+        dataset_name=verdict.type_name,
+        fields=[d["label"] for d in verdict.disclosed if not d.get("masked")],
+        purpose=purpose,
+        legal_basis="持证人出示（亮证）",
     )
