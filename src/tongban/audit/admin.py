@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tongban.audit.models import AuditCheckpoint, AuditLeaf
+from tongban.audit.models import AuditCheckpoint, AuditLeaf, WitnessedLog
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -25,5 +25,14 @@ class AuditLeafAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditCheckpoint)
 class AuditCheckpointAdmin(ReadOnlyAdmin):
-    list_display = ("id", "size", "created_at")
+    list_display = ("id", "size", "witnesses", "created_at")
+    exclude = ("root_hash",)
+
+
+@admin.register(WitnessedLog)
+class WitnessedLogAdmin(ReadOnlyAdmin):
+    """At a witness: the latest checkpoint it cosigned of each log (changes only through
+    add-checkpoint, docs/exchange-protocol.md §16.5)."""
+
+    list_display = ("origin", "size", "updated_at")
     exclude = ("root_hash",)
