@@ -104,6 +104,11 @@ def test_a_registry_confirmed_registration_creates_the_enterprise_named_by_the_r
     enterprise = Enterprise.objects.get()
     assert enterprise.name == ENTERPRISES["sh"][0]  # the registry's, not the typed one
     assert enterprise.legal_representative_id == lina.person_id
+    # the register read her 身份证号: a use in her data-use log, with its purpose
+    from tongban.sharing.models import DataUseRecord
+
+    use = DataUseRecord.objects.get(purpose="法人身份核验")
+    assert use.dataset_code == "sh.enterprise" and "法定代表人身份证件号码" in use.fields
     assert [c["status"] for c in api.get("/enterprises/claims").json()] == ["confirmed"]
     assert [e["code"] for e in api.get("/enterprises").json()] == [ENTERPRISES["sh"][1]]
     # once registered, a second claim is refused at once

@@ -6,7 +6,10 @@ from tongban.sharing.samples import sharing_samples_generate
 
 
 class Command(BaseCommand):
-    help = "Generate sample rows (marked sample) for the demo persons in this node's datasets"
+    help = (
+        "Generate sample rows (marked sample) for the demo persons in this node's datasets "
+        "and the enterprises its 企业登记信息 registers"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--node", default=None, help="node id (default: this node)")
