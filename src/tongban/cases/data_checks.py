@@ -265,7 +265,9 @@ def case_data_checks(case: Case) -> list[dict]:
     return [
         data_query.data_query_view(q)
         for q in DataQuery.objects.select_related("requested_by")
-        .filter(reference=case.number, use="case")  # the full number (case_number: 40)
+        # the full number (case_number: 40); with the register's check of an agent's
+        # authorization (data-sharing.md §7.4)
+        .filter(reference=case.number, use__in=("case", "agent_authorization"))
         .order_by("created_at", "id")
     ]
 
