@@ -12,6 +12,7 @@ import json
 import pytest
 
 from tests.factories import QINGPU_AMR, id_number, materials_payload, user_with
+from tests.pages.test_identity_pages import application, outbox, resident, sign_in, texts
 from tongban.audit.models import AuditLeaf
 from tongban.exchange.models import InboxMessage, OutboxMessage
 from tongban.exchange.services import inbox_receive
@@ -26,6 +27,7 @@ from tongban.sharing.providers import sample_record_put
 from tongban.sharing.selectors import SharingRefused
 from tongban.sharing.services import SEED_FILE, sharing_catalog_store
 
+__all__ = ["outbox"]
 FUND = "000530001000"  # 异地购房提取住房公积金
 SH_FUND = "11310000956166603H"  # 上海市公积金管理中心 (sh)
 HZ_FUND = "11330100719311328D"  # 杭州住房公积金管理中心 (zj)
@@ -484,3 +486,31 @@ def test_the_case_page_shows_the_checks_and_starts_one(sharing, applicant, api, 
     # the applicant's own page has no such panel
     client.force_login(applicant)
     assert "发起数据核验" not in client.get(f"/cases/{number}/").content.decode()
+
+
+def test_the_online_form_lets_a_data_check_replace_the_deed_and_asks_for_consent(
+    sharing, client, outbox
+):
+    from tongban.cases.models import Case
+
+    user = resident("lina", assurance="L3")
+    subject = {"id_type": "111", "id_number": user.person.id_number}
+    sample_record_put(dataset_code="sh.real_estate", subject=subject, data=ESTATE)
+    sample_record_put(
+        dataset_code="sh.household", subject=subject, data={"name": "李娜", "address": "示例"}
+    )
+    sign_in(client, user, outbox)
+    page = texts(client.get(f"/apply/{FUND}/"))
+    assert "数据共享核验" in page and "我的户籍人口基本信息" in page
+    fields = application(FUND, "上海市公积金管理中心")
+    fields.pop("m_M02", None)  # 不动产权证书: replaced by the check at this organization
+    fields.pop("m_M04", None)  # 婚姻状况证明: likewise (asked of js)
+    response = client.post(f"/apply/{FUND}/", {**fields, "dc_sh.household": "on"}, follow=True)
+    case = Case.objects.get()
+    assert response.redirect_chain[-1][0] == f"/cases/{case.number}/", texts(response)[-2000:]
+    checks = {q.dataset_code: q.status for q in DataQuery.objects.filter(reference=case.number)}
+    assert checks == {
+        "sh.real_estate": "answered",
+        "sh.household": "answered",
+        "js.marriage": "pending",
+    }

@@ -63,15 +63,16 @@ def replaceable_materials(item, organization_code: str, *, consented=()) -> froz
     return frozenset(codes)
 
 
-def consent_options(item_code: str, organization_code: str) -> list[SharingAuthorization]:
-    """The authorizations of this item at this organization that need the person's
-    consent: one checkbox each on the application form."""
+def consent_options(item_code: str, organization_code: str | None) -> list[SharingAuthorization]:
+    """The authorizations of this item at this organization (None: at any) that need the
+    person's consent: one checkbox each on the application form."""
     return [
         a
         for a in SharingAuthorization.objects.select_related("dataset")
         .filter(item_code=item_code, consent_required=True, dataset__active=True)
+        .exclude(dataset__sharing_type="不予共享")
         .order_by("dataset_id", "position")
-        if a.organization_code in (organization_code, "*")
+        if organization_code is None or a.organization_code in (organization_code, "*")
     ]
 
 

@@ -148,6 +148,58 @@ class MaterialUploadsMixin:
 
     licence_codes: tuple[str, ...] = ()
     draft_files: dict = {}
+    data_consent_datasets: tuple[str, ...] = ()
+
+    def setup_data_checks(self) -> None:
+        """数据核验 (docs/data-sharing.md §5): one checkbox ``dc_<dataset>`` per dataset the
+        item may read only with the applicant's consent (本人授权同意)."""
+        from tongban.cases.data_checks import consent_options
+
+        options = {}
+        for a in consent_options(self.item.basic_code, None):
+            options.setdefault(a.dataset_id, a)
+        self.data_consent_datasets = tuple(options)
+        for code, a in options.items():
+            labels = {f.key: f.label for f in a.dataset.fields.all()}
+            self.fields[f"dc_{code}"] = forms.BooleanField(
+                required=False,
+                label=_(
+                    "我同意：办理机构可查询我的%(dataset)s（%(fields)s），用于%(purpose)s，仅限本次办理"
+                )
+                % {
+                    "dataset": a.dataset.name,
+                    "fields": "、".join(labels.get(k, k) for k in a.fields),
+                    "purpose": a.purpose,
+                },
+            )
+
+    def data_consent_fields(self):
+        return [self[f"dc_{code}"] for code in self.data_consent_datasets]
+
+    def data_check_rows(self):
+        """For the template: the materials a data check may replace."""
+        return [m for m in self.materials if m.data_check]
+
+    def data_consents(self) -> list[str]:
+        """The datasets consented to that the chosen organization may read with consent."""
+        from tongban.cases.data_checks import consent_options
+
+        organization = (getattr(self, "cleaned_data", None) or {}).get("organization") or ""
+        offered = {a.dataset_id for a in consent_options(self.item.basic_code, organization)}
+        return [
+            code
+            for code in self.data_consent_datasets
+            if code in offered and self.cleaned_data.get(f"dc_{code}")
+        ]
+
+    def _data_checked(self, cleaned: dict) -> frozenset[str]:
+        from tongban.cases.data_checks import replaceable_materials
+
+        organization = cleaned.get("organization") or ""
+        if not organization or not any(m.data_check for m in self.materials):
+            return frozenset()
+        consented = [c for c in self.data_consent_datasets if cleaned.get(f"dc_{c}")]
+        return replaceable_materials(self.item, organization, consented=consented)
 
     def setup_materials(self, draft_files: dict | None = None) -> None:
         self.draft_files = draft_files or {}
@@ -200,6 +252,7 @@ class MaterialUploadsMixin:
 
     def clean_materials(self, cleaned: dict) -> None:
         self.accepted = {}
+        data_checked = self._data_checked(cleaned)  # 免交（数据核验） at the chosen organization
         for material in self.materials:
             name = f"m_{material.code}"
             upload = cleaned.get(name)
@@ -220,6 +273,7 @@ class MaterialUploadsMixin:
                 and material.code not in self.accepted
                 and material.code not in self.draft_files
                 and not cleaned.get(f"l_{material.code}")
+                and material.code not in data_checked
             ):
                 if material.code in self.licence_codes:
                     message = _("请上传“%(name)s”，或在下方选择电子证照代替")
@@ -399,6 +453,7 @@ class ApplyForm(DeliveryChoiceMixin, MaterialUploadsMixin, PortalForm):
         for spec in self.schema:
             self.fields[f"f_{spec['name']}"] = schema_field(spec)
         self.setup_materials(draft_files)
+        self.setup_data_checks()
         self.setup_delivery(default_window=windows[0].code if windows else "")
         self.add_licence_fields(
             {
@@ -853,6 +908,7 @@ class OnlineApplyForm(DeliveryChoiceMixin, MaterialUploadsMixin, PortalForm):
                 field.help_text = _("留空则使用所选企业的信息")
             self.fields[f"f_{spec['name']}"] = field
         self.setup_materials(draft_files)
+        self.setup_data_checks()
         self.setup_delivery()
         self.add_licence_fields(
             self._wallet_choices(wallet or []),

@@ -176,6 +176,7 @@ def online_apply(request, basic_code: str):
                 licences=form.licences(),
                 licence_consent=form.licence_consent,
                 delivery=form.delivery(),
+                data_consents=form.data_consents(),
             )
         except DomainError as error:
             if isinstance(error, DomainNotFound):

@@ -326,6 +326,7 @@ def window_apply(request, basic_code: str):
                 licences=form.licences(),
                 licence_consent=form.licence_consent,
                 delivery=form.delivery(),
+                data_consents=form.data_consents(),
             )
         except DomainError as error:
             _raise_for(error)
