@@ -504,3 +504,12 @@ def test_verify_names_where_dropped_message_log_leaves_were(node_key, operator):
     operator["drop"](7)
     messages(3)
     _verify_fails(r"at index 7: leaf 7: message log entry 11 follows entry 7")
+
+
+def test_verify_judges_message_log_gaps_only_against_the_message_log(node_key):
+    from django.core.management import call_command
+
+    for position in (1, 2, 5, 6, 9):  # leaves whose message log is not on this node
+        audit_append(kind="message_log", entry={"position": position, "entry_hash": "0" * 64})
+    audit_checkpoint_create()
+    call_command("audit", "verify")

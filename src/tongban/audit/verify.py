@@ -73,10 +73,14 @@ def _signed_checkpoints(note: str | None) -> tuple[list[Checkpoint], str]:
     return [by_size[size] for size in sorted(by_size)], ""
 
 
-def _source_problems(pending: list[tuple[int, str, bytes]]) -> tuple[int, str] | None:
+def _source_problems(
+    pending: list[tuple[int, str, bytes]], gaps: list[tuple[int, int, int]]
+) -> tuple[int, str] | None:
     """The first leaf that disagrees with the row it was appended for: a security event
-    (its id, kind and SM3) or a message log entry (its position and chain hash). A leaf
-    whose row is gone is not judged here (the tree and the checkpoints still are)."""
+    (its id, kind and SM3) or a message log entry (its position and chain hash); or a
+    message log leaf (index, position) that follows the leaf of entry ``previous`` while
+    the message log holds entry previous + 1 (``gaps``: (index, previous, position)). A
+    leaf whose row is gone is not judged here (the tree and the checkpoints still are)."""
     from tongban.exchange.models import MessageLogEntry
     from tongban.identity.models import SecurityEvent
     from tongban.identity.security_log import security_event_audit_entry
@@ -111,6 +115,21 @@ def _source_problems(pending: list[tuple[int, str, bytes]]) -> tuple[int, str] |
             problems.append(
                 (index, f"leaf {index}: it does not match message log entry {position} as stored")
             )
+    if gaps:
+        wanted = {previous + 1 for _, previous, _ in gaps}
+        present = set(
+            MessageLogEntry.objects.filter(position__in=wanted).values_list("position", flat=True)
+        )
+        for index, previous, position in gaps:
+            if previous + 1 in present:
+                problems.append(
+                    (
+                        index,
+                        f"leaf {index}: message log entry {position} follows entry {previous}, "
+                        f"but entry {previous + 1} is in the message log (leaves were dropped, "
+                        "reordered or rewritten)",
+                    )
+                )
     return min(problems) if problems else None
 
 
@@ -137,6 +156,7 @@ def audit_log_verify(*, note: str | None = None) -> Result:
     stream = merkle.StreamingRoot()
     pending: list[tuple[int, int, bytes]] = []
     sources: list[tuple[int, str, bytes]] = []
+    gaps: list[tuple[int, int, int]] = []
     expected = 0
     last_position: int | None = None
 
@@ -148,9 +168,10 @@ def audit_log_verify(*, note: str | None = None) -> Result:
         return bad(first, f"leaves {first}–{last} differ from the tree stored when appended")
 
     def flush() -> Result | None:
-        source = _source_problems(sources)
+        source = _source_problems(sources, gaps)
         mismatch = _check_nodes(pending)
         sources.clear()
+        gaps.clear()
         pending.clear()
         if source and (not mismatch or source[0] < (mismatch[1] + 1) << mismatch[0]):
             return bad(*source)
@@ -164,17 +185,10 @@ def audit_log_verify(*, note: str | None = None) -> Result:
         leaf = merkle.leaf_hash(entry)
         if leaf != bytes(stored_leaf):
             return flush() or bad(index, f"leaf {index}: its entry does not match its leaf hash")
-        if kind == "message_log":
-            position = _position(entry)
-            if position is not None:
-                if last_position is not None and position != last_position + 1:
-                    found = flush() or bad(
-                        index,
-                        f"leaf {index}: message log entry {position} follows entry "
-                        f"{last_position} (leaves were dropped, reordered or rewritten)",
-                    )
-                    return found
-                last_position = position
+        if kind == "message_log" and (position := _position(entry)) is not None:
+            if last_position is not None and position != last_position + 1:
+                gaps.append((index, last_position, position))
+            last_position = position
         sources.append((index, kind, entry))
         for level, h in stream.add(leaf):  # the complete subtrees it closes, as stored
             pending.append((level, index >> level, h))
