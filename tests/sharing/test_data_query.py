@@ -514,3 +514,127 @@ def test_the_online_form_lets_a_data_check_replace_the_deed_and_asks_for_consent
         "sh.household": "answered",
         "js.marriage": "pending",
     }
+
+
+# --- the source: consent over the exchange, and a source system that cannot answer ------------
+
+
+class SourceDown:
+    """A provincial system behind the adapter contract that is down (docs/data-sharing.md §4)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def lookup(self, subject, fields):
+        from tongban.sharing.providers import ProviderUnavailable
+
+        raise ProviderUnavailable("maintenance")
+
+
+def zj_consent(sharing, **change) -> dict:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tongban.exchange.envelopes import iso
+
+    now = timezone.now()
+    document = {
+        "format": "tongban-data-consent/1",
+        "id": change.pop("id", "01a2c0de-0000-7000-8000-000000000001"),
+        "case": "ZJ-CASE-1",
+        "item": {"code": FUND, "name": "异地购房提取住房公积金"},
+        "dataset": "sh.household",
+        "fields": ["name", "address"],
+        "purpose": "核验户籍信息",
+        "requester": {"node": "zj", "organization": HZ_FUND, "organization_name": "杭州"},
+        "subject": subject(),
+        "granted_by": {"node": "zj", "channel": "online", "window": None, "officer": ""},
+        "granted_at": iso(now),
+        "expires_at": iso(now + dt.timedelta(days=30)),
+        **change,
+    }
+    return {"document": document, "signature": sharing.signer("zj")(canonical_json(document))}
+
+
+def household_query(sharing, consent, *, seq=1, correlation=None) -> dict:
+    body = {
+        "query_id": f"hq-{seq}",
+        "dataset": "sh.household",
+        "fields": ["name", "address"],
+        "purpose": "核验户籍信息",
+        "item": FUND,
+        "organization": HZ_FUND,
+        "use": "case",
+        "case": "ZJ-CASE-1",
+        "subject": subject(),
+        "consent": consent,
+        "asked_at": "2026-12-01T10:00:00.000Z",
+    }
+    correlation = correlation or (consent["document"]["id"] if consent else f"hq-{seq}")
+    return sharing.envelope(
+        sender="zj", type="data.query", correlation=correlation, seq=seq, body=body
+    )
+
+
+@pytest.fixture
+def household_by_consent(sharing):
+    sharing_catalog_store(
+        section=catalog_with(
+            authorization("sh.real_estate", HZ_FUND, ["has_property", "property_address"]),
+            authorization(
+                "sh.household",
+                HZ_FUND,
+                ["name", "address"],
+                purpose="核验户籍信息",
+                legal_basis="",
+                consent_required=True,
+            ),
+        )
+    )
+    return sharing
+
+
+def test_the_source_checks_the_consent_and_refuses_it_a_second_time(household_by_consent):
+    sharing = household_by_consent
+
+    def code(envelope):
+        return inbox_receive(envelope=envelope).body["signed"].get("code") or "accepted"
+
+    assert code(household_query(sharing, None)) == "consent_invalid"
+    forged = zj_consent(sharing)
+    forged["document"]["fields"] = ["name", "address", "gender"]  # changed after signing
+    assert code(household_query(sharing, forged, correlation="c-forged")) == "consent_invalid"
+    other = zj_consent(sharing, id="01a2c0de-0000-7000-8000-000000000002", case="ZJ-CASE-2")
+    assert code(household_query(sharing, other)) == "consent_invalid"
+    consent = zj_consent(sharing)
+    assert code(household_query(sharing, consent)) == "accepted"
+    answer = OutboxMessage.objects.get(type="data.answer")
+    body = json.loads(decrypt_at_rest(answer.envelope))["signed"]["body"]
+    assert body["record"]["consent_id"] == consent["document"]["id"]
+    assert body["record"]["legal_basis"] == ""
+    # the same consent again (the next message of its correlation): used
+    assert code(household_query(sharing, consent, seq=2)) == "consent_invalid"
+    assert OutboxMessage.objects.filter(type="data.answer").count() == 1
+
+
+def test_a_source_system_that_cannot_answer_loses_no_query(sharing, settings):
+    settings.TONGBAN_SHARING_PROVIDERS = {"sh.real_estate": f"{__name__}.SourceDown"}
+    leaves = AuditLeaf.objects.filter(kind="data_use").count()
+    from tongban.sharing.providers import ProviderUnavailable
+
+    # over the exchange: nothing recorded, no receipt — the sender delivers it again
+    envelope = incoming_query(sharing, fields=["has_property"])
+    with pytest.raises(ProviderUnavailable):
+        inbox_receive(envelope=envelope)
+    assert not InboxMessage.objects.filter(type="data.query").exists()
+    assert not OutboxMessage.objects.filter(type="data.answer").exists()
+    assert AuditLeaf.objects.filter(kind="data_use").count() == leaves
+    # once the system is back, the same envelope is answered
+    settings.TONGBAN_SHARING_PROVIDERS = {}
+    assert inbox_receive(envelope=envelope).body["signed"]["status"] == "accepted"
+    # asked here: settled failed, to be asked again
+    settings.TONGBAN_SHARING_PROVIDERS = {"sh.real_estate": f"{__name__}.SourceDown"}
+    query = send()
+    query.refresh_from_db()
+    assert query.status == "failed" and query.refusal_code == "provider_unavailable"
