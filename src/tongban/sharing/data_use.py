@@ -47,7 +47,7 @@ LIMITS = {
     "user_organization_name": 128,
     "dataset_code": 64,
     "dataset_name": 128,
-    "case_number": 40,
+    "case_number": 64,
     "item_name": 200,
     "purpose": 200,
     "legal_basis": 300,

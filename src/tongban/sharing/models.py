@@ -201,7 +201,7 @@ class DataUseRecord(models.Model):
     dataset_code = models.CharField(max_length=64, blank=True)
     dataset_name = models.CharField(_("数据"), max_length=128)
     fields = models.JSONField(_("字段"), default=list)  # labels, e.g. ["婚姻状况"]
-    case_number = models.CharField(_("办件编号"), max_length=40, blank=True)
+    case_number = models.CharField(_("办件编号"), max_length=64, blank=True)  # as Case.number
     item_name = models.CharField(_("事项"), max_length=200, blank=True)
     purpose = models.CharField(_("使用目的"), max_length=200)
     legal_basis = models.CharField(_("法律依据"), max_length=300, blank=True)
