@@ -19,6 +19,7 @@ from tongban.cases.api import oversight_router
 from tongban.cases.api import router as cases_router
 from tongban.catalog.api import router as catalog_router
 from tongban.directory.api import router as directory_router
+from tongban.directory.signing import NoSigningKey
 from tongban.documents.api import router as documents_router
 from tongban.errors import DomainError
 from tongban.exchange.api import router as exchange_router
@@ -213,6 +214,12 @@ def authentication_error(request, exc):
     else:
         message = _("请先登录或提供有效的 API 令牌")
     return _error(request, 401, "unauthenticated", message)
+
+
+@api.exception_handler(NoSigningKey)
+def node_without_key(request, exc):
+    # a node that has no signing key yet cannot sign what it would answer (setup not finished)
+    return _error(request, 503, "node_not_ready", _("本节点尚未生成签名密钥，暂时无法处理该请求"))
 
 
 @api.exception_handler(Http404)

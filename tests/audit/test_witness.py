@@ -513,3 +513,12 @@ def test_verify_judges_message_log_gaps_only_against_the_message_log(node_key):
         audit_append(kind="message_log", entry={"position": position, "entry_hash": "0" * 64})
     audit_checkpoint_create()
     call_command("audit", "verify")
+
+
+def test_a_witness_without_a_signing_key_answers_503_and_stores_nothing(client, js_key):
+    # a node whose setup has not created its key cannot cosign: a clear 503, never a 500
+    log = PeerLog(js_key, n=3)
+    r = client.post(URL, log.body(0), content_type="text/plain")
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "node_not_ready"
+    assert stored() is None
