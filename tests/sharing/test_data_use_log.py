@@ -371,3 +371,17 @@ def test_verifying_a_presentation_is_a_use_once_per_code(region, api, client):
     assert r.status_code == 200
     uses = DataUseRecord.objects.filter(kind="licence_verification").order_by("-used_at")
     assert uses.count() == 2 and uses[0].user_organization_name == "上海市公安局"
+
+
+def test_the_pages_speak_english_when_asked(region, people, client):
+    import re
+
+    report(SH_ID, **_qingpu(region))
+    client.cookies["tongban_language"] = "en"
+    client.force_login(people["me"])
+    text = client.get("/me/data-use/").content.decode()
+    assert "My data-use log" in text and "Export CSV" in text and "Object" in text
+    client.force_login(people["officer"])
+    text = client.get("/data-officer/").content.decode()
+    assert "Data-use objections" in text and "No objection awaits an answer." in text
+    assert not re.search(r">[^<]*(答复|异议|数据使用)[^<]*<", text)
