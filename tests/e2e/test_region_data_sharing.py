@@ -176,15 +176,12 @@ def test_the_deciding_node_asks_two_provinces_and_keeps_only_authorized_fields(f
 
 
 def my_uses(case: Application) -> dict:
-    """The data queries of this application in 张伟's log at zj, by dataset. (A use keeps
-    the case number's first 40 characters: DataUseRecord.case_number is 40 long.)"""
+    """The data queries of this application in 张伟's log at zj, by dataset."""
     results = case.holder.get("/me/data-uses", kind="data_query", limit=200).json()["results"]
     return {
         u["dataset_code"]: u
         for u in results
-        if u["use_id"] not in case.earlier
-        and u["case_number"]
-        and case.number.startswith(u["case_number"])
+        if u["use_id"] not in case.earlier and u["case_number"] == case.number
     }
 
 
