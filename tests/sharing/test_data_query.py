@@ -638,3 +638,99 @@ def test_a_source_system_that_cannot_answer_loses_no_query(sharing, settings):
     query = send()
     query.refresh_from_db()
     assert query.status == "failed" and query.refusal_code == "provider_unavailable"
+
+
+def test_a_case_from_another_node_brings_its_consents_and_is_checked_on_arrival(
+    household_by_consent,
+):
+    """sh (上海市公积金管理中心) decides a case received at zj's window, which carries the
+    applicant's consent signed by zj (case.data_consents, exchange §10.2)."""
+    from django.utils import timezone
+
+    from tongban.catalog.models import Implementation
+    from tongban.exchange.envelopes import Blob
+
+    sharing = household_by_consent
+    sharing_catalog_store(
+        section=catalog_with(
+            authorization("sh.real_estate", SH_FUND, ["has_property", "property_address"]),
+            authorization(
+                "sh.household",
+                SH_FUND,
+                ["name", "address"],
+                purpose="核验户籍信息",
+                legal_basis="",
+                consent_required=True,
+            ),
+        )
+    )
+    impl = Implementation.objects.get(item__basic_code=FUND, organization_id=SH_FUND)
+    number = f"{SH_FUND}1{FUND}20261201ZJ0001"
+    consent = zj_consent(
+        sharing,
+        case=number,
+        requester={"node": "sh", "organization": SH_FUND, "organization_name": "上海"},
+        granted_by={
+            "node": "zj",
+            "channel": "window",
+            "window": {"code": "zj-330421-01", "name": "嘉善专窗"},
+            "officer": "沈晓燕",
+        },
+    )
+    blobs = [
+        Blob(content=b"%PDF-1.4\n%%EOF\n" + c.encode(), media_type="application/pdf")
+        for c in ("M01", "M03")
+    ]
+    now = timezone.now().isoformat()
+    body = {
+        "case": {
+            "number": number,
+            "item": FUND,
+            "implementation_code": impl.code,
+            "organization": SH_FUND,
+            "channel": "window",
+            "window": {"code": "zj-330421-01", "name": "嘉善专窗"},
+            "applicant": {"name": "张伟", "id_number": PERSON_ID, "phone": "13905731234"},
+            "form": {
+                "applicant_name": "张伟",
+                "applicant_id_number": PERSON_ID,
+                "contact_phone": "13905731234",
+                "house_region": "310118",
+                "amount": "80000",
+                "bank_account": "6222020000000000002",
+            },
+            "submitted_at": now,
+            "actor": {"name": "沈晓燕", "place": "嘉善县专窗", "node": "zj"},
+            "materials": [
+                {
+                    "material_code": c,
+                    "name": c,
+                    "filename": f"{c}.pdf",
+                    "media_type": "application/pdf",
+                    "size": len(b.content),
+                    "sm3": b.sm3,
+                }
+                for c, b in zip(("M01", "M03"), blobs, strict=True)
+            ],
+            "data_consents": [consent],
+        }
+    }
+    subject_ = {
+        "subject": {"name": "张伟", "id_type": "111", "id_number": PERSON_ID},
+        "assurance": "L3",
+        "method": "in_person",
+        "authenticated_at": now,
+        "authenticated_by": {"node": "zj", "window": {"code": "zj-330421-01"}},
+    }
+    envelope = sharing.envelope(
+        type="case.submit", correlation=number, seq=1, body=body, subject=subject_, blobs=blobs
+    )
+    result = inbox_receive(envelope=envelope)
+    assert result.body["signed"]["status"] == "accepted", result.body
+    checks = {q.dataset_code: q for q in DataQuery.objects.filter(reference=number)}
+    assert checks["sh.real_estate"].status == "answered"  # M02 left out: checked on arrival
+    assert checks["sh.real_estate"].material_code == "M02"
+    assert checks["sh.household"].status == "answered"  # with zj's window consent
+    assert checks["sh.household"].consent_id == consent["document"]["id"]
+    # M04's 婚姻登记信息 is not authorized for this organization here: not asked
+    assert set(checks) == {"sh.real_estate", "sh.household"}
