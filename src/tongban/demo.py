@@ -35,6 +35,12 @@ E-licences (电子证照)
   免证办: apply at {zj}/apply/000530001000/ (住房公积金, 合肥) using the 不动产权证书
   issuing officials: wujiang.official (js) sh.police.official (sh) → /work/licences/
   node administrators: sh.admin js.admin zj.admin ah.admin (Django admin at /admin/)
+
+数据共享 (data sharing)
+  数据核验 on 张伟's 公积金 case at ah      hefei.fund.official → {ah}/work/
+  张伟's 数据使用记录 with proofs (zj)      zhangwei           → {zj}/me/data-use/
+  数据专员 answering flags (ah)            hefei.fund.data    → {ah}/data-officer/
+  cosigned audit checkpoint               {ah}/api/v1/audit/checkpoint · tongban --node ah audit verify
   every account: {root}/accounts.txt
 
 Data and logs under {root}. Ctrl-C stops everything.
@@ -71,7 +77,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--prepare-only", action="store_true", help="prepare and seed, then exit")
     args = parser.parse_args(argv)
 
-    region = Region(root=Path(args.root).resolve(), base_port=args.base_port)
+    region = Region(
+        root=Path(args.root).resolve(),
+        base_port=args.base_port,
+        # audit checkpoints (and data-use proofs) every 30 s, so that a new use is proven soon
+        extra_env={"TONGBAN_AUDIT_CHECKPOINT_SECONDS": "30"},
+    )
     if region.is_prepared():
         print(f"reusing the prepared region in {region.root}")
     else:

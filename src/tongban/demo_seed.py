@@ -8,6 +8,7 @@ import datetime as dt
 import itertools
 import time
 
+import requests
 from stdnum.cn import ric
 
 from tongban.identity.demo_accounts import DEMO_PASSWORD, PERSONS
@@ -286,7 +287,10 @@ def seed_region(region: Region, log=print) -> int:
     composites = seed_composites(client, demo_officials(region))
     for line in composites:
         log(f"  {line}")
-    return created + len(results) + len(composites)
+    sharing = seed_data_sharing(client, region)
+    for line in sharing:
+        log(f"  {line}")
+    return created + len(results) + len(composites) + 1
 
 
 # (issuing node, official, organization, type, holder (PERSONS key), face data)
@@ -490,6 +494,114 @@ def seed_results(client) -> list[str]:
     lines.append(
         f"zj 嘉善 → sh 青浦: 经营范围变更 {number} ({company['name']}: 营业执照 version 2)"
     )
+    return lines
+
+
+# --- 数据共享: 数据核验 on a case, the person's data-use log, a flag answered --------------
+
+FUND = "000530001000"  # 异地购房提取住房公积金: 不动产登记信息 and 婚姻登记信息 replace papers
+HEFEI_FUND = "合肥住房公积金管理中心"
+
+
+def _resident_client(region: Region, node: str, username: str) -> ApiClient:
+    """A resident's API client: password and the SMS code the node "sent" (printed in its
+    log). A node sends one code a minute per account: wait for the next if need be."""
+    for attempt in range(3):
+        try:
+            return ApiClient(
+                region.url(node), username, DEMO_PASSWORD, otp=lambda: region.last_sms_code(node)
+            )
+        except requests.HTTPError as exc:
+            if exc.response is None or exc.response.status_code != 429 or attempt == 2:
+                raise
+            time.sleep(61)
+    raise AssertionError("unreachable")
+
+
+def seed_data_sharing(client, region: Region) -> list[str]:
+    """张伟 (zj) applies at the 合肥 (ah) window for 异地购房提取住房公积金 without his
+    不动产权证书: ah asks sh's 不动产登记信息 and js's 婚姻登记信息 (real data.query through
+    the exchange); both uses reach his 数据使用记录 at home. He questions one of them and
+    the 数据专员 of 合肥住房公积金管理中心 answers; ah signs a checkpoint its witnesses
+    cosign at once (the workers keep doing so), so the proofs follow."""
+    clerk = client("ah", "hefei.clerk")
+    _, name, id_number, phone = PERSONS["zj"]
+    item = clerk.get(f"/items/{FUND}").json()
+    org = _implementation_of(item, HEFEI_FUND)
+    r = clerk.post(
+        "/cases",
+        {
+            "window": "ah-340100-01",
+            "item": FUND,
+            "organization": org,
+            "applicant": {"name": name, "id_number": id_number, "phone": phone},
+            "form": {
+                "applicant_name": name,
+                "applicant_id_number": id_number,
+                "contact_phone": phone,
+                "house_region": "310118",
+                "amount": "60000",
+                "bank_account": "6222020000000000002",
+            },
+            # M02 不动产权证书 left out: 免交（数据核验）
+            "materials": material_payload(item, only=["M01", "M03"]),
+        },
+    )
+    r.raise_for_status()
+    number = r.json()["number"]
+    official = client("ah", "hefei.fund.official")
+
+    def answered():
+        checks = official.get(f"/cases/{number}/data-checks").json()["checks"]
+        done = [c for c in checks if c["status"] != "pending"]
+        return checks if len(checks) >= 2 and len(done) == len(checks) else None
+
+    checks = wait_for(answered, what=f"the data checks of {number}")
+    official.post(f"/cases/{number}/accept", {"note": "数据核验通过，予以受理"}).raise_for_status()
+    lines = [
+        f"ah 合肥 window → {HEFEI_FUND}: 公积金提取 {number}, 数据核验 "
+        + "、".join(f"{c['dataset_name']}（{c['source_node']}）{c['status_label']}" for c in checks)
+    ]
+    person = _resident_client(region, "zj", PERSONS["zj"][0])
+
+    def uses():
+        rows = person.get("/me/data-uses", kind="data_query").json()["results"]
+        rows = [u for u in rows if u["case_number"] == number]
+        return rows if len(rows) >= 2 else None
+
+    marriage = next(
+        u for u in wait_for(uses, what="uses at zj") if u["dataset_code"] == "js.marriage"
+    )
+    person.post(
+        f"/me/data-uses/{marriage['use_id']}/flag",
+        {"reason": "我已提交购房合同，不清楚为何还要查询我的婚姻登记信息"},
+    ).raise_for_status()
+    officer = client("ah", "hefei.fund.data")
+    flag = wait_for(
+        lambda: next(
+            (
+                f
+                for f in officer.get("/data-officer/flags").json()["results"]
+                if f["use_id"] == marriage["use_id"]
+            ),
+            None,
+        ),
+        what="the flag at ah",
+    )
+    officer.post(
+        f"/data-officer/flags/{flag['flag_id']}/answer",
+        {
+            "answer": "异地购房提取须核验购房人及配偶的住房情况，依据《住房公积金管理条例》"
+            "第二十四条查询婚姻状况和配偶姓名，未查询其他信息。"
+        },
+    ).raise_for_status()
+    lines.append("zj 张伟's 数据使用记录: 2 data queries by ah, one questioned and answered")
+    for node in ("ah", "sh", "js"):
+        try:  # the workers do this every TONGBAN_AUDIT_CHECKPOINT_SECONDS; now, once
+            region.manage(node, "audit", "checkpoint")
+            region.manage(node, "audit", "witness")
+        except RuntimeError as exc:
+            lines.append(f"{node}: checkpoint not cosigned yet ({str(exc).splitlines()[-1]})")
     return lines
 
 

@@ -24,6 +24,10 @@ NAMED_OFFICIALS = {
     "江苏省人力资源和社会保障厅": ("js.hrss.official", "朱琳（江苏省人社厅）"),
     "浙江省公安厅": ("zj.police.official", "吴刚（浙江省公安厅）"),
 }
+# 数据专员: answers the flags residents raise on their organization's uses of their data
+DATA_OFFICERS = {
+    "合肥住房公积金管理中心": ("hefei.fund.data", "韩冰（合肥住房公积金管理中心数据专员）"),
+}
 
 
 def _id_number(prefix17: str) -> str:

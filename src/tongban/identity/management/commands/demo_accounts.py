@@ -11,6 +11,7 @@ from tongban.directory.models import Organization, Window
 from tongban.directory.services import configuration_poll, current_configuration
 from tongban.identity.demo_accounts import (
     AGENTS,
+    DATA_OFFICERS,
     DEMO_PASSWORD,
     ENTERPRISES,
     NAMED_OFFICIALS,
@@ -67,6 +68,15 @@ class Command(BaseCommand):
                     assignments=[{"role": "official", "organization": org}],
                 )
                 lines.append((username, f"审批 · {org.name}"))
+                if org.name in DATA_OFFICERS:
+                    officer, officer_name = DATA_OFFICERS[org.name]
+                    staff_create(
+                        username=officer,
+                        password=DEMO_PASSWORD,
+                        display_name=officer_name,
+                        assignments=[{"role": "data_officer", "organization": org}],
+                    )
+                    lines.append((officer, f"数据专员 · {org.name}（数据使用异议）"))
             # 监督人员: sees the node's organizations' cases and their time limits (时限监督)
             supervisor = staff_create(
                 username=f"{node}.supervisor",
