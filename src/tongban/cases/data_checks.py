@@ -266,8 +266,8 @@ def case_data_checks(case: Case) -> list[dict]:
     return [
         data_query.data_query_view(q)
         for q in DataQuery.objects.select_related("requested_by")
-        # the full number (case_number: 40); with the register's check of an agent's
-        # authorization (data-sharing.md §7.4)
+        # by reference (the case number), so the register's check of an agent's
+        # authorization (data-sharing.md §7.4) is listed with the case's own checks
         .filter(reference=case.number, use__in=("case", "agent_authorization"))
         .order_by("created_at", "id")
     ]

@@ -161,6 +161,7 @@ class EnterpriseClaimOut(Schema):
 
 def _claim(c) -> dict:
     from tongban.identity.models import Enterprise
+    from tongban.sharing.enterprise_registry import claim_reason_display
 
     name = ""
     if c.status == "confirmed":
@@ -170,7 +171,7 @@ def _claim(c) -> dict:
         "code": c.uscc,
         "registry_node": c.registry_node,
         "status": c.status,
-        "reason": c.reason,
+        "reason": claim_reason_display(c.reason),
         "name": name,
         "created_at": c.created_at,
         "decided_at": c.decided_at,

@@ -9,5 +9,6 @@ class SharingConfig(AppConfig):
     def ready(self) -> None:
         from tongban.sharing import (  # noqa: F401  (register inbox handlers)
             data_use_handlers,
+            enterprise_registry,  # its data_query_settled receiver
             exchange_handlers,
         )

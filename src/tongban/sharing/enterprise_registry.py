@@ -25,7 +25,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from stdnum.cn import uscc as uscc_std
 
@@ -189,9 +189,24 @@ def _claim_refuse(claim: EnterpriseClaim, reason: str) -> None:
 
 
 def enterprise_claim_settle(*, query: DataQuery) -> EnterpriseClaim | None:
-    """Decide the claim a settled ``enterprise_identity`` query belongs to."""
+    """Decide the claim a settled ``enterprise_identity`` query belongs to.
+
+    The reason is stored in the platform's language, whoever's request settles the claim
+    (a worker, or the claimant's own request when the registry is this node), and is
+    translated where it is shown (``claim_reason_display``)."""
     if not str(query.reference).isdigit():
         return None
+    with translation.override(settings.LANGUAGE_CODE):
+        return _claim_settle(query)
+
+
+def claim_reason_display(reason: str) -> str:
+    """A stored refusal reason in the reader's language (fixed reasons have a translation;
+    those with a registry status or another node's message in them stay as stored)."""
+    return _(reason) if reason else ""
+
+
+def _claim_settle(query: DataQuery) -> EnterpriseClaim | None:
     with transaction.atomic():
         claim = (
             EnterpriseClaim.objects.select_for_update(of=("self",))
@@ -299,6 +314,8 @@ def _representative_use_report(query: DataQuery) -> None:
 def enterprise_claims_of(user: User, *, limit: int = 10) -> list[EnterpriseClaim]:
     """The user's latest claims (pending first), for the enterprises page and API."""
     rows = list(EnterpriseClaim.objects.filter(user=user).order_by("-created_at")[:limit])
+    for row in rows:
+        row.reason_display = claim_reason_display(row.reason)
     return sorted(rows, key=lambda c: c.status != EnterpriseClaim.Status.PENDING)
 
 

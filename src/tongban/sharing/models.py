@@ -140,7 +140,7 @@ class DataQuery(models.Model):
     query_id = models.CharField(max_length=40, unique=True)
     use = models.CharField(_("用途"), max_length=24, choices=Use.choices, default=Use.CASE)
     reference = models.CharField(max_length=64, blank=True)  # case number or claim id
-    case_number = models.CharField(_("办件编号"), max_length=40, blank=True, db_index=True)
+    case_number = models.CharField(_("办件编号"), max_length=64, blank=True, db_index=True)
     material_code = models.CharField(_("替代材料"), max_length=64, blank=True)
     dataset_code = models.CharField(_("数据集"), max_length=64)
     dataset_name = models.CharField(_("数据集名称"), max_length=128)
@@ -209,7 +209,9 @@ class DataUseRecord(models.Model):
     reporter_node = models.CharField(max_length=16)
     audit_index = models.BigIntegerField(null=True, blank=True)  # leaf at reporter_node's log
     audit_entry = models.BinaryField(null=True, blank=True)  # the leaf's canonical bytes
-    proof = models.JSONField(null=True, blank=True)  # {"size", "root", "hashes", "checkpoint", "witnesses"}
+    proof = models.JSONField(
+        null=True, blank=True
+    )  # {"size", "root", "hashes", "checkpoint", "witnesses"}
     proof_checked_at = models.DateTimeField(null=True, blank=True)
     flag = models.CharField(_("异议"), max_length=10, choices=Flag.choices, blank=True, default="")
     flag_reason = models.CharField(_("异议理由"), max_length=500, blank=True)
@@ -245,9 +247,7 @@ class DataUseFlag(models.Model):
     reason = models.CharField(_("异议理由"), max_length=500)
     raised_at = models.DateTimeField(_("提出时间"))
     deadline = models.DateField(_("答复期限"))
-    status = models.CharField(
-        _("状态"), max_length=10, choices=Status.choices, default=Status.OPEN
-    )
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.OPEN)
     answer = models.TextField(_("答复"), blank=True)
     answered_by = models.ForeignKey(
         "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

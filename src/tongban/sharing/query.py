@@ -231,8 +231,7 @@ def data_query_send(
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise DomainError("invalid_fields", _("字段须为字段编码的列表"))
     item_code, purpose = str(item_code)[:32], str(purpose).strip()
-    # a case number is up to 64 characters; DataQuery.case_number holds 40, so the full
-    # number is also the query's reference (what the case's checks are looked up by)
+    # the case's checks are looked up by reference (the case number, or a claim's id)
     case_number = str(case_number)[:64]
     reference = str(reference or case_number)[:64]
     fields = list(dict.fromkeys(fields))
@@ -265,7 +264,7 @@ def data_query_send(
             query_id=str(uuid7()),
             use=use,
             reference=reference,
-            case_number=case_number[:40],
+            case_number=case_number,
             material_code=str(material_code)[:64],
             dataset_code=dataset.code,
             dataset_name=dataset.name,
