@@ -108,6 +108,7 @@ def test_main_pages_of_each_role_have_no_serious_violations(full_region, browser
         "/me/cases/",
         f"/cases/{number}/",
         "/me/licences/",
+        "/me/data-use/",
         "/verify/",
     ):
         audit(citizen, path, found)
