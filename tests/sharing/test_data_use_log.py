@@ -262,6 +262,21 @@ def test_a_recorded_use_gets_an_inclusion_proof_that_verifies(region, people, se
     record.refresh_from_db()
     assert record.proof["size"] == 2 and proof_verify(record)
     assert proof_state(record)["state"] == "included"
+    assert record.proof["witnesses"] == []
+    # once the reporting node serves a cosigned checkpoint, the proof is taken again
+    from tongban.audit.models import AuditCheckpoint
+    from tongban.audit.witness import cosignature_line
+
+    checkpoint = AuditCheckpoint.objects.order_by("-id").first()
+    text = checkpoint.note.partition("\n\n")[0] + "\n"
+    checkpoint.cosigned_note = checkpoint.note + cosignature_line(text=text)
+    checkpoint.save(update_fields=["cosigned_note"])
+    assert data_use_proofs_collect() == 0  # not yet: proofs are taken again after a while
+    DataUseRecord.objects.update(proof_checked_at=timezone.now() - dt.timedelta(minutes=10))
+    assert data_use_proofs_collect() == 2
+    record.refresh_from_db()
+    assert record.proof["witnesses"] == ["sh"] and proof_verify(record)
+    assert "/witness " in record.proof["checkpoint"]
     # a rewritten entry no longer verifies against the stored proof
     record.audit_entry = bytes(record.audit_entry).replace(b"\xe6\xa0\xb8", b"\xe6\xa0\xb9")
     assert not proof_verify(record)

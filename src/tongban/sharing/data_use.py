@@ -639,6 +639,7 @@ def _notify_answer(record) -> None:
 # --- inclusion proofs (home node, worker) ------------------------------------------------
 
 PROOF_BATCH = 200
+PROOF_RECHECK_SECONDS = 300  # a proof without witnesses is taken again after this long
 
 
 def _b64(raw: bytes) -> str:
@@ -706,7 +707,9 @@ def checkpoint_verify(node_id: str, note: str):
 def data_use_proofs_collect(*, session=None, limit: int = PROOF_BATCH) -> int:
     """For records without an inclusion proof: fetch the reporting node's latest checkpoint,
     verify its signature (and which witnesses cosigned it), and — when it covers the leaf —
-    the inclusion proof of SM3(0x00 || entry) against its root. Returns how many got one."""
+    the inclusion proof of SM3(0x00 || entry) against its root. A proof against a
+    checkpoint without cosignatures is taken again every PROOF_RECHECK_SECONDS until the
+    reporting node serves a cosigned one. Returns how many (new) proofs were stored."""
     import logging
 
     from django.utils import timezone
@@ -716,11 +719,22 @@ def data_use_proofs_collect(*, session=None, limit: int = PROOF_BATCH) -> int:
     from tongban.sharing.models import DataUseRecord
 
     log = logging.getLogger("tongban.sharing.data_use")
+    fields = ("pk", "reporter_node", "audit_index", "audit_entry", "proof")
     pending = list(
         DataUseRecord.objects.filter(proof__isnull=True, audit_index__isnull=False)
         .order_by("reporter_node", "audit_index")
-        .only("pk", "reporter_node", "audit_index", "audit_entry")[:limit]
+        .only(*fields)[:limit]
     )
+    # proofs taken against a checkpoint no witness had cosigned yet: taken again, now and
+    # then, until one is cosigned
+    stale = timezone.now() - dt.timedelta(seconds=PROOF_RECHECK_SECONDS)
+    pending += [
+        r
+        for r in DataUseRecord.objects.filter(proof__isnull=False, proof_checked_at__lt=stale)
+        .order_by("proof_checked_at")
+        .only(*fields)[:limit]
+        if not (r.proof or {}).get("witnesses")
+    ]
     proved = 0
     by_node: dict[str, list] = {}
     for record in pending:
@@ -738,6 +752,9 @@ def data_use_proofs_collect(*, session=None, limit: int = PROOF_BATCH) -> int:
         witnesses = checkpoint_witnesses(note)
         for record in records:
             if record.audit_index >= checkpoint.size:
+                continue
+            if record.proof is not None and not witnesses:  # still no cosigned checkpoint
+                DataUseRecord.objects.filter(pk=record.pk).update(proof_checked_at=timezone.now())
                 continue
             try:
                 hashes = source.inclusion(record.audit_index, checkpoint.size)
@@ -764,9 +781,7 @@ def data_use_proofs_collect(*, session=None, limit: int = PROOF_BATCH) -> int:
                 "checkpoint": note,
                 "witnesses": witnesses,
             }
-            DataUseRecord.objects.filter(pk=record.pk, proof__isnull=True).update(
-                proof=proof, proof_checked_at=now
-            )
+            DataUseRecord.objects.filter(pk=record.pk).update(proof=proof, proof_checked_at=now)
             proved += 1
     return proved
 
