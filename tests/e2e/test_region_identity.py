@@ -162,6 +162,21 @@ def test_enterprise_agent_applies_within_authorization(live_region):
     wait_for(lambda: official.get(f"/cases/{number}").status_code == 200, what="agent case at sh")
     acting = official.get(f"/cases/{number}").json()["identity_assertion"]["acting_for"]
     assert acting["code"] == enterprise_code and acting["role"] == "agent"
+    # sh asked zj's register who represents the company: the signer of the authorization
+    check = wait_for(
+        lambda: next(
+            (
+                c
+                for c in official.get(f"/cases/{number}/data-checks").json()["checks"]
+                if c["use"] == "agent_authorization" and c["status"] != "pending"
+            ),
+            None,
+        ),
+        what="zj's register answering sh",
+    )
+    assert check["status"] == "answered" and check["representative_matches"] is True, check
+    shown = {f["key"]: f["value"] for f in check["fields"]}
+    assert "*" in shown["legal_representative_id"]  # masked, also for the official
     # the legal representative sees it at home too
     rep = ApiClient(zj, "zhangwei", DEMO_PASSWORD, otp=lambda: live_region.last_sms_code("zj"))
     assert rep.get(f"/cases/{number}").json()["enterprise_name"] == enterprise_name

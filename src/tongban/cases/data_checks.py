@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from tongban.cases.models import Case
 from tongban.errors import DomainError, NotFound, PermissionDenied
 from tongban.identity.selectors import access_for
+from tongban.identity.services import person_id_digest
 from tongban.sharing import query as data_query
 from tongban.sharing.consent import data_consent_sign
 from tongban.sharing.models import DataQuery, Dataset, SharingAuthorization
@@ -263,14 +264,35 @@ def case_data_check_start(*, user, number: str, dataset: str, fields: list, purp
 
 
 def case_data_checks(case: Case) -> list[dict]:
-    return [
-        data_query.data_query_view(q)
-        for q in DataQuery.objects.select_related("requested_by")
+    checks = []
+    for q in (
+        DataQuery.objects.select_related("requested_by")
         # by reference (the case number), so the register's check of an agent's
         # authorization (data-sharing.md §7.4) is listed with the case's own checks
         .filter(reference=case.number, use__in=("case", "agent_authorization"))
         .order_by("created_at", "id")
-    ]
+    ):
+        view = data_query.data_query_view(q)
+        if q.use == DataQuery.Use.AGENT_AUTHORIZATION:
+            view["representative_matches"] = _representative_matches(case, q)
+        checks.append(view)
+    return checks
+
+
+def _representative_matches(case: Case, query: DataQuery) -> bool | None:
+    """Whether the register's answer names the legal representative who signed the agent's
+    authorization (its ``legal_representative.id_sm3``); None until answered."""
+    if query.status != DataQuery.Status.ANSWERED:
+        return None
+    acting_for = (case.identity_assertion or {}).get("acting_for") or {}
+    document = ((acting_for.get("authorization") or {}).get("document")) or {}
+    expected = str((document.get("legal_representative") or {}).get("id_sm3") or "")
+    record = (data_query.data_query_answer_of(query) or {}).get("record") or {}
+    values = {f.get("key"): f.get("value") for f in record.get("fields") or []}
+    registered = str(values.get("legal_representative_id") or "")
+    if not expected or not registered:
+        return False
+    return person_id_digest(str(acting_for.get("code") or ""), registered) == expected
 
 
 def replaced_materials(case: Case, checks: list[dict]) -> list[dict]:

@@ -121,7 +121,8 @@ class DataCheckIn(Schema):
 class DataCheckFieldOut(Schema):
     key: str
     label: str
-    # the value the source answered (null until answered, or when it has none)
+    # the value the source answered (null until answered, or when it has none); a 身份证号
+    # is masked
     value: Any = None
 
 
@@ -149,6 +150,12 @@ class DataCheckOut(Schema):
     refusal_label: str
     refusal_message: str
     requested_by: str
+    # "case" (数据核验 of the case) or "agent_authorization" (the register's check of the
+    # agent's authorization, data-sharing.md §7.4)
+    use: str
+    # agent_authorization only: the register names the legal representative who signed the
+    # authorization (null until answered, and for other checks)
+    representative_matches: bool | None = None
 
 
 class DataCheckOptionFieldOut(Schema):

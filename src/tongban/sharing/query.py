@@ -44,7 +44,9 @@ from tongban.exchange.services import outbox_enqueue
 from tongban.gm import sm2
 from tongban.gm.canonical import CanonicalizationError, canonical_json
 from tongban.gm.sm3 import sm3_hex
+from tongban.identity.masking import mask_id_number
 from tongban.identity.pii import blind_index, decrypt_at_rest, encrypt_at_rest
+from tongban.identity.residence import id_number_is_valid
 from tongban.sharing import selectors
 from tongban.sharing.consent import data_consent_check
 from tongban.sharing.models import DataQuery, Dataset, SharingAuthorization
@@ -625,6 +627,14 @@ def _signature_verifies(query: DataQuery, answer: dict) -> bool:
     return bool(public_key) and sm2.verify_b64(public_key, signed, str(signature.get("value", "")))
 
 
+def _shown(value):
+    """A 身份证号 in an answer is shown masked, in pages and the API alike (the official
+    needs to know it matches, which the case's checks say, not to read it)."""
+    if isinstance(value, str) and id_number_is_valid(value.strip().upper()):
+        return mask_id_number(value.strip().upper())
+    return value
+
+
 def data_query_view(query: DataQuery) -> dict:
     """A query as the official reads it: the source, the fields with their values (when
     answered), the times, whether the signature verifies, or why it was refused."""
@@ -647,7 +657,7 @@ def data_query_view(query: DataQuery) -> dict:
         "source_organization_name": source.get("organization_name")
         or (dataset.organization.name if dataset else ""),
         "fields": [
-            {"key": key, "label": labels.get(key, key), "value": values.get(key)}
+            {"key": key, "label": labels.get(key, key), "value": _shown(values.get(key))}
             for key in query.fields
         ],
         "purpose": query.purpose,
