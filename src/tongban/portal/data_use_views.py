@@ -363,6 +363,7 @@ def _officer_page(request, *, bound: dict | None = None, status: int = 200):
             "overdue": f.deadline < today,
             "form": bound.get(f.flag_id) or AnswerForm(prefix=f"f{f.pk}"),
             "node": node_display(f.home_node),
+            "used_at": _local_time(f.use_summary.get("used_at")),
         }
         for f in rows
         if f.status == DataUseFlag.Status.OPEN
@@ -375,6 +376,15 @@ def _officer_page(request, *, bound: dict | None = None, status: int = 200):
         {"open_rows": open_rows, "answered": answered, "kinds": dict(DataUseRecord.Kind.choices)},
         status=status,
     )
+
+
+def _local_time(value) -> str:
+    from tongban.exchange.envelopes import parse_time
+
+    try:
+        return timezone.localtime(parse_time(value)).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return ""
 
 
 @login_required
