@@ -205,7 +205,12 @@ def test_refuse_and_deny_need_a_reason_and_wrong_state_is_409(region, api, offic
     assert response.status_code == 409 and response.json()["error"]["code"] == "invalid_state"
     assert Case.objects.get().status == "submitted"
     assert CaseStatusChange.objects.count() == 1
-    assert OutboxMessage.objects.count() == 1  # only the "received" announcement
+    # only the "received" announcement, and the report of the applicant's data used by the
+    # case to their home node (我的数据使用记录)
+    assert sorted(OutboxMessage.objects.values_list("type", flat=True)) == [
+        "case.event",
+        "data.use",
+    ]
     assert api.post(f"/cases/{NUMBER}/refuse", {"reason": "名称重复"}).json()["status"] == "refused"
     assert api.post(f"/cases/{NUMBER}/accept", {}).status_code == 409
 
