@@ -16,6 +16,17 @@ import pytest
 from tests.factories import RegionData
 
 
+@pytest.fixture(autouse=True)
+def _platform_language_after_each_test():
+    """A page asked in English leaves English active in the test's thread (Django's
+    LocaleMiddleware activates per request and nothing resets it between tests); code a
+    later test calls directly would then speak English."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def region(db, settings, tmp_path) -> RegionData:
     settings.TONGBAN_MEDIA_DIR = tmp_path / "media"

@@ -151,7 +151,9 @@ def test_message_log_is_a_verifiable_hash_chain(region, api):
     post(api, region.case_submit_envelope(number=NUMBER))
     post(api, b"garbage")
     ok, count, _ = message_log_verify()
-    assert ok and count == 4  # envelope in, "received" event out, receipt out, rejection
+    # envelope in, "received" event out, the applicant's data use reported to their home
+    # node out, receipt out, rejection
+    assert ok and count == 5
     entry = MessageLogEntry.objects.order_by("position")[1]
     entry.peer = "js"
     entry.save()
