@@ -169,12 +169,24 @@ def test_residents_online(live_region, browser, files):
     agent = Actor(browser, js, PHONE, "agent", sms=js_sms)
     register(agent, AGENT)
 
+    # js's 企业登记信息 names her as the legal representative (a sample row of the register,
+    # which is what confirms her: nobody becomes legal representative by typing a code)
+    live_region.manage(
+        "js",
+        "shell",
+        "-c",
+        "from tongban.sharing.providers import sample_record_put; "
+        f"sample_record_put(dataset_code='js.enterprise', subject={{'uscc': '{ENTERPRISE['code']}'}}, "
+        f"data={{'name': '{ENTERPRISE['name']}', 'uscc': '{ENTERPRISE['code']}', "
+        f"'legal_representative': '{RESIDENT['name']}', "
+        f"'legal_representative_id': '{RESIDENT['id']}', 'status': '存续（在营、开业、在册）'}})",
+    )
     person.goto(js + "/me/enterprises/")
     person.page.get_by_label("统一社会信用代码", exact=True).fill(ENTERPRISE["code"])
-    person.page.get_by_label("企业名称", exact=True).fill(ENTERPRISE["name"])
     person.page.get_by_role("button", name="登记企业").click()
     person.page.wait_for_load_state()
-    assert f"企业 {ENTERPRISE['name']} 已登记" in person.text(), person.text()
+    assert "登记机关已核验" in person.text(), person.text()
+    assert ENTERPRISE["name"] in person.text()  # named as the register names it
     person.page.locator("summary", has_text="授权经办人").click()
     person.page.get_by_label("经办人姓名", exact=True).fill(AGENT["name"])
     person.page.get_by_label("经办人身份证号", exact=True).fill(AGENT["id"])

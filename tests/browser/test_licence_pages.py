@@ -106,7 +106,7 @@ def test_issue_hold_show_verify_and_use_across_four_provinces(full_region, brows
     holder.page.get_by_label(re.compile("不动产权证书或购房合同：使用证照夹")).select_option(
         identifier
     )
-    holder.page.get_by_label(re.compile("^我同意")).check()
+    holder.page.get_by_label(re.compile("^我同意：办理机构可向发证机构调取")).check()
     holder.page.get_by_role("button", name="提交申请").click()
     holder.page.wait_for_load_state()
     number = re.search(r"/cases/([^/]+)/", holder.page.url).group(1)
