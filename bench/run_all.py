@@ -1,11 +1,13 @@
-"""Run every benchmark (``make bench``) in about five minutes.
+"""Run every benchmark (``make bench``) in about seven minutes.
 
 SM2/SM3 first (one core, no region); then the e-licence and printed-document
 figures (one core, node sh on its own SQLite file, each in a child process);
 then pgbench baselines;
 then ONE region (hub + sh + zj on fresh PostgreSQL databases) shared by case
 intake, delivery latency, the 联办件 relay hops and case list, in that order — preparing a region
-takes ~30 s, so it is done once. The budgets are smaller than the scripts' own
+takes ~30 s, so it is done once; then the audit log (a 100,000-entry log instead of 1,000,000)
+and the data.query round trip (its own hub + sh + ah region, 8 queries), each as its own
+script in a child process. The budgets are smaller than the scripts' own
 defaults (see SMALL below); the case list uses 200,000 bulk rows instead of
 1,000,000. Run a script alone for its full-size figures, e.g.
 ``.venv/bin/python bench/case_list.py``.
@@ -16,6 +18,8 @@ Writes bench/results/<name>.json for each benchmark and bench/results/summary.js
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
 import traceback
@@ -50,7 +54,17 @@ SMALL = {
     "delivery_latency": {"cases": 40, "max_seconds": 40},
     "composite_relay": {"relays": 10, "max_seconds": 40},
     "case_list": {"rows": 200_000, "samples": 30, "max_seconds": 4},
+    "audit_log": ["--entries", "100000", "--append-seconds", "1", "--proof-seconds", "0.5"],
+    "data_sharing": ["--quick", "--passes", "idle_default"],
 }
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def script_in_subprocess(name: str, args: list[str]) -> dict:
+    """Run bench/<name>.py in a child process (it sets Django up as its own node) and read
+    the figures it wrote to bench/results/<name>.json."""
+    subprocess.run([sys.executable, str(BENCH_DIR / f"{name}.py"), *args], check=True)
+    return json.loads((BENCH_DIR / "results" / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def summarize(results: dict) -> tuple[list[list], dict]:
@@ -268,6 +282,49 @@ def summarize(results: dict) -> tuple[list[list], dict]:
             )
         headline["case_list_p50_ms"] = {k: v["p50_ms"] for k, v in lst["full"].items()}
         headline["case_list_rows"] = n
+    audit = results.get("audit_log")
+    if audit:
+        for db, a in audit.get("appends", {}).items():
+            for r in a["results"].values():
+                rows.append(
+                    [
+                        "audit_log",
+                        f"{r['label']} ({db})",
+                        f"{r['per_second']:,.0f}/s",
+                        f"{r['ratio_to_raw_sm3']} × raw SM3",
+                    ]
+                )
+        lg = audit.get("log")
+        if lg:
+            rows.append(
+                [
+                    "audit_log",
+                    f"tongban audit verify, {lg['entries']:,} entries",
+                    f"{lg['audit_verify']['seconds']} s",
+                    f"{lg['audit_verify']['ratio_to_raw_sm3_all']} × raw SM3 of all entries",
+                ]
+            )
+            rows.append(
+                [
+                    "audit_log",
+                    "witness: checkpoint signature + consistency proof",
+                    f"p50 {lg['witness']['p50_ms']} ms",
+                    f"{lg['witness']['ratio_p50_to_raw_sm3_all']} × raw SM3 of all entries",
+                ]
+            )
+            headline["audit_verify_seconds"] = lg["audit_verify"]["seconds"]
+    sharing = results.get("data_sharing")
+    if sharing:
+        for name, p in sharing.get("passes", {}).items():
+            rows.append(
+                [
+                    "data_sharing",
+                    f"data.query round trip ({name})",
+                    f"p50 {p['query']['p50_ms']} ms / p99 {p['query']['p99_ms']} ms",
+                    f"{p['ratio_query_p50_to_baseline_p50']} × a plain delivery (p50)",
+                ]
+            )
+            headline[f"data_query_p50_ratio_{name}"] = p["ratio_query_p50_to_baseline_p50"]
     return rows, headline
 
 
@@ -277,7 +334,7 @@ def main(argv=None) -> int:
         "--only",
         default="",
         help="comma-separated subset: sm2_verify,licence_verify,documents,case_intake,"
-        "delivery_latency,composite_relay,case_list",
+        "delivery_latency,composite_relay,case_list,audit_log,data_sharing",
     )
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.only.split(","))) or {
@@ -288,6 +345,8 @@ def main(argv=None) -> int:
         "delivery_latency",
         "composite_relay",
         "case_list",
+        "audit_log",
+        "data_sharing",
     }
     QUIET_WAIT["seconds"] = min(QUIET_WAIT["seconds"], 1.0)  # stay within the time budget
     t_start = time.monotonic()
@@ -380,6 +439,14 @@ def main(argv=None) -> int:
             if name in results:
                 print(results[name]["table"])
                 write_result(name, results[name])
+
+    for name in ("audit_log", "data_sharing"):
+        if name not in wanted:
+            continue
+        if name == "data_sharing" and not pg_reachable():
+            errors[name] = "PostgreSQL is not reachable (TONGBAN_BENCH_POSTGRES)"
+            continue
+        attempt(name, lambda name=name: script_in_subprocess(name, SMALL[name]))
 
     rows, headline = summarize(results)
     total = round(time.monotonic() - t_start, 1)
