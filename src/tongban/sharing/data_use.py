@@ -247,13 +247,10 @@ def _report(*, subject: dict, home: str, use: dict) -> str:
                     entry=data,
                 )
         else:
-            from tongban.exchange.services import outbox_enqueue
-
-            outbox_enqueue(
+            _send(
                 type="data.use",
                 recipient=home,
-                correlation=correlation_of(use_id),
-                purpose=ENVELOPE_PURPOSE,
+                use_id=use_id,
                 body={
                     "use": use,
                     "subject": subject,
@@ -464,16 +461,27 @@ def data_use_flag_raise(*, user, use_id: str, reason: str):
         if record.user_node == settings.TONGBAN_NODE:
             data_use_flag_store(home_node=settings.TONGBAN_NODE, flag=flag)
         else:
-            from tongban.exchange.services import outbox_enqueue
-
-            outbox_enqueue(
+            _send(
                 type="data.flag",
                 recipient=record.user_node,
-                correlation=correlation_of(record.use_id),
-                purpose=ENVELOPE_PURPOSE,
+                use_id=record.use_id,
                 body=flag,
             )
     return record
+
+
+def _send(*, type: str, recipient: str, use_id: str, body: dict) -> None:
+    """A data-use message to another node, in the caller's transaction; the use id orders
+    the messages about one use."""
+    from tongban.exchange.services import outbox_enqueue
+
+    outbox_enqueue(
+        type=type,
+        recipient=recipient,
+        correlation=correlation_of(use_id),
+        purpose=ENVELOPE_PURPOSE,
+        body=body,
+    )
 
 
 def data_use_flag_store(*, home_node: str, flag: dict):
@@ -571,13 +579,10 @@ def data_use_flag_answer(*, user, flag_id: str, answer: str):
         if flag.home_node == settings.TONGBAN_NODE:
             data_use_answer_store(sender=settings.TONGBAN_NODE, body=message)
         else:
-            from tongban.exchange.services import outbox_enqueue
-
-            outbox_enqueue(
+            _send(
                 type="data.flag_answer",
                 recipient=flag.home_node,
-                correlation=correlation_of(flag.use_id),
-                purpose=ENVELOPE_PURPOSE,
+                use_id=flag.use_id,
                 body=message,
             )
     return flag

@@ -281,34 +281,13 @@ def _data_query_settled(sender, query: DataQuery, **kwargs) -> None:
 def _representative_use_report(query: DataQuery) -> None:
     """The register answered with a legal representative's 身份证号: a use of their data,
     for their data-use log (我的数据使用记录), like any data query about a person."""
-    from tongban.sharing.data_use import data_use_report
-    from tongban.sharing.models import SharingAuthorization
+    from tongban.sharing.query import data_query_use_report
 
     registered_id = id_number_compact(
         str(_answer_record(query).get("legal_representative_id") or "")
     )
-    if not registered_id:
-        return
-    dataset = Dataset.objects.filter(code=query.dataset_code).first()
-    labels = dict(dataset.fields.values_list("key", "label")) if dataset else {}
-    authorization = SharingAuthorization.objects.filter(
-        dataset_id=query.dataset_code, item_code=query.item_code, purpose=query.purpose
-    ).first()
-    organization = Organization.objects.filter(code=query.organization_code).first()
-    data_use_report(
-        kind="data_query",
-        subject_id_number=registered_id,
-        used_at=query.answered_at or timezone.now(),
-        user_node=settings.TONGBAN_NODE,
-        user_organization_code=query.organization_code,
-        user_organization_name=organization.name if organization else query.organization_code,
-        dataset_code=query.dataset_code,
-        dataset_name=query.dataset_name,
-        fields=[labels.get(k, k) for k in query.fields],
-        case_number=query.case_number,
-        purpose=query.purpose,
-        legal_basis=authorization.legal_basis if authorization else "",
-    )
+    if registered_id:
+        data_query_use_report(query, subject_id_number=registered_id)
 
 
 def enterprise_claims_of(user: User, *, limit: int = 10) -> list[EnterpriseClaim]:

@@ -560,22 +560,25 @@ def data_answer_receive(*, body: dict, sender: str) -> DataQuery:
     )
     status = DataQuery.Status.ANSWERED if record["found"] else DataQuery.Status.NOT_FOUND
     _settle(query, status=status, answered_at=now)
-    _use_report(query, record)
+    subject = data_query_subject(query)
+    if "id_number" in subject:  # an enterprise has no person's log
+        data_query_use_report(query, subject_id_number=subject["id_number"])
     return query
 
 
-def _use_report(query: DataQuery, record: dict) -> None:
-    """The person's data-use log (我的数据使用记录): this node used their data."""
-    subject = data_query_subject(query)
-    if "id_number" not in subject:
-        return  # an enterprise: no person's log
+def data_query_use_report(query: DataQuery, *, subject_id_number: str) -> None:
+    """The person's data-use log (我的数据使用记录): this node used their data through an
+    answered query — the query's subject, or a person the answer names (a register's
+    legal representative)."""
     from tongban.sharing.data_use import data_use_report
+
+    record = (data_query_answer_of(query) or {}).get("record") or {}
 
     dataset = Dataset.objects.filter(code=query.dataset_code).first()
     labels = _labels(dataset) if dataset else {}
     data_use_report(
         kind="data_query",
-        subject_id_number=subject["id_number"],
+        subject_id_number=subject_id_number,
         used_at=query.answered_at,
         user_node=settings.TONGBAN_NODE,
         user_organization_code=query.organization_code,
@@ -583,7 +586,7 @@ def _use_report(query: DataQuery, record: dict) -> None:
         dataset_code=query.dataset_code,
         dataset_name=query.dataset_name,
         fields=[labels.get(k, k) for k in query.fields],
-        case_number=query.reference if query.use == DataQuery.Use.CASE else "",
+        case_number=query.case_number,
         item_name=_item_name(query.item_code),
         purpose=query.purpose,
         legal_basis=str(record.get("legal_basis", "")),
